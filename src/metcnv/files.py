@@ -1,0 +1,53 @@
+"""File helpers: atomic writes (no half-written output) and checksums for provenance."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from metcnv.errors import MetcnvError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside `path`; rename it over `path` only if the block succeeds.
+
+    A '.gz' path is gzip-compressed. A failure leaves no partial file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        kwargs = {"mtime": 0} if opener is gzip.open else {}
+        with opener(tmp, mode, **kwargs) as handle:  # type: ignore[operator]
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def md5sum(path: str | Path, chunk: int = 1 << 22) -> str:
+    """MD5 of a file's bytes, read in 4 MiB chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """The path, or a one-line error saying which file is missing and what it should be."""
+    path = Path(path)
+    if not path.is_file():
+        raise MetcnvError(f"{path}: no such file; expected {what}")
+    return path

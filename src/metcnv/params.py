@@ -1,0 +1,49 @@
+"""Defaults, each with the reason for its value. Every one is a CLI option too."""
+
+# Bins ------------------------------------------------------------------------------
+TARGET_BIN_SIZE = 300  # split longer targets; CNVkit's average target bin is 267 bp
+OFFTARGET_BIN_SIZE = 150_000  # CNVkit's default antitarget size: ~20-50 reads per bin at 1x
+OFFTARGET_MIN_FRACTION = 0.25  # drop off-target gaps shorter than this fraction of a bin
+TARGET_PADDING = 1_000  # keep off-target bins clear of capture spill-over around targets
+
+# Read filters -------------------------------------------------------------------------
+EXCLUDE_FLAGS = 0x704  # unmapped, secondary, QC-fail, duplicate (samtools/mosdepth default)
+MIN_MAPQ = 20  # drop multi-mapped reads; GATK CollectReadCounts uses 30, CNVkit 0
+
+# Panel of normals ------------------------------------------------------------------------
+MIN_NORMALS = 2  # the fewest normals a PoN accepts; spreads from 2 are crude
+WARN_NORMALS = 5  # below this, warn that bin spreads are poorly estimated
+MIN_NORMALS_FOR_DENOISING = 5  # principal components need several normals to mean anything
+MAX_COMPONENTS = 20  # GATK's default number of eigensamples
+MIN_RELATIVE_COVERAGE = -5.0  # log2 of a bin's median coverage vs the group's; lower = masked
+MAX_BIN_SPREAD = 1.0  # robust SD of a bin's log2 across normals; higher = masked
+PSEUDO_COUNT = 0.5  # keeps log2 finite for empty bins
+
+# GC correction ----------------------------------------------------------------------------
+GC_WINDOW_FRACTION = 0.1  # rolling-median window over GC-sorted bins (CNVkit uses 10%)
+
+# Segmentation ----------------------------------------------------------------------------------
+SEGMENT_ALPHA = 0.01  # DNAcopy's default significance for a change point
+SEGMENT_MIN_BINS = 2
+
+# Calling -------------------------------------------------------------------------------------
+PLOIDY = 2.0
+FOCAL_MAX_SIZE = 3_000_000  # PureCN: a focal amplicon is shorter than 3 Mb
+AMP_MIN_CN = 6.0  # tumor copies for "amplification" (published NGS cut-off GCN >= 6)
+HIGH_LEVEL_CN = 10.0  # NCCN: NGS copy number above 10 is high-level
+MIN_Z = 3.0  # a gain must stand this many standard errors above its reference level
+CHR7_GAIN_LOG2 = 0.2  # smallest chr7 log2 shift called a gain (CNVkit's gain threshold)
+LOSS_CN = 1.5  # tumor copies below which a significant decrease is a loss
+FISH_LOW = 1.8  # MET/CEP7 ratio categories (FISH): low 1.8-2.2,
+FISH_INTERMEDIATE = 2.2  # intermediate >2.2-<5,
+FISH_HIGH = 5.0  # high >= 5
+DETECTION_POWER_Z = 1.645  # limit of detection: detected with 95% power at MIN_Z
+CI_Z = 1.959964  # two-sided 95% normal interval
+MIN_GENE_BINS = 3  # fewer usable bins over MET than this: inconclusive
+
+# QC ------------------------------------------------------------------------------------------
+QC_MIN_MET_DEPTH = {"warn": 100.0, "fail": 20.0}  # median read depth over MET targets
+QC_MAX_MAPD = {"warn": 0.3, "fail": 0.6}  # noise of target log2 ratios
+QC_MIN_CORRELATION = {"warn": 0.9, "fail": 0.7}  # target coverage profile vs the PoN
+QC_MAX_MASKED_FRACTION = {"warn": 0.2, "fail": 0.5}
+QC_MIN_ON_TARGET = {"warn": 0.2, "fail": 0.05}
