@@ -1,0 +1,230 @@
+"""Read counts and mean depth per bin from a BAM or CRAM, in one pass over the file.
+
+Counting follows GATK's CollectReadCounts and mosdepth:
+- reads with any of `exclude_flags` (default 0x704: unmapped, secondary, QC-fail,
+  duplicate) or a mapping quality below `min_mapq` are ignored;
+- a fragment is counted once, in the bin holding its midpoint: properly paired reads
+  are counted through read 1 at the midpoint of the template (from POS, PNEXT and
+  TLEN), other reads at the midpoint of their own alignment;
+- mean depth is the summed aligned span (deletions included, like `samtools bedcov`)
+  of every passing read overlapping the bin, divided by the bin's length. It is
+  computed exactly from sorted read starts and ends (no per-base array, no pileup),
+  so there is no depth cap.
+pysam creates one record object per read in C; the loop below only reads a few of its
+integer fields, and all binning is vectorised numpy per chromosome.
+"""
+
+from __future__ import annotations
+
+import gzip
+from array import array
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+
+from metcnv import __version__, params
+from metcnv.bins import BIN_COLUMNS, bins_checksum
+from metcnv.errors import MetcnvError
+from metcnv.files import atomic_write, md5sum, require_file
+from metcnv.genome import canonical, detect_build
+
+FORMAT = "metcnv-coverage"
+FORMAT_VERSION = "1"
+
+PAIRED, PROPER, MATE_UNMAPPED, READ2 = 0x1, 0x2, 0x8, 0x80
+
+
+@dataclass
+class SampleCoverage:
+    """A sample's per-bin counts and the facts needed to trust them later."""
+
+    sample: str
+    build: str
+    bins: pd.DataFrame  # BIN_COLUMNS + count, depth
+    total_fragments: int
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bins_md5(self) -> str:
+        return bins_checksum(self.bins)
+
+    @property
+    def on_target_fraction(self) -> float:
+        on_target = self.bins.loc[self.bins["kind"] == "target", "count"].sum()
+        return float(on_target / self.total_fragments) if self.total_fragments else float("nan")
+
+
+def open_alignments(
+    path: str | Path, fasta: str | Path | None, threads: int
+) -> pysam.AlignmentFile:
+    """Open an indexed BAM/CRAM, failing with the fix when the index or reference is missing."""
+    path = require_file(path, "a BAM or CRAM file")
+    is_cram = path.suffix.lower() == ".cram"
+    if is_cram and fasta is None:
+        raise MetcnvError(f"{path}: a CRAM needs its reference; pass --fasta REF.fa")
+    try:
+        handle = pysam.AlignmentFile(
+            str(path), "rc" if is_cram else "rb",
+            reference_filename=str(fasta) if is_cram else None, threads=threads,
+        )
+    except (ValueError, OSError) as error:
+        raise MetcnvError(f"{path}: not a readable BAM/CRAM ({error}); check the file") from None
+    if not handle.has_index():
+        handle.close()
+        raise MetcnvError(f"{path}: no index found; create one with `samtools index {path}`")
+    return handle
+
+
+def sample_name(handle: pysam.AlignmentFile, path: str | Path) -> str:
+    """The single SM of the read groups, else the file name without extension."""
+    names = {rg.get("SM") for rg in handle.header.to_dict().get("RG", []) if rg.get("SM")}
+    return names.pop() if len(names) == 1 else Path(path).name.split(".")[0]
+
+
+def header_lengths(handle: pysam.AlignmentFile) -> dict[str, int]:
+    """Contig lengths keyed by canonical name ('chr7')."""
+    return {canonical(c): n for c, n in zip(handle.references, handle.lengths, strict=True)}
+
+
+def _passing_reads(handle, contig, min_mapq, exclude_flags):
+    """Aligned spans of passing reads and the midpoints of their fragments, as arrays."""
+    starts, ends, mids = array("q"), array("q"), array("q")
+    add_start, add_end, add_mid = starts.append, ends.append, mids.append
+    for read in handle.fetch(contig):
+        flag = read.flag
+        if flag & exclude_flags or read.mapping_quality < min_mapq:
+            continue
+        start, end = read.reference_start, read.reference_end
+        add_start(start)
+        add_end(end)
+        if flag & PAIRED and not flag & MATE_UNMAPPED:
+            if flag & READ2:
+                continue  # the fragment is counted through read 1
+            tlen = read.template_length
+            if flag & PROPER and tlen:
+                add_mid(min(start, read.next_reference_start) + abs(tlen) // 2)
+                continue
+        add_mid((start + end) // 2)
+    return (np.frombuffer(a, dtype=np.int64) for a in (starts, ends, mids))
+
+
+def bin_counts(mids: np.ndarray, bin_starts: np.ndarray, bin_ends: np.ndarray) -> np.ndarray:
+    """Number of midpoints inside each of the sorted, non-overlapping bins."""
+    index = np.searchsorted(bin_starts, mids, side="right") - 1
+    inside = (index >= 0) & (mids < bin_ends[np.maximum(index, 0)])
+    return np.bincount(index[inside], minlength=len(bin_starts))
+
+
+def bin_depth_sums(starts: np.ndarray, ends: np.ndarray, bin_starts: np.ndarray,
+                   bin_ends: np.ndarray) -> np.ndarray:
+    """Summed per-base depth of reads [start, end) over each bin, exactly, without pileup.
+
+    Covered(x) = sum_i clip(x - s_i, 0, e_i - s_i)
+               = (x * #{s < x} - sum_{s < x} s) - (x * #{e < x} - sum_{e < x} e),
+    so a bin's depth sum is Covered(end) - Covered(start), evaluated with sorted arrays.
+    """
+    def covered(x: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(x), dtype=np.int64)
+        for points, sign in ((np.sort(starts), 1), (np.sort(ends), -1)):
+            below = np.searchsorted(points, x, side="left")
+            prefix = np.concatenate(([0], np.cumsum(points)))
+            total += sign * (x * below - prefix[below])
+        return total
+
+    return covered(bin_ends) - covered(bin_starts)
+
+
+def count_bins(
+    path: str | Path,
+    bins: pd.DataFrame,
+    *,
+    fasta: str | Path | None = None,
+    min_mapq: int = params.MIN_MAPQ,
+    exclude_flags: int = params.EXCLUDE_FLAGS,
+    threads: int = 1,
+    sample: str | None = None,
+) -> SampleCoverage:
+    """Count fragments and depth of one BAM/CRAM over `bins` (from its own build)."""
+    with ThreadPoolExecutor(max_workers=1) as pool, open_alignments(path, fasta, threads) as handle:
+        checksum = pool.submit(md5sum, path)  # hashing overlaps with counting
+        build = detect_build(header_lengths(handle), str(path))
+        by_name = {canonical(c): c for c in handle.references}
+        missing = sorted(set(bins["chrom"]) - set(by_name))
+        if missing:
+            raise MetcnvError(
+                f"{path}: header lacks contigs {', '.join(missing)} used by the bins; "
+                "align to the same reference as the panel of normals"
+            )
+        counts = np.zeros(len(bins), dtype=np.int64)
+        depth = np.zeros(len(bins), dtype=np.float64)
+        total = 0
+        rows_by_chrom = bins.groupby("chrom", sort=False).indices
+        for contig in handle.references:
+            starts, ends, mids = _passing_reads(handle, contig, min_mapq, exclude_flags)
+            total += len(mids)
+            rows = rows_by_chrom.get(canonical(contig))
+            if rows is None:
+                continue
+            b_start = bins["start"].to_numpy(np.int64)[rows]
+            b_end = bins["end"].to_numpy(np.int64)[rows]
+            counts[rows] = bin_counts(mids, b_start, b_end)
+            depth[rows] = bin_depth_sums(starts, ends, b_start, b_end) / (b_end - b_start)
+        name = sample or sample_name(handle, path)
+        meta = {
+            "source": str(path),
+            "source_md5": checksum.result(),
+            "min_mapq": str(min_mapq),
+            "exclude_flags": hex(exclude_flags),
+        }
+    table = bins[BIN_COLUMNS].assign(count=counts, depth=np.round(depth, 3))
+    return SampleCoverage(name, build, table, total, meta)
+
+
+def write_coverage(coverage: SampleCoverage, path: str | Path) -> None:
+    """Write a coverage table: '#key<TAB>value' header lines, then a TSV (gzipped if .gz)."""
+    header = {
+        FORMAT: FORMAT_VERSION,
+        "metcnv_version": __version__,
+        "sample": coverage.sample,
+        "build": coverage.build,
+        "total_fragments": str(coverage.total_fragments),
+        "bins_md5": coverage.bins_md5,
+        **coverage.meta,
+    }
+    with atomic_write(path, "wt") as handle:
+        handle.writelines(f"#{key}\t{value}\n" for key, value in header.items())
+        coverage.bins.to_csv(handle, sep="\t", index=False)
+
+
+def read_coverage(path: str | Path) -> SampleCoverage:
+    """Read a file written by write_coverage, checking its format and bin checksum."""
+    path = require_file(path, "a metcnv coverage file (*.coverage.tsv.gz)")
+    opener = gzip.open if path.suffix == ".gz" else open
+    header: dict[str, str] = {}
+    try:
+        with opener(path, "rt") as handle:
+            for line in handle:
+                if not line.startswith("#"):
+                    break
+                key, _, value = line[1:].rstrip("\n").partition("\t")
+                header[key] = value
+        bins = pd.read_csv(path, sep="\t", comment="#", dtype={"chrom": str, "gene": str})
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise MetcnvError(f"{path}: not a metcnv coverage file ({error})") from None
+    if header.get(FORMAT) != FORMAT_VERSION:
+        raise MetcnvError(
+            f"{path}: not a metcnv coverage file of format {FORMAT_VERSION}; "
+            "make it with `metcnv coverage`"
+        )
+    coverage = SampleCoverage(
+        sample=header["sample"], build=header["build"], bins=bins,
+        total_fragments=int(header["total_fragments"]),
+        meta={k: header[k] for k in ("source", "source_md5", "min_mapq", "exclude_flags")},
+    )
+    if coverage.bins_md5 != header["bins_md5"]:
+        raise MetcnvError(f"{path}: bin checksum does not match its header; the file was edited")
+    return coverage
