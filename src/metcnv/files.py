@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,15 +27,21 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        kwargs = {"mtime": 0} if opener is gzip.open else {}
-        with opener(tmp, mode, **kwargs) as handle:  # type: ignore[operator]
+        with _open(tmp, mode, path.suffix == ".gz") as handle:
             yield handle
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _open(path: str, mode: str, gz: bool) -> IO:
+    """Open for writing; gzip with mtime 0 so that equal content gives equal bytes."""
+    if not gz:
+        return open(path, mode)
+    raw = gzip.GzipFile(path, mode.replace("t", ""), mtime=0)
+    return raw if "b" in mode else io.TextIOWrapper(raw, encoding="utf-8")
 
 
 def md5sum(path: str | Path, chunk: int = 1 << 22) -> str:
@@ -51,3 +59,10 @@ def require_file(path: str | Path, what: str) -> Path:
     if not path.is_file():
         raise MetcnvError(f"{path}: no such file; expected {what}")
     return path
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem for a sample name: anything but letters, digits, '.', '_', '-'
+    becomes '_', and leading dots go, so no name can leave its folder or hide."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return stem or "sample"
