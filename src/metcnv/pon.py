@@ -1,0 +1,253 @@
+"""The panel of normals: what a sample's coverage is compared with.
+
+One versioned file (a NumPy .npz archive, read without pickle) holds the bins, their GC,
+the normals' per-bin robust centre and spread, the bins kept after masking, the principal
+components used for denoising, the leave-one-out residuals of every normal (the data from
+which systematic noise is estimated), the normals' names, the build, the bins' checksum
+and the metcnv version. A flat reference has no normals and says so wherever it is used.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from metcnv import __version__, params
+from metcnv.bins import BIN_COLUMNS, bins_checksum
+from metcnv.coverage import SampleCoverage
+from metcnv.errors import MetcnvError
+from metcnv.files import atomic_write, require_file
+from metcnv.normalize import (
+    Reference,
+    centre_per_kind,
+    correct_gc,
+    log2_counts,
+    normalize,
+    principal_components,
+    reference_bins,
+)
+
+FORMAT = "metcnv-pon"
+FORMAT_VERSION = 1
+MAD_TO_SD = 1.4826
+
+
+@dataclass
+class PanelOfNormals:
+    bins: pd.DataFrame  # BIN_COLUMNS
+    gc: np.ndarray
+    centre: np.ndarray
+    spread: np.ndarray  # robust SD of each bin's log2 across the normals (NaN if flat)
+    used: np.ndarray
+    components: np.ndarray
+    loo_residuals: np.ndarray  # normals x bins: each normal against the others
+    normals: list[str]
+    build: str
+    settings: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    version: str = __version__
+
+    @property
+    def flat(self) -> bool:
+        return not self.normals
+
+    @property
+    def bins_md5(self) -> str:
+        return bins_checksum(self.bins)
+
+    @property
+    def reference(self) -> Reference:
+        chrom, kinds = self.bins["chrom"].to_numpy(), self.bins["kind"].to_numpy()
+        zero_line, _ = reference_bins(chrom, self.used, kinds)
+        return Reference(self.centre, self.gc, kinds, self.used, zero_line, self.components)
+
+    def save(self, path: str | Path) -> None:
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "metcnv_version": self.version,
+            "build": self.build,
+            "normals": self.normals,
+            "bins_md5": self.bins_md5,
+            "settings": self.settings,
+            "warnings": self.warnings,
+        }
+        arrays = {
+            f"bins_{c}": self.bins[c].to_numpy(str if c in ("chrom", "gene", "kind") else np.int64)
+            for c in BIN_COLUMNS
+        }
+        with atomic_write(path, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                meta=np.array(json.dumps(meta)),
+                gc=self.gc,
+                centre=self.centre,
+                spread=self.spread,
+                used=self.used,
+                components=self.components,
+                loo_residuals=self.loo_residuals,
+                **arrays,
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> PanelOfNormals:
+        path = require_file(path, "a panel of normals made by `metcnv pon build`")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+                data = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, KeyError) as error:
+            raise MetcnvError(
+                f"{path}: not a metcnv panel of normals ({error}); make one with `metcnv pon build`"
+            ) from None
+        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+            raise MetcnvError(
+                f"{path}: panel of normals format {meta.get('format_version')} is not "
+                f"{FORMAT_VERSION}; rebuild it with this metcnv ({__version__})"
+            )
+        bins = pd.DataFrame({c: data[f"bins_{c}"] for c in BIN_COLUMNS})
+        pon = cls(
+            bins=bins,
+            gc=data["gc"],
+            centre=data["centre"],
+            spread=data["spread"],
+            used=data["used"],
+            components=data["components"],
+            loo_residuals=data["loo_residuals"],
+            normals=meta["normals"],
+            build=meta["build"],
+            settings=meta["settings"],
+            warnings=meta["warnings"],
+            version=meta["metcnv_version"],
+        )
+        if pon.bins_md5 != meta["bins_md5"]:
+            raise MetcnvError(f"{path}: bins do not match their checksum; the file is damaged")
+        return pon
+
+    def check_sample(self, coverage: SampleCoverage, source: str) -> None:
+        """Refuse a sample counted on other bins or aligned to another build."""
+        if coverage.build != self.build:
+            raise MetcnvError(
+                f"{source}: aligned to {coverage.build} but the panel of normals is "
+                f"{self.build}; use a panel of normals built on {coverage.build} normals"
+            )
+        if coverage.bins_md5 != self.bins_md5:
+            raise MetcnvError(
+                f"{source}: bins differ from the panel of normals' (another panel BED or "
+                "bin settings); count it with `metcnv coverage --pon PON`"
+            )
+
+
+def _fit(
+    counts: np.ndarray, gc: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
+) -> tuple[Reference, np.ndarray]:
+    """Fit a reference to normals' counts (normals x bins): centre, spread, mask, components."""
+    zero_line, _ = reference_bins(chrom, usable, kinds)
+    log2 = np.vstack([centre_per_kind(log2_counts(row), kinds, zero_line) for row in counts])
+    first = np.median(log2, axis=0)
+    log2 = first + np.vstack([correct_gc(row - first, gc, kinds, zero_line) for row in log2])
+    centre = np.median(log2, axis=0)
+    spread = MAD_TO_SD * np.median(np.abs(log2 - centre), axis=0)
+    relative = centre_per_kind(centre, kinds, zero_line)
+    used = usable & (relative >= params.MIN_RELATIVE_COVERAGE) & (spread <= params.MAX_BIN_SPREAD)
+    n = len(counts)
+    k = min(params.MAX_COMPONENTS, n // 2) if n >= params.MIN_NORMALS_FOR_DENOISING else 0
+    components = principal_components(log2 - centre, kinds, used, k)
+    zero_line, _ = reference_bins(chrom, used, kinds)
+    return Reference(centre, gc, kinds, used, zero_line, components), spread
+
+
+def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> PanelOfNormals:
+    """Fit the panel of normals, and each normal's residuals against the others."""
+    if len(normals) < params.MIN_NORMALS:
+        raise MetcnvError(
+            f"a panel of normals needs at least {params.MIN_NORMALS} normals, got "
+            f"{len(normals)}; add normals or use `metcnv pon flat`"
+        )
+    first = normals[0]
+    for other in normals[1:]:
+        source = other.meta.get("source", other.sample)
+        if other.build != first.build:
+            raise MetcnvError(
+                f"{source}: aligned to {other.build} but {first.meta.get('source')} to "
+                f"{first.build}; build a panel of normals from one genome build"
+            )
+        if other.bins_md5 != first.bins_md5:
+            raise MetcnvError(
+                f"{source}: counted on other bins than {first.meta.get('source')}; count all "
+                "normals with the same panel BED and bin settings"
+            )
+    names = [n.sample for n in normals]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise MetcnvError(f"normal sample names repeat: {', '.join(duplicated)}; name each once")
+    bins = first.bins[BIN_COLUMNS]
+    chrom, kinds = bins["chrom"].to_numpy(), bins["kind"].to_numpy()
+    counts = np.vstack([n.bins["count"].to_numpy() for n in normals])
+    usable, warnings = _usable_bins(counts, kinds)
+    if len(normals) < params.WARN_NORMALS:
+        warnings.append(
+            f"only {len(normals)} normals: per-bin spreads are crude and no denoising is done; "
+            f"use at least {params.WARN_NORMALS}"
+        )
+    reference, spread = _fit(counts, gc, chrom, kinds, usable)
+    loo = np.vstack(
+        [
+            normalize(counts[i], _fit(np.delete(counts, i, axis=0), gc, chrom, kinds, usable)[0])
+            for i in range(len(normals))
+        ]
+    )
+    return PanelOfNormals(
+        bins=bins,
+        gc=gc,
+        centre=reference.centre,
+        spread=spread,
+        used=reference.used,
+        components=reference.components,
+        loo_residuals=loo,
+        normals=names,
+        build=first.build,
+        settings=settings,
+        warnings=warnings,
+    )
+
+
+def _usable_bins(counts: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Bins with reads in the normals; off-target bins go when the panel has none (amplicons)."""
+    usable = np.median(counts, axis=0) > 0
+    warnings = []
+    offtarget = kinds == "offtarget"
+    if offtarget.any() and counts[:, offtarget].sum() == 0:
+        warnings.append(
+            "the normals have no off-target reads (amplicon panel?): off-target bins are not used"
+        )
+    dropped = int((~usable).sum())
+    if dropped:
+        warnings.append(f"{dropped} bins without reads in most normals are masked")
+    return usable, warnings
+
+
+def flat_pon(bins: pd.DataFrame, gc: np.ndarray, build: str, settings: dict) -> PanelOfNormals:
+    """A reference without normals: every bin expected at the same depth per kind.
+
+    Capture efficiency differences between bins are not corrected, so noise is higher and
+    every result made with it says "flat reference".
+    """
+    n = len(bins)
+    return PanelOfNormals(
+        bins=bins[BIN_COLUMNS].reset_index(drop=True),
+        gc=gc,
+        centre=np.zeros(n),
+        spread=np.full(n, np.nan),
+        used=np.ones(n, dtype=bool),
+        components=np.zeros((0, n)),
+        loo_residuals=np.zeros((0, n)),
+        normals=[],
+        build=build,
+        settings=settings,
+        warnings=["flat reference: no normals, capture efficiency is not corrected"],
+    )

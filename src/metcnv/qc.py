@@ -1,0 +1,86 @@
+"""Quality metrics of one sample and the pass / warn / fail verdict they lead to.
+
+Every metric comes from the sample's own data; thresholds are in params.QC_* and are
+printed with every result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metcnv import params
+
+
+def mapd(log2: np.ndarray, chrom: np.ndarray) -> float:
+    """Median absolute pairwise difference of consecutive bins on the same chromosome."""
+    same = chrom[1:] == chrom[:-1]
+    diffs = np.abs(np.diff(log2))[same]
+    return float(np.median(diffs)) if len(diffs) else float("nan")
+
+
+def sample_qc(
+    bins: pd.DataFrame, centre: np.ndarray, total_fragments: int, flat: bool, gene: str = "MET"
+) -> dict:
+    """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz)."""
+    used = bins["used"].to_numpy(bool)
+    target = bins["kind"].to_numpy() == "target"
+    gene_rows = target & bins["gene"].str.split(",").map(lambda names: gene in names).to_numpy()
+    metrics = {
+        "met_median_depth": _median(bins["depth"].to_numpy()[gene_rows]),
+        "on_target_fraction": (
+            float(bins.loc[target, "count"].sum() / total_fragments) if total_fragments else 0.0
+        ),
+        "mapd_target": _kind_mapd(bins, used & target),
+        "mapd_offtarget": _kind_mapd(bins, used & ~target),
+        "bins_used": int(used.sum()),
+        "bins_masked": int((~used).sum()),
+        "masked_fraction": float((~used).mean()),
+        "pon_correlation": _profile_correlation(bins, centre, used & target, flat),
+    }
+    reasons, status = [], "pass"
+    checks = [
+        ("met_median_depth", params.QC_MIN_MET_DEPTH, "median depth over MET", False),
+        ("on_target_fraction", params.QC_MIN_ON_TARGET, "fraction of fragments on target", False),
+        ("mapd_target", params.QC_MAX_MAPD, "noise (MAPD of target log2 ratios)", True),
+        ("pon_correlation", params.QC_MIN_CORRELATION, "correlation with the normals", False),
+        ("masked_fraction", params.QC_MAX_MASKED_FRACTION, "fraction of bins masked", True),
+    ]
+    for key, limits, label, upper in checks:
+        value = metrics[key]
+        if value is None or not np.isfinite(value):
+            continue
+        for level in ("fail", "warn"):
+            bad = value > limits[level] if upper else value < limits[level]
+            if bad:
+                sign = ">" if upper else "<"
+                reasons.append(f"{level}: {label} {value:.3g} {sign} {limits[level]}")
+                status = "fail" if level == "fail" or status == "fail" else "warn"
+                break
+    if flat:
+        reasons.append("warn: flat reference (no normals); capture efficiency not corrected")
+        status = "fail" if status == "fail" else "warn"
+    return {"status": status, "reasons": reasons, **metrics}
+
+
+def _median(values: np.ndarray) -> float | None:
+    return float(np.median(values)) if len(values) else None
+
+
+def _kind_mapd(bins: pd.DataFrame, rows: np.ndarray) -> float | None:
+    if rows.sum() < 2:
+        return None
+    return mapd(bins["log2"].to_numpy()[rows], bins["chrom"].to_numpy()[rows])
+
+
+def _profile_correlation(
+    bins: pd.DataFrame, centre: np.ndarray, rows: np.ndarray, flat: bool
+) -> float | None:
+    """Pearson correlation of the sample's target coverage profile with the normals' centre.
+
+    A capture that worked like the normals' follows the same per-bin efficiencies.
+    """
+    if flat or rows.sum() < 3:
+        return None
+    profile = np.log2(bins["count"].to_numpy(float)[rows] + params.PSEUDO_COUNT)
+    return float(np.corrcoef(profile, centre[rows])[0, 1])
