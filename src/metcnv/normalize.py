@@ -74,13 +74,20 @@ def correct_gc(
     return out
 
 
-def project_out(values: np.ndarray, components: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """Remove the projection of the used bins on orthonormal component rows (K x bins)."""
+def project_out(
+    values: np.ndarray, components: np.ndarray, used: np.ndarray, fit: np.ndarray
+) -> np.ndarray:
+    """Remove the normals' noise components (K x bins) from the used bins.
+
+    Their coefficients are fitted by least squares on the `fit` bins only (the zero-line
+    bins outside chr7), so that a MET amplification or a chr7 gain cannot leak into the
+    fit and be partly projected away with the noise.
+    """
     if not len(components):
         return values
     out = values.copy()
-    y = np.where(used, values, 0.0)
-    out[used] = (y - components.T @ (components @ y))[used]
+    coefficients, *_ = np.linalg.lstsq(components[:, fit].T, values[fit], rcond=None)
+    out[used] -= (components.T @ coefficients)[used]
     return out
 
 
@@ -100,7 +107,7 @@ def normalize(counts: np.ndarray, ref: Reference) -> np.ndarray:
     """log2 copy ratios of one sample's counts against `ref` (steps 1-5 above)."""
     x = centre_per_kind(log2_counts(counts), ref.kinds, ref.reference) - ref.centre
     x = correct_gc(x, ref.gc, ref.kinds, ref.reference)
-    x = project_out(x, ref.components, ref.used)
+    x = project_out(x, ref.components, ref.used, ref.reference)
     return centre_per_kind(x, ref.kinds, ref.reference)
 
 
