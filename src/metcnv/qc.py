@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from metcnv import params
+from metcnv.normalize import reference_bins
 
 
 def mapd(log2: np.ndarray, chrom: np.ndarray) -> float:
@@ -78,9 +79,12 @@ def _profile_correlation(
 ) -> float | None:
     """Pearson correlation of the sample's target coverage profile with the normals' centre.
 
-    A capture that worked like the normals' follows the same per-bin efficiencies.
+    A capture that worked like the normals' follows the same per-bin efficiencies. Only the
+    zero-line bins (outside chr7) enter, so that a MET amplification or a chr7 gain, the
+    very events we look for, cannot lower it.
     """
-    if flat or rows.sum() < 3:
+    zero_line, _ = reference_bins(bins["chrom"].to_numpy(), rows, bins["kind"].to_numpy())
+    if flat or zero_line.sum() < 3:
         return None
-    profile = np.log2(bins["count"].to_numpy(float)[rows] + params.PSEUDO_COUNT)
-    return float(np.corrcoef(profile, centre[rows])[0, 1])
+    profile = np.log2(bins["count"].to_numpy(float)[zero_line] + params.PSEUDO_COUNT)
+    return float(np.corrcoef(profile, centre[zero_line])[0, 1])
