@@ -38,7 +38,6 @@ FISH_LOW = 1.8  # MET/CEP7 ratio categories (FISH): low 1.8-2.2,
 FISH_INTERMEDIATE = 2.2  # intermediate >2.2-<5,
 FISH_HIGH = 5.0  # high >= 5
 DETECTION_POWER_Z = 1.645  # limit of detection: detected with 95% power at MIN_Z
-CI_Z = 1.959964  # two-sided 95% normal interval
 MIN_GENE_BINS = 3  # fewer usable bins over MET than this: inconclusive
 
 # QC ------------------------------------------------------------------------------------------

@@ -1,0 +1,544 @@
+"""Gene-level copy number calls, and the MET verdict, from a sample's coverage.
+
+For every panel gene the estimate is the weighted mean log2 ratio of the gene's own
+target bins (so segmentation can never dilute a small focal event), with a standard
+error from the data: the larger of the sample's own scatter over those bins and the
+scatter of the same estimate in the normals, each left out of the panel of normals in
+turn (systematic noise that does not average away). From it follow the 95% intervals,
+the z-score against the normals, and the limit of detection.
+
+Focal vs broad compares the gene with the rest of its chromosome: the gene's segment
+must be shorter than `focal_max_size` and the gene must stand `min_z` standard errors
+above the chromosome's background (bins outside that segment). A chromosome-wide gain
+(polysomy) has no such contrast and is never called focal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from metcnv import params
+from metcnv.copynumber import sample_copy_number, tumor_copy_number
+from metcnv.coverage import SampleCoverage
+from metcnv.normalize import KINDS, normalize
+from metcnv.pon import PanelOfNormals
+from metcnv.qc import sample_qc
+from metcnv.segment import noise_scale, segment_bins
+
+BACKBONE_SPAN = 5_000_000  # a "gene" whose bins span more than this is a backbone label
+SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median as if by 5
+BACKGROUND_MIN_BINS = 10  # fewer chromosome bins outside the gene: focality unknown
+BACKGROUND_GAP = 1_500_000  # fallback background keeps this far from the gene
+FLAT_SYSTEMATIC_SD = 0.15  # log2 noise floor of a gene when no normals measure it
+MONTE_CARLO_DRAWS = 20_000  # draws for the MET/chr7 ratio interval
+LN2 = np.log(2)
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """Every threshold a call depends on; all are printed with the result."""
+
+    ploidy: float = params.PLOIDY
+    focal_max_size: int = params.FOCAL_MAX_SIZE
+    amp_min_cn: float = params.AMP_MIN_CN
+    high_level_cn: float = params.HIGH_LEVEL_CN
+    min_z: float = params.MIN_Z
+    fish_low: float = params.FISH_LOW
+    fish_intermediate: float = params.FISH_INTERMEDIATE
+    fish_high: float = params.FISH_HIGH
+    segment_alpha: float = params.SEGMENT_ALPHA
+    min_gene_bins: int = params.MIN_GENE_BINS
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Estimate:
+    """A weighted mean log2 ratio over some bins and its standard error."""
+
+    log2: float
+    se: float
+    n_bins: int
+    df: float = np.inf  # degrees of freedom of the standard error
+
+    def ci(self) -> tuple[float, float]:
+        """95% interval; Student's t when the SE comes from a few normals or bins."""
+        half = float(stats.t.ppf(0.975, self.df)) * self.se
+        return self.log2 - half, self.log2 + half
+
+
+@dataclass
+class CallResult:
+    bins: pd.DataFrame
+    segments: pd.DataFrame
+    genes: list[dict]
+    met: dict
+    qc: dict
+    warnings: list[str]
+
+
+def normalized_bins(
+    coverage: SampleCoverage, pon: PanelOfNormals
+) -> tuple[pd.DataFrame, list[str]]:
+    """The sample's bins with log2 ratio, inverse-variance weight and use flag."""
+    counts = coverage.bins["count"].to_numpy(float)
+    kinds = pon.bins["kind"].to_numpy()
+    used = pon.used.copy()
+    warnings = list(pon.warnings)
+    for kind in KINDS:
+        of_kind = kinds == kind
+        if (used & of_kind).any() and counts[used & of_kind].sum() == 0:
+            used &= ~of_kind
+            warnings.append(f"the sample has no {kind} reads: {kind} bins are not used")
+    reference = pon.reference
+    reference.used = used
+    reference.reference &= used
+    log2 = normalize(counts, reference)
+    variance = _bin_variance(pon, counts, kinds, used)
+    weight = 1 / variance
+    for kind in KINDS:  # scale weights by the sample's own noise (overdispersion)
+        rows = used & (kinds == kind)
+        if rows.sum() > 2:
+            weight[rows] /= noise_scale(log2[rows], weight[rows]) ** 2
+    table = coverage.bins.assign(
+        gc=np.round(pon.gc, 4),
+        log2=log2,
+        weight=np.where(used, weight, 0.0),
+        used=used.astype(int),
+        pon_spread=pon.spread,
+    )
+    return table, warnings
+
+
+def _bin_variance(
+    pon: PanelOfNormals, counts: np.ndarray, kinds: np.ndarray, used: np.ndarray
+) -> np.ndarray:
+    """Expected variance of each bin's log2: normals' (shrunk) spread plus counting noise."""
+    variance = 1 / (LN2**2 * (counts + params.PSEUDO_COUNT))
+    if pon.flat:
+        return variance
+    n = len(pon.normals)
+    spread2 = pon.spread**2
+    for kind in KINDS:
+        rows = kinds == kind
+        if (rows & used).any():
+            prior = np.median(spread2[rows & used])
+            variance[rows] += (n * spread2[rows] + SPREAD_PRIOR_NORMALS * prior) / (
+                n + SPREAD_PRIOR_NORMALS
+            )
+    return variance
+
+
+def estimate(bins: pd.DataFrame, rows: np.ndarray, loo: np.ndarray) -> Estimate | None:
+    """Weighted mean log2 of `rows` with a standard error from the data (see module doc)."""
+    rows = np.flatnonzero(rows)
+    if not len(rows):
+        return None
+    x, w = bins["log2"].to_numpy()[rows], bins["weight"].to_numpy()[rows]
+    mean = float(np.average(x, weights=w))
+    variance, df = 1 / w.sum(), np.inf
+    if len(rows) > 2:  # the bins' own scatter, when it exceeds what the weights expect
+        scatter = float(np.sum(w * (x - mean) ** 2) / (len(rows) - 1))
+        if scatter > 1:
+            variance, df = variance * scatter, len(rows) - 1
+    if len(loo):  # the same estimate in each left-out normal
+        systematic = float(np.mean((loo[:, rows] @ w / w.sum()) ** 2))
+        if systematic > variance:
+            variance, df = systematic, len(loo)
+    else:
+        variance += FLAT_SYSTEMATIC_SD**2
+    return Estimate(mean, float(np.sqrt(variance)), len(rows), df)
+
+
+def gene_rows(bins: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Used target rows of each panel gene; names whose bins span > 5 Mb are backbones."""
+    target = (bins["kind"] == "target").to_numpy()
+    names = bins["gene"].str.split(",")
+    genes = {}
+    for name in sorted({n for group in names[target] for n in group if n != "-"}):
+        rows = target & names.map(lambda group, name=name: name in group).to_numpy()
+        span = bins["end"][rows].max() - bins["start"][rows].min()
+        if bins["chrom"][rows].nunique() == 1 and span <= BACKBONE_SPAN:
+            genes[name] = rows
+    return genes
+
+
+def call_sample(
+    coverage: SampleCoverage,
+    pon: PanelOfNormals,
+    purity: float | None,
+    settings: CallSettings,
+) -> CallResult:
+    """Normalise, segment and call every panel gene; MET gets the headline verdict."""
+    bins, warnings = normalized_bins(coverage, pon)
+    used = bins["used"].to_numpy(bool)
+    segments = segment_bins(bins[used], settings.segment_alpha).assign(
+        copy_ratio=lambda s: 2 ** s["log2"],
+        copy_number=lambda s: sample_copy_number(2 ** s["log2"]),
+    )
+    qc = sample_qc(bins, pon.centre, coverage.total_fragments, pon.flat, "MET")
+    calls = {}
+    for name, rows in gene_rows(bins).items():
+        if (rows & used).any():
+            caller = GeneCaller(
+                name, rows & used, bins, segments, pon.loo_residuals, purity, settings, qc
+            )
+            calls[name] = caller.call()
+        else:
+            calls[name] = GeneCaller.absent(name, purity, f"every {name} bin is masked")
+    if "MET" not in calls:
+        warnings.append("the panel has no MET target bins")
+        calls["MET"] = GeneCaller.absent("MET", purity, "the panel has no MET target bins")
+    return CallResult(bins, segments, list(calls.values()), met_fields(calls["MET"]), qc, warnings)
+
+
+MET_NAMES = {
+    "chrom_background": "chr7_background",
+    "chrom_ratio": "met_chr7_ratio",
+    "chrom_ratio_ci95": "met_chr7_ratio_ci95",
+}
+
+
+def met_fields(gene: dict) -> dict:
+    """The MET call under the names of the result schema (chr7 background, MET/chr7 ratio)."""
+    return {MET_NAMES.get(key, key): value for key, value in gene.items()}
+
+
+class GeneCaller:
+    """Everything reported for one gene; see the module docstring for the method."""
+
+    def __init__(self, name, rows, bins, segments, loo, purity, settings, qc):
+        self.name, self.rows, self.bins, self.segments = name, rows, bins, segments
+        self.loo, self.purity, self.s, self.qc = loo, purity, settings, qc
+        self.chrom = str(bins["chrom"][rows].iloc[0]) if rows.any() else None
+
+    @classmethod
+    def absent(cls, name: str, purity: float | None, reason: str) -> dict:
+        """An uncallable gene: no usable bins."""
+        return {"gene": name, "n_bins": 0, "purity": purity, "focal": None} | uncallable(reason)
+
+    # --- estimates ---------------------------------------------------------------------
+    def _tumor(self, log2: float) -> float | None:
+        if self.purity is None:
+            return None
+        return float(tumor_copy_number(2**log2, self.purity, self.s.ploidy))
+
+    def _segment(self) -> pd.Series:
+        """The segment holding most of the gene's bins."""
+        index = np.flatnonzero(self.rows)
+        inside = [
+            ((index >= s.first_row) & (index <= s.last_row)).sum()
+            for s in self.segments.itertuples()
+        ]
+        return self.segments.iloc[int(np.argmax(inside))]
+
+    def _background(self, start: int, end: int) -> tuple[np.ndarray, str]:
+        """Used bins of the gene's chromosome outside [start, end), else outside gene +-1.5 Mb."""
+        b = self.bins
+        same = (b["chrom"] == self.chrom).to_numpy() & b["used"].to_numpy(bool)
+        outside = same & ((b["end"] <= start) | (b["start"] >= end)).to_numpy()
+        if outside.sum() >= BACKGROUND_MIN_BINS:
+            return outside, "bins outside the gene's segment"
+        g_start, g_end = b["start"][self.rows].min(), b["end"][self.rows].max()
+        away = (
+            same
+            & (
+                (b["end"] <= g_start - BACKGROUND_GAP) | (b["start"] >= g_end + BACKGROUND_GAP)
+            ).to_numpy()
+        )
+        return away, "the gene's segment covers the chromosome: bins over 1.5 Mb from the gene"
+
+    def call(self) -> dict:
+        """Every gene-level field of docs/outputs.md, status last (it uses the others)."""
+        b = self.bins[self.rows]
+        out: dict = {
+            "gene": self.name,
+            "chrom": self.chrom,
+            "start": int(b["start"].min()),
+            "end": int(b["end"].max()),
+            "n_bins": int(self.rows.sum()),
+            "purity": self.purity,
+        }
+        if self.rows.sum() < self.s.min_gene_bins:
+            return out | uncallable(
+                f"only {int(self.rows.sum())} usable {self.name} bins "
+                f"(at least {self.s.min_gene_bins} needed)"
+            )
+        est = estimate(self.bins, self.rows, self.loo)
+        lo, hi = est.ci()
+        out |= {
+            "log2": est.log2,
+            "log2_se": est.se,
+            "log2_ci95": [lo, hi],
+            "copy_ratio": 2**est.log2,
+            "copy_number": float(sample_copy_number(2**est.log2)),
+            "copy_number_ci95": [
+                float(sample_copy_number(2**lo)),
+                float(sample_copy_number(2**hi)),
+            ],
+            "z": est.log2 / est.se,
+        }
+        out |= self._tumor_fields(est)
+        out |= self._detection_limit(est.se)
+        out |= self._focality(est)
+        out |= self._status(out)
+        if self.qc["status"] == "fail":
+            out |= uncallable("QC failed (" + "; ".join(self.qc["reasons"]) + ")")
+        return out
+
+    def _uncallable(self, reason: str) -> dict:
+        return {
+            "status": "inconclusive",
+            "status_reason": reason,
+            "over_10_copies": None,
+            "over_10_reason": f"not callable: {reason}",
+        }
+
+    def _tumor(self, log2) -> np.ndarray:
+        """Purity-adjusted tumor copy number of log2 ratio(s), clamped at 0."""
+        return np.maximum(
+            tumor_copy_number(2.0 ** np.asarray(log2), self.purity, self.s.ploidy), 0.0
+        )
+
+    def _tumor_fields(self, est: Estimate) -> dict:
+        lo, hi = est.ci()
+        if self.purity is None:
+            return {
+                "tumor_copy_number": None,
+                "tumor_copy_number_ci95": None,
+                "tumor_copy_number_clamped": False,
+                "ci95_of": "copy_number",
+                "ci95": [float(sample_copy_number(2**lo)), float(sample_copy_number(2**hi))],
+            }
+        raw = float(tumor_copy_number(2**est.log2, self.purity, self.s.ploidy))
+        ci = [float(self._tumor(lo)), float(self._tumor(hi))]
+        return {
+            "tumor_copy_number": max(raw, 0.0),
+            "tumor_copy_number_ci95": ci,
+            "tumor_copy_number_clamped": raw < 0,
+            "ci95_of": "tumor_copy_number",
+            "ci95": ci,
+        }
+
+    def _detection_limit(self, se: float) -> dict:
+        """The smallest gain this sample shows at `min_z` with 95% power."""
+        log2_lod = (self.s.min_z + params.DETECTION_POWER_Z) * se
+        ratio = 2**log2_lod
+        out = {"limit_of_detection_copy_ratio": ratio, "limit_of_detection": None}
+        if self.purity is not None:
+            out["limit_of_detection"] = float(self._tumor(log2_lod))
+            return out
+        c, ploidy = self.s.high_level_cn, self.s.ploidy
+        needed = 2 * (ratio - 1) / (c - 2 + ratio * (2 - ploidy))
+        out["limit_of_detection_reason"] = (
+            f"without a purity: gains of {ratio:.2f}-fold and more are detected, so "
+            f"{c:g} tumor copies are seen at tumor fractions of {needed:.1%} and more"
+        )
+        return out
+
+    def _focality(self, est: Estimate) -> dict:
+        """The gene's segment, the chromosome background outside it, and the focal test."""
+        s, b = self.s, self.bins
+        seg = self._segment()
+        start, end = int(seg["start"]), int(seg["end"])
+        segment = {
+            "chrom": self.chrom,
+            "start": start,
+            "end": end,
+            "size": end - start,
+            "n_bins": int(seg["n_bins"]),
+            "log2": float(seg["log2"]),
+        }
+        in_segment = np.zeros(len(b), bool)
+        in_segment[int(seg["first_row"]) : int(seg["last_row"]) + 1] = True
+        rest = estimate(b, in_segment & b["used"].to_numpy(bool) & ~self.rows, self.loo)
+        diluted = (
+            end - start > s.focal_max_size and rest is not None and _contrast(est, rest) >= s.min_z
+        )
+        if diluted:  # the gene stands above its own long segment: its bins are the amplicon
+            start, end = int(b["start"][self.rows].min()), int(b["end"][self.rows].max())
+        background, how = self._background(start, end)
+        bg = estimate(b, background, self.loo) if background.sum() >= BACKGROUND_MIN_BINS else None
+        out = {
+            "segment": segment,
+            "amplicon": {
+                "chrom": self.chrom,
+                "start": start,
+                "end": end,
+                "size": end - start,
+                "from": "gene bins" if diluted else "segment",
+            },
+        }
+        out |= self._background_fields(est, bg, how)
+        gained = est.log2 / est.se >= s.min_z
+        if bg is None:
+            out |= {
+                "focal": None,
+                "focal_reason": (
+                    f"fewer than {BACKGROUND_MIN_BINS} {self.chrom} bins away from {self.name}: "
+                    "focal and chromosome-wide gain cannot be told apart"
+                ),
+            }
+        elif not gained:
+            out |= {"focal": False, "focal_reason": f"no {self.name} gain"}
+        else:
+            z_focal = _contrast(est, bg)
+            size_ok = end - start <= s.focal_max_size
+            focal = size_ok and z_focal >= s.min_z
+            why = [
+                f"amplicon {(end - start) / 1e6:.2f} Mb "
+                + ("<=" if size_ok else ">")
+                + f" {s.focal_max_size / 1e6:g} Mb",
+                f"{self.name} {z_focal:.1f} SE above the {self.chrom} background "
+                + (">=" if z_focal >= s.min_z else "<")
+                + f" {s.min_z:g}",
+            ]
+            if diluted:
+                why.append(
+                    f"the {self.name} bins stand above their {segment['size'] / 1e6:.1f} "
+                    "Mb segment, so the amplicon is taken as the gene's own bins"
+                )
+            out |= {"focal": focal, "focal_z": z_focal, "focal_reason": "; ".join(why)}
+        return out
+
+    def _background_fields(self, est: Estimate, bg: Estimate | None, how: str) -> dict:
+        """The chromosome outside the amplicon, and the gene/chromosome (FISH-like) ratio."""
+        if bg is None:
+            return {
+                "chrom_background": None,
+                "chrom_ratio": None,
+                "chrom_ratio_ci95": None,
+                "fish_category": None,
+            }
+        rng = np.random.default_rng(0)
+        gene = rng.normal(est.log2, est.se, MONTE_CARLO_DRAWS)
+        back = rng.normal(bg.log2, bg.se, MONTE_CARLO_DRAWS)
+        if self.purity is None:  # ratio of sample-average copy numbers (diluted by normal DNA)
+            point, draws = 2 ** (est.log2 - bg.log2), 2 ** (gene - back)
+            back_cn = None
+        else:
+            back_cn = float(self._tumor(bg.log2))
+            tumor_gene, tumor_back = self._tumor(gene), self._tumor(back)
+            ok = tumor_back > 0
+            point = float(self._tumor(est.log2)) / back_cn if back_cn > 0 else None
+            draws = tumor_gene[ok] / tumor_back[ok]
+        ci = None
+        if point is not None and len(draws) > MONTE_CARLO_DRAWS // 2:
+            ci = [float(q) for q in np.quantile(draws, [0.025, 0.975])]
+        background = {
+            "log2": bg.log2,
+            "log2_se": bg.se,
+            "n_bins": bg.n_bins,
+            "copy_number": float(sample_copy_number(2**bg.log2)),
+            "tumor_copy_number": back_cn,
+            "bins": how,
+        }
+        return {
+            "chrom_background": background,
+            "chrom_ratio": None if point is None else float(point),
+            "chrom_ratio_ci95": ci,
+            "fish_category": None if point is None else self._fish(point),
+        }
+
+    def _fish(self, ratio: float) -> str:
+        s = self.s
+        if ratio >= s.fish_high:
+            return "high"
+        if ratio > s.fish_intermediate:
+            return "intermediate"
+        return "low" if ratio >= s.fish_low else "none"
+
+    def _status(self, g: dict) -> dict:
+        """Status and the >10-copy flag, each with its reason (rules in docs/outputs.md)."""
+        s, name = self.s, self.name
+        gained, lost = g["z"] >= s.min_z, g["z"] <= -s.min_z
+        lower = g["copy_number_ci95"][0]
+        tumor = g["tumor_copy_number"]
+        over, over_why = self._over_10(g, gained, lower)
+        if gained and g["focal"] is None:
+            status, why = "inconclusive", g["focal_reason"]
+        elif gained and not g["focal"]:
+            status = "chr7_gain" if self.chrom == "chr7" else "broad_gain"
+            why = f"{name} is gained with its chromosome, not focally: {g['focal_reason']}"
+        elif gained and tumor is not None:
+            status = (
+                "high_level_focal_amplification"
+                if tumor > s.high_level_cn
+                else "focal_amplification"
+                if tumor >= s.amp_min_cn
+                else "focal_gain"
+            )
+            why = f"focal, {tumor:.1f} tumor copies at purity {self.purity:g}"
+        elif gained:
+            status = (
+                "high_level_focal_amplification"
+                if lower > s.high_level_cn
+                else "focal_amplification"
+                if lower >= s.amp_min_cn
+                else "inconclusive"
+            )
+            why = (
+                f"focal; without a purity the sample-average copy number "
+                f"(95% lower bound {lower:.1f}) is a lower bound of the tumor's"
+            )
+            if status == "inconclusive":
+                why += f" and below {s.amp_min_cn:g}: give --purity to call the level"
+        elif lost:
+            status, why = "loss", f"{name} is {-g['z']:.1f} SE below the normals"
+        elif g["limit_of_detection"] is not None and g["limit_of_detection"] > s.amp_min_cn:
+            status = "inconclusive"
+            why = (
+                f"no {name} gain seen, but at purity {self.purity:g} this sample could only "
+                f"have shown {g['limit_of_detection']:.1f} tumor copies or more"
+            )
+        else:
+            status = "neutral"
+            why = f"no {name} gain ({g['z']:.1f} SE from the normals)"
+            if self.purity is None:
+                why += "; " + g["limit_of_detection_reason"]
+        return {
+            "status": status,
+            "status_reason": why,
+            "over_10_copies": over,
+            "over_10_reason": over_why,
+        }
+
+    def _over_10(self, g: dict, gained: bool, lower: float) -> tuple[bool | None, str]:
+        """More than `high_level_cn` tumor copies: true, false, or null when unknown."""
+        c, tumor = self.s.high_level_cn, g["tumor_copy_number"]
+        if tumor is not None:
+            lod = g["limit_of_detection"]
+            if not gained and lod > c:
+                return None, f"no gain seen, but this sample could not have shown {c:g} copies"
+            return tumor > c, f"tumor copy number {tumor:.1f} at purity {self.purity:g}"
+        if gained and lower > c:
+            return (
+                True,
+                f"even the lower bound of the sample-average copy number, {lower:.1f}, > {c:g}",
+            )
+        if not gained:
+            return False, f"no gain seen; {g['limit_of_detection_reason']}"
+        return None, (
+            f"gained, but without a purity the tumor copy number is only known to be "
+            f">= {lower:.1f}; give --purity"
+        )
+
+
+def uncallable(reason: str) -> dict:
+    """Status fields of a gene that cannot be called, with the reason."""
+    return {
+        "status": "inconclusive",
+        "status_reason": reason,
+        "over_10_copies": None,
+        "over_10_reason": f"not callable: {reason}",
+    }
+
+
+def _contrast(a: Estimate, b: Estimate) -> float:
+    """Standard errors by which estimate `a` exceeds estimate `b`."""
+    return (a.log2 - b.log2) / float(np.hypot(a.se, b.se))
