@@ -10,6 +10,7 @@ and the metcnv version. A flat reference has no normals and says so wherever it 
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,10 +98,10 @@ class PanelOfNormals:
     def load(cls, path: str | Path) -> PanelOfNormals:
         path = require_file(path, "a panel of normals made by `metcnv pon build`")
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
                 meta = json.loads(str(archive["meta"]))
                 data = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             raise MetcnvError(
                 f"{path}: not a metcnv panel of normals ({error}); make one with `metcnv pon build`"
             ) from None
