@@ -22,8 +22,11 @@ def test_read_bed_names_and_builtin_genes(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("chr7\tx\t10\n", "line 1: expected tab-separated"), ("chr7\t10\t5\n", "empty or negative"),
-     ("# only a comment\n", "no intervals")],
+    [
+        ("chr7\tx\t10\n", "line 1: expected tab-separated"),
+        ("chr7\t10\t5\n", "empty or negative"),
+        ("# only a comment\n", "no intervals"),
+    ],
 )
 def test_read_bed_errors_name_the_file_and_line(tmp_path, text, message):
     bed = write(tmp_path, text)
@@ -39,8 +42,9 @@ def test_split_evenly_covers_each_interval_exactly():
 
 
 def test_offtarget_bins_avoid_padded_targets_and_tile_the_rest():
-    targets = pd.DataFrame({"chrom": ["chr7"], "start": [1_000_000], "end": [1_000_200],
-                            "gene": ["X"]})
+    targets = pd.DataFrame(
+        {"chrom": ["chr7"], "start": [1_000_000], "end": [1_000_200], "gene": ["X"]}
+    )
     lengths = {"chr7": LENGTHS["hg38"]["chr7"], "chr8": LENGTHS["hg38"]["chr8"]}
     bins = make_bins(targets, lengths, offtarget_bin_size=150_000)
     target = bins[bins["kind"] == "target"]

@@ -16,18 +16,21 @@ def test_finds_a_step_and_a_short_focal_block():
 def test_pure_noise_stays_one_segment_most_of_the_time():
     rng = np.random.default_rng(2)
     splits = sum(
-        len(segment_chromosome(rng.normal(0, 0.2, 200), np.full(200, 25.0))) > 1
-        for _ in range(40)
+        len(segment_chromosome(rng.normal(0, 0.2, 200), np.full(200, 25.0))) > 1 for _ in range(40)
     )
     assert splits <= 3  # alpha 0.01 per test; a few false splits at most
 
 
 def test_segment_bins_reports_rows_and_weighted_means():
-    bins = pd.DataFrame({
-        "chrom": ["chr7"] * 6 + ["chr8"] * 2,
-        "start": [0, 10, 20, 30, 40, 50, 0, 10], "end": [10, 20, 30, 40, 50, 60, 10, 20],
-        "log2": [0, 0, 0, 0, 0, 0, 1.0, 3.0], "weight": [1.0] * 7 + [3.0],
-    })
+    bins = pd.DataFrame(
+        {
+            "chrom": ["chr7"] * 6 + ["chr8"] * 2,
+            "start": [0, 10, 20, 30, 40, 50, 0, 10],
+            "end": [10, 20, 30, 40, 50, 60, 10, 20],
+            "log2": [0, 0, 0, 0, 0, 0, 1.0, 3.0],
+            "weight": [1.0] * 7 + [3.0],
+        }
+    )
     segments = segment_bins(bins)
     assert list(segments["chrom"]) == ["chr7", "chr8"]
     assert segments["log2"].iloc[1] == 2.5

@@ -112,13 +112,15 @@ def target_bins(targets: pd.DataFrame, bin_size: int = params.TARGET_BIN_SIZE) -
     starts, ends, parent = split_evenly(
         merged["start"].to_numpy(np.int64), merged["end"].to_numpy(np.int64), bin_size
     )
-    return pd.DataFrame({
-        "chrom": merged["chrom"].to_numpy()[parent],
-        "start": starts,
-        "end": ends,
-        "gene": merged["gene"].to_numpy()[parent],
-        "kind": "target",
-    })
+    return pd.DataFrame(
+        {
+            "chrom": merged["chrom"].to_numpy()[parent],
+            "start": starts,
+            "end": ends,
+            "gene": merged["gene"].to_numpy()[parent],
+            "kind": "target",
+        }
+    )
 
 
 def offtarget_bins(
@@ -148,13 +150,15 @@ def offtarget_bins(
     starts, ends, parent = split_evenly(
         gaps["start"].to_numpy(np.int64), gaps["end"].to_numpy(np.int64), bin_size
     )
-    return pd.DataFrame({
-        "chrom": gaps["chrom"].to_numpy()[parent],
-        "start": starts,
-        "end": ends,
-        "gene": NO_GENE,
-        "kind": "offtarget",
-    })
+    return pd.DataFrame(
+        {
+            "chrom": gaps["chrom"].to_numpy()[parent],
+            "start": starts,
+            "end": ends,
+            "gene": NO_GENE,
+            "kind": "offtarget",
+        }
+    )
 
 
 def _subtract(start: int, end: int, blocked: np.ndarray, padding: int) -> list[tuple[int, int]]:

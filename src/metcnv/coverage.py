@@ -65,11 +65,13 @@ def open_alignments(
     path = require_file(path, "a BAM or CRAM file")
     is_cram = path.suffix.lower() == ".cram"
     if is_cram and fasta is None:
-        raise MetcnvError(f"{path}: a CRAM needs its reference; pass --fasta REF.fa")
+        raise MetcnvError(f"{path}: a CRAM needs its reference; pass --reference REF.fa")
     try:
         handle = pysam.AlignmentFile(
-            str(path), "rc" if is_cram else "rb",
-            reference_filename=str(fasta) if is_cram else None, threads=threads,
+            str(path),
+            "rc" if is_cram else "rb",
+            reference_filename=str(fasta) if is_cram else None,
+            threads=threads,
         )
     except (ValueError, OSError) as error:
         raise MetcnvError(f"{path}: not a readable BAM/CRAM ({error}); check the file") from None
@@ -119,14 +121,16 @@ def bin_counts(mids: np.ndarray, bin_starts: np.ndarray, bin_ends: np.ndarray) -
     return np.bincount(index[inside], minlength=len(bin_starts))
 
 
-def bin_depth_sums(starts: np.ndarray, ends: np.ndarray, bin_starts: np.ndarray,
-                   bin_ends: np.ndarray) -> np.ndarray:
+def bin_depth_sums(
+    starts: np.ndarray, ends: np.ndarray, bin_starts: np.ndarray, bin_ends: np.ndarray
+) -> np.ndarray:
     """Summed per-base depth of reads [start, end) over each bin, exactly, without pileup.
 
     Covered(x) = sum_i clip(x - s_i, 0, e_i - s_i)
                = (x * #{s < x} - sum_{s < x} s) - (x * #{e < x} - sum_{e < x} e),
     so a bin's depth sum is Covered(end) - Covered(start), evaluated with sorted arrays.
     """
+
     def covered(x: np.ndarray) -> np.ndarray:
         total = np.zeros(len(x), dtype=np.int64)
         for points, sign in ((np.sort(starts), 1), (np.sort(ends), -1)):
@@ -221,7 +225,9 @@ def read_coverage(path: str | Path) -> SampleCoverage:
             "make it with `metcnv coverage`"
         )
     coverage = SampleCoverage(
-        sample=header["sample"], build=header["build"], bins=bins,
+        sample=header["sample"],
+        build=header["build"],
+        bins=bins,
         total_fragments=int(header["total_fragments"]),
         meta={k: header[k] for k in ("source", "source_md5", "min_mapq", "exclude_flags")},
     )

@@ -14,6 +14,7 @@ from metcnv.errors import MetcnvError
 PRIMARY = [f"chr{i}" for i in range(1, 23)] + ["chrX", "chrY"]
 
 # Primary assembled chromosome lengths (UCSC hg19/hg38, identical to GRCh37/GRCh38).
+# fmt: off
 LENGTHS: dict[str, dict[str, int]] = {
     "hg19": dict(zip(PRIMARY, [
         249250621, 243199373, 198022430, 191154276, 180915260, 171115067, 159138663,
@@ -28,6 +29,7 @@ LENGTHS: dict[str, dict[str, int]] = {
         156040895, 57227415,
     ], strict=True)),
 }
+# fmt: on
 
 BUILD_ALIASES = {"hg19": "hg19", "grch37": "hg19", "hg38": "hg38", "grch38": "hg38"}
 
