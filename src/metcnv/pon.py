@@ -129,13 +129,17 @@ class PanelOfNormals:
             raise MetcnvError(f"{path}: bins do not match their checksum; the file is damaged")
         return pon
 
+    def check_build(self, build: str, source: str) -> None:
+        """Refuse alignments to another genome build than the normals'."""
+        if build != self.build:
+            raise MetcnvError(
+                f"{source}: aligned to {build} but the panel of normals is "
+                f"{self.build}; use a panel of normals built on {build} normals"
+            )
+
     def check_sample(self, coverage: SampleCoverage, source: str) -> None:
         """Refuse a sample counted on other bins or aligned to another build."""
-        if coverage.build != self.build:
-            raise MetcnvError(
-                f"{source}: aligned to {coverage.build} but the panel of normals is "
-                f"{self.build}; use a panel of normals built on {coverage.build} normals"
-            )
+        self.check_build(coverage.build, source)
         if coverage.bins_md5 != self.bins_md5:
             raise MetcnvError(
                 f"{source}: bins differ from the panel of normals' (another panel BED or "

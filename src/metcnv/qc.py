@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from metcnv import params
 from metcnv.normalize import reference_bins
@@ -21,7 +22,11 @@ def mapd(log2: np.ndarray, chrom: np.ndarray) -> float:
 
 
 def sample_qc(
-    bins: pd.DataFrame, centre: np.ndarray, total_fragments: int, flat: bool, gene: str = "MET"
+    bins: pd.DataFrame,
+    centre: np.ndarray,
+    loo: np.ndarray,
+    total_fragments: int,
+    gene: str = "MET",
 ) -> dict:
     """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz)."""
     used = bins["used"].to_numpy(bool)
@@ -37,14 +42,19 @@ def sample_qc(
         "bins_used": int(used.sum()),
         "bins_masked": int((~used).sum()),
         "masked_fraction": float((~used).mean()),
-        "pon_correlation": _profile_correlation(bins, centre, used & target, flat),
     }
+    metrics |= _profile_correlation(bins, centre, loo, used & target)
     reasons, status = [], "pass"
     checks = [
         ("met_median_depth", params.QC_MIN_MET_DEPTH, "median depth over MET", False),
         ("on_target_fraction", params.QC_MIN_ON_TARGET, "fraction of fragments on target", False),
         ("mapd_target", params.QC_MAX_MAPD, "noise (MAPD of target log2 ratios)", True),
-        ("pon_correlation", params.QC_MIN_CORRELATION, "correlation with the normals", False),
+        (
+            "pon_correlation_relative",
+            params.QC_MIN_RELATIVE_CORRELATION,
+            "coverage profile's correlation with the normals, relative to theirs",
+            False,
+        ),
         ("masked_fraction", params.QC_MAX_MASKED_FRACTION, "fraction of bins masked", True),
     ]
     for key, limits, label, upper in checks:
@@ -58,7 +68,7 @@ def sample_qc(
                 reasons.append(f"{level}: {label} {value:.3g} {sign} {limits[level]}")
                 status = "fail" if level == "fail" or status == "fail" else "warn"
                 break
-    if flat:
+    if not len(loo):
         reasons.append("warn: flat reference (no normals); capture efficiency not corrected")
         status = "fail" if status == "fail" else "warn"
     return {"status": status, "reasons": reasons, **metrics}
@@ -75,16 +85,30 @@ def _kind_mapd(bins: pd.DataFrame, rows: np.ndarray) -> float | None:
 
 
 def _profile_correlation(
-    bins: pd.DataFrame, centre: np.ndarray, rows: np.ndarray, flat: bool
-) -> float | None:
-    """Pearson correlation of the sample's target coverage profile with the normals' centre.
+    bins: pd.DataFrame, centre: np.ndarray, loo: np.ndarray, rows: np.ndarray
+) -> dict:
+    """Spearman correlation of the sample's GC-corrected target profile with the normals'.
 
     A capture that worked like the normals' follows the same per-bin efficiencies. Only the
     zero-line bins (outside chr7) enter, so that a MET amplification or a chr7 gain, the
-    very events we look for, cannot lower it.
+    very events we look for, cannot lower it; ranks keep other amplified genes from
+    dominating. How high it can be depends on the panel and the depth, so it is judged
+    against the same correlation of each normal left out of the others (`loo`).
     """
     zero_line, _ = reference_bins(bins["chrom"].to_numpy(), rows, bins["kind"].to_numpy())
-    if flat or zero_line.sum() < 3:
-        return None
-    profile = np.log2(bins["count"].to_numpy(float)[zero_line] + params.PSEUDO_COUNT)
-    return float(np.corrcoef(profile, centre[zero_line])[0, 1])
+    out = {
+        "pon_correlation": None,
+        "pon_correlation_normals": None,
+        "pon_correlation_relative": None,
+    }
+    if not len(loo) or zero_line.sum() < 3:
+        return out
+    reference = centre[zero_line]
+    sample = stats.spearmanr(bins["log2"].to_numpy()[zero_line] + reference, reference)[0]
+    normals = [stats.spearmanr(row[zero_line] + reference, reference)[0] for row in loo]
+    typical = float(np.median(normals))
+    return {
+        "pon_correlation": float(sample),
+        "pon_correlation_normals": typical,
+        "pon_correlation_relative": float(sample / typical) if typical > 0 else None,
+    }
