@@ -1,0 +1,224 @@
+"""The CLI on the bundled BAMs: the truth is recovered, and bad input fails cleanly."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pysam
+import pytest
+from conftest import DATA, TEST_BIN_OPTIONS, pon_build, read_truth
+
+from metcnv.cli import main
+from metcnv.coverage import read_coverage
+from metcnv.genome import LENGTHS
+from metcnv.pon import PanelOfNormals
+
+TRUTH = {row["sample"]: row for row in read_truth()}
+
+
+def result(folders, sample):
+    return json.loads((folders[sample] / f"{sample}.metcnv.json").read_text())
+
+
+@pytest.mark.parametrize("sample", sorted(TRUTH))
+def test_bundled_truth_is_recovered(example_results, sample):
+    truth, document = TRUTH[sample], result(example_results, sample)
+    met = document["met"]
+    if truth["expected_status"] != "any":
+        assert met["status"] == truth["expected_status"], met["status_reason"]
+        assert str(met["over_10_copies"]).lower() == truth["expected_over_10"]
+    if met["status"] != "inconclusive":
+        low, high = met["tumor_copy_number_ci95"]
+        expected = float(truth["met_tumor_cn"])
+        assert low * 0.85 <= expected <= high * 1.15, (low, expected, high)
+    assert document["qc"]["status"] in ("pass", "warn"), document["qc"]["reasons"]
+
+
+def test_focal_and_polysomy_are_told_apart(example_results):
+    focal = result(example_results, "tumor_focal")["met"]
+    assert focal["focal"] is True and focal["amplicon"]["size"] < 3_000_000
+    assert focal["fish_category"] == "high"
+    polysomy = result(example_results, "tumor_polysomy")["met"]
+    assert polysomy["focal"] is False and polysomy["status"] == "chr7_gain"
+    assert polysomy["chr7_background"]["tumor_copy_number"] == pytest.approx(4, abs=0.8)
+
+
+def test_result_files_and_json_keys(example_results):
+    folder = example_results["tumor_focal"]
+    document = result(example_results, "tumor_focal")
+    for key in ("sample", "sample_type", "purity", "qc", "verdict", "settings", "software"):
+        assert key in document
+    for key in (
+        "log2",
+        "copy_ratio",
+        "copy_number",
+        "tumor_copy_number",
+        "ci95",
+        "z",
+        "focal",
+        "segment",
+        "met_chr7_ratio",
+        "fish_category",
+        "over_10_copies",
+        "status",
+    ):
+        assert key in document["met"], key
+    assert document["reference"]["n_normals"] == 6
+    assert document["inputs"]["alignments"]["md5"]
+    for name in document["outputs"].values():
+        assert (folder / name).stat().st_size > 0
+    genes = {g["gene"] for g in document["genes"]}
+    assert {"MET", "EGFR", "CDK6", "MYC", "KRAS", "ERBB2"} <= genes
+
+
+def test_call_on_a_coverage_file_reproduces_run(example_results, example_pon, tmp_path):
+    folder = example_results["tumor_neutral"]
+    argv = [
+        "call",
+        str(folder / "tumor_neutral.coverage.tsv.gz"),
+        "--pon",
+        str(example_pon),
+        "--out",
+        str(tmp_path),
+        "--purity",
+        TRUTH["tumor_neutral"]["purity"],
+    ]
+    assert main(argv) == 0
+    again = json.loads((tmp_path / "tumor_neutral.metcnv.json").read_text())
+    assert again["met"] == result(example_results, "tumor_neutral")["met"]
+    kras = next(g for g in again["genes"] if g["gene"] == "KRAS")
+    assert kras["tumor_copy_number"] == pytest.approx(8, rel=0.25)
+
+
+def test_cram_counts_equal_bam_counts(tmp_path, example_pon):
+    cram = tmp_path / "tumor_focal.cram"
+    pysam.samtools.view(
+        "-C",
+        "-T",
+        str(DATA / "ref.fa.gz"),
+        "-o",
+        str(cram),
+        str(DATA / "tumor_focal.bam"),
+        catch_stdout=False,
+    )
+    pysam.index(str(cram))
+    outputs = {}
+    for name, path in (("bam", DATA / "tumor_focal.bam"), ("cram", cram)):
+        outputs[name] = tmp_path / f"{name}.coverage.tsv.gz"
+        argv = [
+            "coverage",
+            str(path),
+            "--pon",
+            str(example_pon),
+            "--out",
+            str(outputs[name]),
+            "--reference",
+            str(DATA / "ref.fa.gz"),
+        ]
+        assert main(argv) == 0
+    bam, cram_counts = (read_coverage(outputs[k]).bins for k in ("bam", "cram"))
+    np.testing.assert_array_equal(bam["count"], cram_counts["count"])
+    np.testing.assert_array_equal(bam["depth"], cram_counts["depth"])
+
+
+def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon):
+    coverages = []
+    for bam in sorted(DATA.glob("normal*.bam")):
+        coverages.append(str(tmp_path / f"{bam.stem}.coverage.tsv.gz"))
+        argv = [
+            "coverage",
+            str(bam),
+            "--targets",
+            str(DATA / "panel.bed"),
+            "--out",
+            coverages[-1],
+            *TEST_BIN_OPTIONS,
+        ]
+        assert main(argv) == 0
+    pon_build(tmp_path / "p.pon", coverages)
+    a, b = PanelOfNormals.load(example_pon), PanelOfNormals.load(tmp_path / "p.pon")
+    np.testing.assert_array_equal(a.centre, b.centre)
+    assert a.normals == b.normals
+
+
+def test_flat_reference_says_so(tmp_path):
+    argv = [
+        "pon",
+        "flat",
+        "--targets",
+        str(DATA / "panel.bed"),
+        "--fasta",
+        str(DATA / "ref.fa.gz"),
+        "--out",
+        str(tmp_path / "flat.pon"),
+        *TEST_BIN_OPTIONS,
+    ]
+    assert main(argv) == 0
+    argv = [
+        "run",
+        str(DATA / "tumor_focal.bam"),
+        "--pon",
+        str(tmp_path / "flat.pon"),
+        "--out",
+        str(tmp_path),
+        "--purity",
+        "0.6",
+    ]
+    assert main(argv) == 0
+    document = json.loads((tmp_path / "tumor_focal.metcnv.json").read_text())
+    assert document["reference"]["flat"] is True
+    assert any("flat reference" in reason for reason in document["qc"]["reasons"])
+
+
+def hg19_bam(path):
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": c, "LN": LENGTHS["hg19"][c]} for c in ("chr7", "chr8")],
+    }
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        read = pysam.AlignedSegment(out.header)
+        read.query_name, read.reference_id, read.reference_start = "r", 0, 1000
+        read.cigarstring, read.mapping_quality, read.query_sequence = "50M", 60, "A" * 50
+        out.write(read)
+    pysam.index(str(path))
+    return path
+
+
+def run_cli(*argv):
+    return subprocess.run(
+        [sys.executable, "-m", "metcnv.cli", *map(str, argv)], capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "missing.bam: no such file"),
+        ("hg19", "hg19.bam: aligned to hg19 but the panel of normals is hg38"),
+        ("purity", "--purity 1.5: a tumor fraction is in (0, 1]"),
+        ("pon", "junk.pon: not a metcnv panel of normals"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, example_pon, case, message):
+    bam, pon, extra = DATA / "tumor_focal.bam", example_pon, []
+    if case == "missing":
+        bam = tmp_path / "missing.bam"
+    elif case == "hg19":
+        bam = hg19_bam(tmp_path / "hg19.bam")
+    elif case == "purity":
+        extra = ["--purity", "1.5"]
+    else:
+        pon = tmp_path / "junk.pon"
+        pon.write_text("junk")
+    out = tmp_path / "out"
+    done = run_cli("run", bam, "--pon", pon, "--out", out, *extra)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_version_and_help():
+    assert run_cli("--version").stdout.startswith("metcnv ")
+    help_text = run_cli("--help").stdout
+    assert "examples:" in help_text and "metcnv run" in help_text
