@@ -14,7 +14,9 @@ CHR7 = LENGTHS["hg38"]["chr7"]
 
 
 def make_bam(path, reads, chr7_length=CHR7, index=True):
-    """reads: (name, flag, pos, mapq, next_pos, tlen) of 50M reads on chr7."""
+    """reads: (name, flag, pos, mapq, next_pos, tlen) of 50M reads on chr7; mates of the
+    same name get each other's MAPQ as their MQ tag."""
+    mapq_of = {(r[0], bool(r[1] & 0x40)): r[3] for r in reads}
     header = {
         "HD": {"VN": "1.6", "SO": "coordinate"},
         "SQ": [{"SN": "7", "LN": chr7_length}],
@@ -27,6 +29,8 @@ def make_bam(path, reads, chr7_length=CHR7, index=True):
             read.reference_start, read.mapping_quality, read.cigarstring = pos, mapq, "50M"
             read.next_reference_id, read.next_reference_start = 0, next_pos
             read.template_length, read.query_sequence = tlen, "A" * 50
+            if flag & 0x1:
+                read.set_tag("MQ", mapq_of[(name, not flag & 0x40)])
             out.write(read)
     if index:
         pysam.index(str(path))
@@ -50,17 +54,19 @@ READS = [
     ("lowq", 0, 1210, 5, 0, 0),
     ("second", 0x100, 1220, 60, 0, 0),
     ("single", 0, 5020, 60, 0, 0),
+    ("r1low", 0x1 | 0x2 | 0x20 | 0x40, 1250, 3, 1300, 100),  # read 1 fails MAPQ ...
+    ("r1low", 0x1 | 0x2 | 0x10 | 0x80, 1300, 60, 1250, -100),  # ... read 2 counts (MQ 3)
 ]
 
 
 def test_counts_fragments_once_and_filters_flags_and_mapq(tmp_path):
     coverage = count_bins(make_bam(tmp_path / "s.bam", READS), BINS)
-    assert list(coverage.bins["count"]) == [1, 0, 1]  # pair once at its midpoint 1100
-    assert list(coverage.bins["depth"]) == [0.5, 0.0, 0.5]
-    assert coverage.total_fragments == 2 and coverage.sample == "S1"
+    assert list(coverage.bins["count"]) == [1, 1, 1]  # pairs once, at midpoints 1100, 1300
+    assert list(coverage.bins["depth"]) == [0.5, 0.25, 0.5]
+    assert coverage.total_fragments == 3 and coverage.sample == "S1"
     assert coverage.build == "hg38"
     low = count_bins(tmp_path / "s.bam", BINS, min_mapq=0)
-    assert list(low.bins["count"]) == [1, 1, 1]
+    assert list(low.bins["count"]) == [1, 2, 1]
 
 
 def test_depth_matches_pysam_per_base_coverage():

@@ -192,6 +192,7 @@ def make_bins(
             f"targets on contigs absent from the alignments/reference: {', '.join(unknown)}; "
             "use a panel BED for the same genome build"
         )
+    targets = sort_bins(targets)  # merging and gap-filling walk targets in order
     frames = [target_bins(targets, target_bin_size)]
     if offtarget:
         frames.append(offtarget_bins(targets, contig_lengths, offtarget_bin_size, access))

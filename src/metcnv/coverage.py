@@ -5,7 +5,9 @@ Counting follows GATK's CollectReadCounts and mosdepth:
   duplicate) or a mapping quality below `min_mapq` are ignored;
 - a fragment is counted once, in the bin holding its midpoint: properly paired reads
   are counted through read 1 at the midpoint of the template (from POS, PNEXT and
-  TLEN), other reads at the midpoint of their own alignment;
+  TLEN), or through read 2 when its MQ tag (mate MAPQ, set by BWA and most aligners)
+  shows that read 1 fails the MAPQ filter; other reads at the midpoint of their own
+  alignment;
 - mean depth is the summed aligned span (deletions included, like `samtools bedcov`)
   of every passing read overlapping the bin, divided by the bin's length. It is
   computed exactly from sorted read starts and ends (no per-base array, no pileup),
@@ -104,8 +106,8 @@ def _passing_reads(handle, contig, min_mapq, exclude_flags):
         add_start(start)
         add_end(end)
         if flag & PAIRED and not flag & MATE_UNMAPPED:
-            if flag & READ2:
-                continue  # the fragment is counted through read 1
+            if flag & READ2 and not (read.has_tag("MQ") and read.get_tag("MQ") < min_mapq):
+                continue  # counted through read 1, unless its MQ tag says read 1 fails MAPQ
             tlen = read.template_length
             if flag & PROPER and tlen:
                 add_mid(min(start, read.next_reference_start) + abs(tlen) // 2)
