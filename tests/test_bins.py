@@ -70,3 +70,13 @@ def test_checksum_changes_with_bins():
     a = make_bins(targets, {"chr7": 10_000_000}, target_bin_size=300)
     b = make_bins(targets, {"chr7": 10_000_000}, target_bin_size=200)
     assert bins_checksum(a) == bins_checksum(a.copy()) != bins_checksum(b)
+
+
+def test_access_bed_limits_offtarget_bins():
+    targets = pd.DataFrame(
+        {"chrom": ["chr7"], "start": [1_000_000], "end": [1_000_200], "gene": ["X"]}
+    )
+    access = pd.DataFrame({"chrom": ["chr7"], "start": [2_000_000], "end": [2_600_000]})
+    bins = make_bins(targets, {"chr7": 10_000_000}, offtarget_bin_size=150_000, access=access)
+    off = bins[bins["kind"] == "offtarget"]
+    assert off["start"].min() == 2_000_000 and off["end"].max() == 2_600_000 and len(off) == 4

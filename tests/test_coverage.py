@@ -113,3 +113,10 @@ def test_bad_inputs_fail_with_the_fix(tmp_path):
     with pytest.raises(MetcnvError, match="x.cram: a CRAM needs its reference"):
         (tmp_path / "x.cram").write_text("")
         count_bins(tmp_path / "x.cram", BINS)
+
+
+def test_no_depth_cap_at_very_high_depth(tmp_path):
+    deep = [(f"r{i}", 0, 1000, 60, 0, 0) for i in range(24_000)]
+    coverage = count_bins(make_bam(tmp_path / "deep.bam", deep), BINS)
+    assert coverage.bins["count"].iloc[0] == 24_000
+    assert coverage.bins["depth"].iloc[0] == 6000.0  # 24,000 x 50 bp over 200 bp
