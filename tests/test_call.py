@@ -80,3 +80,11 @@ def test_interval_coverage_on_repeated_samples(pon):
         low, high = met["tumor_copy_number_ci95"]
         inside += low <= 8 <= high
     assert inside >= 25  # nominal 95% of 30 is 28.5
+
+
+def test_gene_sized_amplicon_is_not_diluted(pon):
+    met_only = ("chr7", 116_672_195, 116_798_377)  # 126 kb: no off-target bin is inside
+    met = call(pon, sample("g", 107, purity=0.3, events=[(*met_only, 12)]), 0.3).met
+    assert met["status"] == "high_level_focal_amplification", met["status_reason"]
+    assert met["tumor_copy_number"] == pytest.approx(12, rel=0.2)
+    assert met["amplicon"]["size"] < 1_000_000
