@@ -222,12 +222,6 @@ class GeneCaller:
         """An uncallable gene: no usable bins."""
         return {"gene": name, "n_bins": 0, "purity": purity, "focal": None} | uncallable(reason)
 
-    # --- estimates ---------------------------------------------------------------------
-    def _tumor(self, log2: float) -> float | None:
-        if self.purity is None:
-            return None
-        return float(tumor_copy_number(2**log2, self.purity, self.s.ploidy))
-
     def _segment(self) -> pd.Series:
         """The segment holding most of the gene's bins."""
         index = np.flatnonzero(self.rows)
@@ -290,14 +284,6 @@ class GeneCaller:
         if self.qc["status"] == "fail":
             out |= uncallable("QC failed (" + "; ".join(self.qc["reasons"]) + ")")
         return out
-
-    def _uncallable(self, reason: str) -> dict:
-        return {
-            "status": "inconclusive",
-            "status_reason": reason,
-            "over_10_copies": None,
-            "over_10_reason": f"not callable: {reason}",
-        }
 
     def _tumor(self, log2) -> np.ndarray:
         """Purity-adjusted tumor copy number of log2 ratio(s), clamped at 0."""
