@@ -120,3 +120,9 @@ def test_no_depth_cap_at_very_high_depth(tmp_path):
     coverage = count_bins(make_bam(tmp_path / "deep.bam", deep), BINS)
     assert coverage.bins["count"].iloc[0] == 24_000
     assert coverage.bins["depth"].iloc[0] == 6000.0  # 24,000 x 50 bp over 200 bp
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    coverage = count_bins(make_bam(tmp_path / "s.bam", READS), BINS)
+    write_coverage(coverage, tmp_path / "s.coverage.tsv.gz")
+    assert (tmp_path / "s.coverage.tsv.gz").stat().st_mode & 0o044 == 0o044
