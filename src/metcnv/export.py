@@ -1,0 +1,301 @@
+"""Standard formats other tools read: VCF 4.4 copy number records, IGV SEG, MultiQC tables.
+
+- VCF: one `<CNV>` record per panel gene with a called change (status neither `neutral`
+  nor `inconclusive`), spanning the gene's target bins: POS is the base before the
+  event (1-based, the padding base, REF `N` as no reference sequence is read), END the
+  event's last base, SVLEN = END - POS, SVCLAIM=D (an abundance claim from depth),
+  IMPRECISE (bin resolution). FORMAT GT:CN:CNQ:CICN. CN is the tumor copy number when the
+  purity is known, else the sample-average copy number (INFO/CNTYPE says which). CNQ is
+  the phred-scaled one-sided normal tail of the gene's z-score, capped at 99. bgzipped
+  and tabix-indexed.
+- SEG: `ID chrom loc.start loc.end num.mark seg.mean`, 1-based starts, log2 last.
+- MultiQC custom content `{sample}_mqc.tsv`: one general-statistics row per sample; every
+  file carries the identical header block, as MultiQC requires for one `id`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import pysam
+from scipy.stats import norm
+
+from metcnv import __version__
+from metcnv.errors import MetcnvError
+from metcnv.files import atomic_write
+from metcnv.files import safe_stem as files_safe_stem
+from metcnv.genome import LENGTHS, PRIMARY, canonical, contig_order
+
+NO_EVENT = {"neutral", "inconclusive", "", None}
+CNQ_MAX = 99.0
+SEG_COLUMNS = ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean"]
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_stem(name: str, what: str = "sample", source: str | Path = "") -> str:
+    """A file-name stem for `name` that cannot leave its folder: `files.safe_stem`.
+
+    Names are sanitised, not refused (as `metcnv call` names its results): every character
+    other than letters, digits, `.`, `_`, `-` becomes `_` and leading dots go, so
+    `../../x` becomes `_.._x` and `<script>` becomes `_script_`. Names with tabs, newlines
+    or other control characters would break every tab-separated output and are refused.
+    """
+    prefix = f"{source}: " if source else ""
+    if not name or CONTROL.search(name):
+        raise MetcnvError(
+            f"{prefix}{what} name {name!r} is empty or contains a tab, newline or other "
+            f"control character; rename the {what} (letters, digits, . _ - are safest)"
+        )
+    return files_safe_stem(name)
+
+
+def _num(value) -> float | None:
+    """A finite float, or None for null / NaN / missing."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _fmt(value, digits: int = 3) -> str:
+    number = _num(value)
+    return "." if number is None else f"{number:.{digits}f}".rstrip("0").rstrip(".")
+
+
+# --- VCF ------------------------------------------------------------------------------
+def headline(gene: dict) -> tuple[float | None, list | None, str]:
+    """The copy number a reader should see first: tumor's when known, else sample average."""
+    if _num(gene.get("tumor_copy_number")) is not None:
+        return gene["tumor_copy_number"], gene.get("tumor_copy_number_ci95"), "tumor"
+    return _num(gene.get("copy_number")), gene.get("copy_number_ci95"), "sample_average"
+
+
+def vcf_text(result: dict) -> str:
+    """The whole VCF of one result as text (uncompressed)."""
+    template = resources.files("metcnv").joinpath("templates/cnv.vcf.header").read_text()
+    sample = result["sample"]
+    build = result.get("build")
+    met = result.get("met") or {}
+    genes = [g | met if g.get("gene") == met.get("gene") else g for g in result.get("genes") or []]
+    events = [
+        g
+        for g in genes
+        if g.get("status") not in NO_EVENT
+        and g.get("chrom")
+        and g.get("start") is not None
+        and g.get("end") is not None
+    ]
+    chroms = {g["chrom"] for g in genes if g.get("chrom")}
+    lengths = LENGTHS.get(build or "", {})
+    lines = template.rstrip("\n").split("\n")
+    lines.append(f"##source=metcnv {result.get('software', {}).get('metcnv', __version__)}")
+    if build:
+        lines.append(f"##reference={build}")
+    if lengths:  # every primary contig of the build, spelt as the data spells chr7
+        prefix = "chr" if any(c.startswith("chr") for c in chroms) or not chroms else ""
+        chroms |= {prefix + c[3:] for c in PRIMARY}
+    for chrom in sorted(chroms, key=lambda c: (contig_order(canonical(c)), c)):
+        length = lengths.get(canonical(chrom))
+        assembly = f",assembly={build}" if build else ""
+        lines.append(
+            f"##contig=<ID={chrom},length={length}{assembly}>"
+            if length
+            else f"##contig=<ID={chrom}>"
+        )
+    qc = (result.get("qc") or {}).get("status")
+    qc_filter = {"warn": "qc_warn", "fail": "qc_fail"}.get(qc, "PASS")
+    lines.append(
+        "#"
+        + "\t".join(
+            ["CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample]
+        )
+    )
+    events.sort(key=lambda g: (contig_order(canonical(g["chrom"])), g["chrom"], g["start"]))
+    for gene in events:
+        pos = max(int(gene["start"]), 1)  # 1-based position of the base before the event
+        end = int(gene["end"])
+        cn, ci, kind = headline(gene)
+        z = _num(gene.get("z"))
+        cnq = (
+            "."
+            if z is None
+            else _fmt(min(CNQ_MAX, -10 * math.log10(max(float(norm.sf(abs(z))), 1e-300))), 1)
+        )
+        info = [
+            f"END={end}",
+            f"SVLEN={end - pos}",
+            "SVCLAIM=D",
+            "IMPRECISE",
+            f"GENE={_info_value(gene['gene'])}",
+            f"STATUS={_info_value(gene['status'])}",
+        ]
+        if gene.get("focal"):
+            info.append("FOCAL")
+        if _num(gene.get("log2")) is not None:
+            info.append(f"LOG2={_fmt(gene['log2'])}")
+            ci_log2 = gene.get("log2_ci95") or [None, None]
+            if all(_num(v) is not None for v in ci_log2):
+                info.append(f"LOG2CI={_fmt(ci_log2[0])},{_fmt(ci_log2[1])}")
+        info.append(f"CNTYPE={kind}")
+        if _num(gene.get("copy_number")) is not None:
+            info.append(f"SAMPLECN={_fmt(gene['copy_number'])}")
+        if z is not None:
+            info.append(f"Z={_fmt(z, 2)}")
+        cici = ",".join(_fmt(v, 2) for v in ci) if ci and len(ci) == 2 else ".,."
+        fields = [
+            gene["chrom"],
+            str(pos),
+            ".",
+            "N",
+            "<CNV>",
+            ".",
+            qc_filter,
+            ";".join(info),
+            "GT:CN:CNQ:CICN",
+            f"./1:{_fmt(cn, 2)}:{cnq}:{cici}",
+        ]
+        lines.append("\t".join(fields))
+    return "\n".join(lines) + "\n"
+
+
+def _info_value(text: str) -> str:
+    """An INFO string value: no whitespace, semicolons, equals signs or commas."""
+    return re.sub(r"[\s;=,]", "_", str(text))
+
+
+def write_vcf(result: dict, path: Path) -> list[Path]:
+    """bgzipped VCF at `path` (…/X.cnv.vcf.gz) and its tabix index; returns both paths.
+
+    Both are made in a temporary folder beside `path` and renamed into place (the VCF
+    first, then its newer index), so a failure leaves neither half-written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index = path.with_name(path.name + ".tbi")
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+        plain = Path(tmp) / "out.vcf"
+        plain.write_text(vcf_text(result))
+        packed = Path(tmp) / "out.vcf.gz"
+        pysam.tabix_compress(str(plain), str(packed), force=True)
+        pysam.tabix_index(str(packed), preset="vcf", force=True)
+        os.replace(packed, path)
+        os.replace(Path(tmp) / "out.vcf.gz.tbi", index)
+    return [path, index]
+
+
+# --- SEG ------------------------------------------------------------------------------
+def seg_frame(sample: str, segments: pd.DataFrame) -> pd.DataFrame:
+    """IGV SEG rows of one sample (1-based start, log2 in the last column)."""
+    return pd.DataFrame(
+        {
+            "ID": sample,
+            "chrom": segments["chrom"].astype(str),
+            "loc.start": segments["start"].astype(int) + 1,
+            "loc.end": segments["end"].astype(int),
+            "num.mark": segments["n_bins"].astype(int),
+            "seg.mean": segments["log2"].astype(float).round(4),
+        },
+        columns=SEG_COLUMNS,
+    )
+
+
+def write_seg(frame: pd.DataFrame, path: Path) -> Path:
+    with atomic_write(path) as handle:
+        frame.to_csv(handle, sep="\t", index=False, lineterminator="\n", na_rep="NA")
+    return Path(path)
+
+
+# --- MultiQC --------------------------------------------------------------------------
+MQC_HEADER = """\
+# id: 'metcnv'
+# section_name: 'MET copy number (metcnv)'
+# description: "MET amplification calls and sample quality from metcnv. MET CN is the tumor
+#   copy number (purity-adjusted) where a purity was given, else the sample average 2r."
+# plot_type: 'generalstats'
+# pconfig:
+#     met_status:
+#         title: 'MET status'
+#         description: 'metcnv MET call'
+#         cond_formatting_rules:
+#             fail: [{s_eq: 'high_level_focal_amplification'}, {s_eq: 'focal_amplification'}]
+#             warn: [{s_eq: 'chr7_gain'}, {s_eq: 'inconclusive'}]
+#             blue: [{s_eq: 'loss'}]
+#     met_copy_number:
+#         title: 'MET CN'
+#         description: 'MET copy number: tumor (purity-adjusted), else sample average 2r'
+#         format: '{:,.1f}'
+#         scale: 'OrRd'
+#         min: 0
+#     met_cn_type:
+#         title: 'MET CN type'
+#         description: 'tumor: purity-adjusted; sample_average: 2 x copy ratio (a lower bound)'
+#     met_chr7_ratio:
+#         title: 'MET/chr7'
+#         description: 'MET / chromosome 7 copy number ratio (NGS analogue of FISH MET/CEP7)'
+#         format: '{:,.2f}'
+#         scale: 'OrRd'
+#         min: 0
+#     fish_category:
+#         title: 'FISH-eq.'
+#         description: 'FISH-equivalent category of the MET/chr7 ratio'
+#     qc_status:
+#         title: 'MET QC'
+#         description: 'metcnv quality control: pass, warn or fail'
+#     qc_reasons:
+#         title: 'QC reasons'
+#         description: 'Why QC warned or failed'
+#         hidden: true
+"""
+MQC_COLUMNS = [
+    "Sample",
+    "met_status",
+    "met_copy_number",
+    "met_cn_type",
+    "met_chr7_ratio",
+    "fish_category",
+    "qc_status",
+    "qc_reasons",
+]
+
+
+def mqc_text(result: dict) -> str:
+    met = result.get("met") or {}
+    qc = result.get("qc") or {}
+    cn, _, kind = headline(met)
+    reasons = "; ".join(qc.get("reasons") or []) or "none"
+    row = [
+        result["sample"],
+        met.get("status") or "inconclusive",
+        "" if cn is None else f"{cn:.3f}",
+        kind,
+        "" if _num(met.get("met_chr7_ratio")) is None else f"{met['met_chr7_ratio']:.3f}",
+        met.get("fish_category") or "",
+        qc.get("status") or "",
+        reasons,
+    ]
+    row = [CONTROL.sub(" ", str(v)) for v in row]
+    return MQC_HEADER + "\t".join(MQC_COLUMNS) + "\n" + "\t".join(row) + "\n"
+
+
+def write_mqc(result: dict, path: Path) -> Path:
+    with atomic_write(path) as handle:
+        handle.write(mqc_text(result))
+    return Path(path)
+
+
+def write_exports(result: dict, segments: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
+    """VCF (+ index), SEG and MultiQC table of one sample into `out_dir`."""
+    out_dir = Path(out_dir)
+    written = write_vcf(result, out_dir / f"{stem}.cnv.vcf.gz")
+    written.append(write_seg(seg_frame(result["sample"], segments), out_dir / f"{stem}.seg"))
+    written.append(write_mqc(result, out_dir / f"{stem}_mqc.tsv"))
+    return written
