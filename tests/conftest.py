@@ -151,3 +151,28 @@ def example_results(tmp_path_factory, example_pon) -> dict[str, Path]:
         assert main(argv) == 0, row["sample"]
         folders[row["sample"]] = out
     return folders
+
+
+# --- external programs the report tests drive (installed by the README's test command) ---
+def _require(found: bool, what: str, install: str) -> None:
+    if not found:
+        pytest.fail(f"{what} is not installed; {install} (the README's test command does)")
+
+
+@pytest.fixture(scope="session")
+def require_chromium() -> None:
+    from metcnv.report import find_chromium
+
+    _require(find_chromium() is not None, "headless Chromium", "apt-get install chromium")
+
+
+@pytest.fixture(scope="session")
+def require_bcftools() -> None:
+    import shutil
+
+    _require(shutil.which("bcftools") is not None, "bcftools", "apt-get install bcftools")
+
+
+@pytest.fixture(scope="session")
+def require_multiqc() -> None:
+    _require((BIN / "multiqc").exists(), "MultiQC", "pip install -e '.[test]'")

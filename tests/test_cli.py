@@ -222,3 +222,33 @@ def test_version_and_help():
     assert run_cli("--version").stdout.startswith("metcnv ")
     help_text = run_cli("--help").stdout
     assert "examples:" in help_text and "metcnv run" in help_text
+
+
+def test_amplicon_panel_without_offtarget_bins(tmp_path):
+    argv = [
+        "pon",
+        "build",
+        "--targets",
+        str(DATA / "panel.bed"),
+        "--fasta",
+        str(DATA / "ref.fa.gz"),
+        "--out",
+        str(tmp_path / "amp.pon"),
+        "--no-offtarget",
+        *sorted(str(p) for p in DATA.glob("normal*.bam")),
+    ]
+    assert main(argv) == 0
+    assert set(PanelOfNormals.load(tmp_path / "amp.pon").bins["kind"]) == {"target"}
+    argv = [
+        "run",
+        str(DATA / "tumor_focal.bam"),
+        "--pon",
+        str(tmp_path / "amp.pon"),
+        "--out",
+        str(tmp_path),
+        "--purity",
+        "0.6",
+    ]
+    assert main(argv) == 0
+    met = json.loads((tmp_path / "tumor_focal.metcnv.json").read_text())["met"]
+    assert met["status"] == "high_level_focal_amplification", met["status_reason"]

@@ -13,6 +13,7 @@ import pandas as pd
 from metcnv import __version__, params
 from metcnv.bins import make_bins, read_bed
 from metcnv.call import CallResult, CallSettings, call_sample
+from metcnv.cohort import write_summary
 from metcnv.coverage import (
     SampleCoverage,
     count_bins,
@@ -26,6 +27,7 @@ from metcnv.files import md5sum, require_file, safe_stem
 from metcnv.gc import bin_gc, fasta_lengths
 from metcnv.genome import detect_build
 from metcnv.pon import PanelOfNormals, build_pon, flat_pon
+from metcnv.report import write_sample_reports
 from metcnv.results import Sample, output_paths, result_document, write_results
 
 SAMPLE_TYPES = ("tumor", "blood", "effusion", "normal")
@@ -205,7 +207,24 @@ def _cmd_run(args) -> None:
     coverage = do_coverage(args.alignments, pon, args)
     path = Path(args.out) / f"{safe_stem(args.sample or coverage.sample)}.coverage.tsv.gz"
     write_coverage(coverage, path)
-    _print_call(call_and_write(coverage, path, pon, settings, args))
+    document = call_and_write(coverage, path, pon, settings, args)
+    _print_call(document)
+    json_path = output_paths(Path(args.out), document["sample"])["json"]
+    _print_written(write_sample_reports(json_path, pdf=args.pdf))
+
+
+def _cmd_report(args) -> None:
+    for path in args.results:
+        _print_written(write_sample_reports(path, args.out, pdf=args.pdf))
+
+
+def _cmd_summary(args) -> None:
+    _print_written(write_summary(args.results, args.out, args.samples))
+
+
+def _print_written(paths: list[Path]) -> None:
+    for path in paths:
+        print(f"wrote {path}")
 
 
 def _print_call(document: dict) -> None:
@@ -326,11 +345,26 @@ def build_parser() -> argparse.ArgumentParser:
     _call_options(call)
     call.set_defaults(func=_cmd_call)
 
-    run = commands.add_parser("run", help="coverage + call (+ report) of one BAM/CRAM")
+    run = commands.add_parser("run", help="coverage + call + report of one BAM/CRAM")
     run.add_argument("alignments", type=Path, help="indexed BAM or CRAM")
     _call_options(run)
     _read_options(run)
+    run.add_argument("--pdf", action="store_true", help="also print the report to PDF")
     run.set_defaults(func=_cmd_run)
+
+    report = commands.add_parser(
+        "report", help="HTML report, VCF, IGV SEG and MultiQC table of results"
+    )
+    report.add_argument("results", type=Path, nargs="+", help="{sample}.metcnv.json files")
+    report.add_argument("--out", type=Path, help="output folder (default: beside each JSON)")
+    report.add_argument("--pdf", action="store_true", help="also a PDF (headless Chromium)")
+    report.set_defaults(func=_cmd_report)
+
+    summary = commands.add_parser("summary", help="cohort table and per-patient timelines")
+    summary.add_argument("results", type=Path, nargs="+", help="{sample}.metcnv.json files")
+    summary.add_argument("--out", type=Path, required=True, help="output folder")
+    summary.add_argument("--samples", type=Path, help="sample sheet (patient, dates, site)")
+    summary.set_defaults(func=_cmd_summary)
     return parser
 
 
