@@ -11,6 +11,7 @@ from conftest import DATA, TEST_BIN_OPTIONS, pon_build, read_truth
 
 from metcnv.cli import main
 from metcnv.coverage import read_coverage
+from metcnv.files import md5sum
 from metcnv.genome import LENGTHS
 from metcnv.pon import PanelOfNormals
 
@@ -140,6 +141,18 @@ def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon):
     a, b = PanelOfNormals.load(example_pon), PanelOfNormals.load(tmp_path / "p.pon")
     np.testing.assert_array_equal(a.centre, b.centre)
     assert a.normals == b.normals
+    # the same normals give the same bytes, so the PoN checksum in every result is stable
+    assert md5sum(tmp_path / "p.pon") == md5sum(example_pon)
+
+
+def test_coverage_files_are_byte_reproducible(tmp_path):
+    """The same BAM gives the same bytes (no time stamp or temporary name in the gzip
+    header), so the coverage checksum recorded in each result is stable across reruns."""
+    paths = [tmp_path / "a" / "n.coverage.tsv.gz", tmp_path / "b" / "n.coverage.tsv.gz"]
+    for path in paths:
+        argv = ["coverage", str(DATA / "normal1.bam"), "--targets", str(DATA / "panel.bed")]
+        assert main([*argv, "--out", str(path), *TEST_BIN_OPTIONS]) == 0
+    assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
 def test_flat_reference_says_so(tmp_path):

@@ -43,12 +43,20 @@ def _umask() -> int:
     return mask
 
 
-def _open(path: str, mode: str, gz: bool) -> IO:
-    """Open for writing; gzip with mtime 0 so that equal content gives equal bytes."""
+@contextlib.contextmanager
+def _open(path: str, mode: str, gz: bool) -> Iterator[IO]:
+    """Open for writing. Gzip with mtime 0 and no file name in the header (the name would be
+    the temporary one), so that equal content gives equal bytes and equal checksums."""
     if not gz:
-        return open(path, mode)
-    raw = gzip.GzipFile(path, mode.replace("t", ""), mtime=0)
-    return raw if "b" in mode else io.TextIOWrapper(raw, encoding="utf-8")
+        with open(path, mode) as handle:
+            yield handle
+        return
+    with open(path, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as packed:
+        if "b" in mode:
+            yield packed
+        else:
+            with io.TextIOWrapper(packed, encoding="utf-8") as text:
+                yield text
 
 
 def md5sum(path: str | Path, chunk: int = 1 << 22) -> str:

@@ -13,6 +13,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -81,18 +82,18 @@ class PanelOfNormals:
             f"bins_{c}": self.bins[c].to_numpy(str if c in ("chrom", "gene", "kind") else np.int64)
             for c in BIN_COLUMNS
         }
+        members = {
+            "meta": np.array(json.dumps(meta)),
+            "gc": self.gc,
+            "centre": self.centre,
+            "spread": self.spread,
+            "used": self.used,
+            "components": self.components,
+            "loo_residuals": self.loo_residuals,
+            **arrays,
+        }
         with atomic_write(path, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                meta=np.array(json.dumps(meta)),
-                gc=self.gc,
-                centre=self.centre,
-                spread=self.spread,
-                used=self.used,
-                components=self.components,
-                loo_residuals=self.loo_residuals,
-                **arrays,
-            )
+            write_npz(handle, members)
 
     @classmethod
     def load(cls, path: str | Path) -> PanelOfNormals:
@@ -256,3 +257,14 @@ def flat_pon(bins: pd.DataFrame, gc: np.ndarray, build: str, settings: dict) -> 
         settings=settings,
         warnings=["flat reference: no normals, capture efficiency is not corrected"],
     )
+
+
+def write_npz(handle: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+    """`np.savez_compressed`, but with a fixed time stamp on every member (numpy stamps the
+    current time), so that the same normals give the same bytes and the same checksum."""
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(member, "w", force_zip64=True) as stream:
+                np.lib.format.write_array(stream, np.asanyarray(array), allow_pickle=False)
