@@ -88,9 +88,7 @@ def normalize_build(build: str) -> str:
     """Turn a user's build name (hg38, GRCh38, ...) into 'hg19' or 'hg38'."""
     key = build.strip().lower()
     if key not in BUILD_ALIASES:
-        raise MetcnvError(
-            f"unknown genome build {build!r}; use one of hg19, GRCh37, hg38, GRCh38"
-        )
+        raise MetcnvError(f"unknown genome build {build!r}; use one of hg19, GRCh37, hg38, GRCh38")
     return BUILD_ALIASES[key]
 
 
