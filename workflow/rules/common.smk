@@ -1,0 +1,375 @@
+"""Configuration, sample sheet and input functions shared by all rules.
+
+Everything here runs while Snakemake reads the workflow, before any job starts: the config
+and the sheet are checked against workflow/schemas/, and every problem in the sheet is
+reported at once, by line, in one error. Rules only ever see the functions defined here.
+"""
+
+import re
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from jsonschema import Draft202012Validator
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+SCHEMA_DIR = Path(workflow.basedir) / "workflow" / "schemas"
+SHEET_COLUMNS = [
+    "sample",
+    "bam",
+    "sample_type",
+    "purity",
+    "ploidy",
+    "patient",
+    "collection_date",
+    "site",
+]
+NUMERIC_COLUMNS = ["purity", "ploidy"]
+EXTRA_CELLS = "extra_cells"  # a row with more cells than the header has columns
+BUILD_PON = config["pon"] == "build"
+PON = "results/pon/panel.pon" if BUILD_PON else config["pon"]
+
+
+def _number(value):
+    """A numeric cell as a float; a cell that is not a number stays text (the schema says why)."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def read_sheet(path):
+    """The sample sheet with every column as text, empty cells as None, numbers as float.
+
+    Blank lines are skipped; the `line` column keeps each row's line number in the file
+    for error messages.
+    """
+    if not Path(path).is_file():
+        raise WorkflowError(
+            f"sample sheet {path} not found; set `samples:` in the config file "
+            "(columns: see config/README.md)"
+        )
+    numbered = [
+        (number, line.rstrip("\r\n"))
+        for number, line in enumerate(Path(path).read_text().splitlines(), start=1)
+        if line.strip()
+    ]
+    if not numbered:
+        raise WorkflowError(
+            f"sample sheet {path} is empty; it needs a header line and rows"
+        )
+    header = [column.strip() for column in numbered[0][1].split("\t")]
+    rows = []
+    for number, line in numbered[1:]:
+        cells = [cell.strip() for cell in line.split("\t")]
+        cells += [""] * (len(header) - len(cells))
+        row = dict(zip(header, cells))
+        if len(cells) > len(header):
+            row[EXTRA_CELLS] = len(cells) - len(header)
+        rows.append({"line": number, **row})
+    sheet = pd.DataFrame(rows, columns=["line", *header, EXTRA_CELLS], dtype=object)
+    sheet = sheet.where(sheet != "", None)
+    for column in NUMERIC_COLUMNS:
+        if column in sheet:
+            sheet[column] = [None if v is None else _number(v) for v in sheet[column]]
+    return sheet
+
+
+def _index_candidates(path):
+    """Index files samtools would use for a BAM (.bai/.csi) or CRAM (.crai)."""
+    stem, suffix = path.rsplit(".", 1)
+    if suffix == "cram":
+        return [f"{path}.crai", f"{stem}.crai"]
+    return [f"{path}.bai", f"{stem}.bai", f"{path}.csi"]
+
+
+def alignment_index(path):
+    """The existing index of a BAM/CRAM, or None."""
+    for candidate in _index_candidates(path):
+        if Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _describe(error):
+    """One readable phrase for a JSON Schema error in one sheet row."""
+    if error.validator == "required":
+        column = error.message.split("'")[1]
+        return f"{column}: empty, but every row needs it"
+    column = ".".join(str(p) for p in error.absolute_path)
+    value = error.instance
+    shown = f"{value:g}" if isinstance(value, float) else repr(value)
+    requirement = error.schema.get("description")
+    return (
+        f"{column} {shown}: must be {requirement}"
+        if requirement
+        else f"{column}: {error.message}"
+    )
+
+
+def sheet_problems(sheet):
+    """Every problem of the sheet, each as 'line N (sample X): what is wrong'."""
+    schema = yaml.safe_load((SCHEMA_DIR / "samples.schema.yaml").read_text())
+    validator = Draft202012Validator(schema)
+    problems = []
+    missing_columns = [c for c in schema["required"] if c not in sheet.columns]
+    if missing_columns:
+        return [
+            f"header: missing column(s) {', '.join(missing_columns)}; "
+            f"the sheet needs {', '.join(schema['required'])} (tab-separated)"
+        ]
+    first_line = {}
+    for record in sheet.to_dict("records"):
+        line, extra = record.pop("line"), record.pop(EXTRA_CELLS)
+        record = {k: v for k, v in record.items() if v is not None and not pd.isna(v)}
+        where = f"line {line} (sample {record.get('sample', '?')!r})"
+        found = [_describe(e) for e in validator.iter_errors(record)]
+        if extra and not pd.isna(extra):
+            found.append(
+                f"{extra} more cell(s) than the header has columns; check the tabs"
+            )
+        sample = record.get("sample")
+        if sample is not None:
+            if sample in first_line:
+                found.append(
+                    f"sample ID {sample!r} is already used on line {first_line[sample]}; "
+                    "sample IDs must be unique"
+                )
+            else:
+                first_line[sample] = line
+        bam = record.get("bam")
+        if isinstance(bam, str) and re.search(r"\.(bam|cram)$", bam):
+            if not Path(bam).is_file():
+                found.append(f"bam {bam!r}: does not exist (relative to {Path.cwd()})")
+            elif alignment_index(bam) is None:
+                found.append(
+                    f"bam {bam!r}: no index ({' or '.join(_index_candidates(bam))}); "
+                    f"make one with: samtools index {bam}"
+                )
+            if bam.endswith(".cram") and not config["reference"]:
+                found.append(
+                    f"bam {bam!r}: a CRAM needs the reference FASTA; "
+                    "set `reference:` in the config"
+                )
+        problems.extend(f"{where}: {text}" for text in found)
+    if BUILD_PON and "sample_type" in sheet:
+        normals = int((sheet["sample_type"] == "normal").sum())
+        if normals < 2:
+            problems.append(
+                f"pon: build needs at least 2 rows with sample_type normal; found {normals}. "
+                "Add normals or set `pon:` in the config to a ready panel of normals"
+            )
+    return problems
+
+
+def config_problems():
+    """Files named in the config that do not exist, or settings that do not fit together."""
+    problems = []
+    files = {"targets": config["targets"], "reference": config["reference"]}
+    files["coverage.access"] = config["coverage"]["access"]
+    if not BUILD_PON:
+        files["pon"] = config["pon"]
+    for key, path in files.items():
+        if path and not Path(path).is_file():
+            problems.append(f"config {key}: {path} does not exist")
+    if BUILD_PON and not config["reference"]:
+        problems.append(
+            "config reference: building a panel of normals (pon: build) needs the "
+            "reference FASTA for GC content; set `reference:` or give a ready `pon:`"
+        )
+    reference = config["reference"]
+    if (
+        reference
+        and Path(reference).is_file()
+        and not Path(f"{reference}.fai").is_file()
+    ):
+        problems.append(
+            f"config reference: {reference} has no index ({reference}.fai); "
+            f"make one with: samtools faidx {reference}"
+        )
+    return problems
+
+
+def build_problems():
+    """A `genome_build` other than auto must be the build of the reference FASTA (or of the
+    ready PoN). metcnv itself detects each BAM/CRAM's build from its header and refuses a
+    sample whose build differs from the PoN's; this catches a wrong reference up front.
+    """
+    wanted = config["genome_build"]
+    if wanted == "auto":
+        return []
+    try:
+        from metcnv.errors import MetcnvError
+        from metcnv.gc import fasta_lengths
+        from metcnv.genome import detect_build, normalize_build
+        from metcnv.pon import PanelOfNormals
+    except ImportError:
+        return [
+            f"config genome_build: {wanted} can only be checked with metcnv installed "
+            "beside snakemake (pip install 'metcnv[workflow]'); or set it to auto"
+        ]
+    reference = config["reference"]
+    try:
+        if reference and Path(reference).is_file():
+            source, found = reference, detect_build(fasta_lengths(reference), reference)
+        elif not BUILD_PON and Path(config["pon"]).is_file():
+            source, found = config["pon"], PanelOfNormals.load(config["pon"]).build
+        else:
+            return []
+    except MetcnvError as error:
+        return [f"config genome_build: {error}"]
+    if normalize_build(wanted) != found:
+        return [f"config genome_build: {wanted}, but {source} is {found}"]
+    return []
+
+
+def load_samples():
+    path = config["samples"]
+    sheet = read_sheet(path)
+    problems = config_problems() + build_problems() + sheet_problems(sheet)
+    if problems:
+        raise WorkflowError(
+            f"{len(problems)} problem(s) in the sample sheet {path} or the config; "
+            "fix them all and run again:\n" + "\n".join(f"  {p}" for p in problems)
+        )
+    sheet = sheet.drop(columns=[EXTRA_CELLS])
+    validate(sheet, "../schemas/samples.schema.yaml")
+    for column in SHEET_COLUMNS:
+        if column not in sheet:
+            sheet[column] = None
+    return sheet.set_index("sample", drop=False)
+
+
+SAMPLES = load_samples()
+NORMALS = SAMPLES.index[SAMPLES["sample_type"] == "normal"].tolist()
+# Normals that build the panel of normals are not called against it (they would look
+# flatter than they are); with a ready panel of normals every row is called.
+CALLED = SAMPLES.index[(SAMPLES["sample_type"] != "normal") | (not BUILD_PON)].tolist()
+
+
+wildcard_constraints:
+    sample="|".join(re.escape(s) for s in SAMPLES.index),
+
+
+# --- command-line arguments built from the config (recorded as params: a change re-runs) ---
+def _join(args):
+    return shlex.join(str(a) for a in args)
+
+
+def _bin_args():
+    """Binning options shared by `metcnv coverage --targets` and `metcnv pon build`."""
+    options = config["coverage"]
+    args = [
+        "--targets",
+        config["targets"],
+        "--target-bin-size",
+        options["target_bin_size"],
+        "--offtarget-bin-size",
+        options["offtarget_bin_size"],
+    ]
+    if not options["offtarget"]:
+        args.append("--no-offtarget")
+    if options["access"]:
+        args += ["--access", options["access"]]
+    return args
+
+
+def get_coverage_args(wildcards):
+    """`metcnv coverage` options: bins from the panel BED, or from a ready panel of normals."""
+    row = SAMPLES.loc[wildcards.sample]
+    args = ["--sample", wildcards.sample]
+    args += _bin_args() if BUILD_PON else ["--pon", PON]
+    args += ["--min-mapq", config["coverage"]["min_mapq"]]
+    if row["bam"].endswith(".cram"):
+        args += ["--reference", config["reference"]]
+    return _join(args)
+
+
+def get_pon_args():
+    return _join(
+        _bin_args()
+        + ["--fasta", config["reference"], "--min-mapq", config["coverage"]["min_mapq"]]
+    )
+
+
+def get_call_args(wildcards):
+    """`metcnv call` options: this sample's type, purity and ploidy, and every threshold."""
+    row = SAMPLES.loc[wildcards.sample]
+    thresholds = config["call"]
+    ploidy = row["ploidy"] if row["ploidy"] is not None else thresholds["ploidy"]
+    args = ["--sample", wildcards.sample, "--sample-type", row["sample_type"]]
+    if row["purity"] is not None:
+        args += ["--purity", row["purity"]]
+    args += ["--ploidy", ploidy]
+    for key in (
+        "focal_max_size",
+        "amp_min_cn",
+        "high_level_cn",
+        "min_z",
+        "fish_low",
+        "fish_intermediate",
+        "fish_high",
+    ):
+        args += [f"--{key.replace('_', '-')}", thresholds[key]]
+    return _join(args)
+
+
+def get_report_args():
+    return "--pdf" if config["report"]["pdf"] else ""
+
+
+def get_report_pdf_output():
+    """The report's PDF, an output only when the config asks for it."""
+    if config["report"]["pdf"]:
+        return {"pdf": "results/reports/{sample}/{sample}.report.pdf"}
+    return {}
+
+
+# --- inputs -----------------------------------------------------------------------------
+def get_coverage_input(wildcards):
+    """The BAM/CRAM, its index, and the files its bins (and CRAM decoding) come from."""
+    bam = SAMPLES.loc[wildcards.sample, "bam"]
+    inputs = {"bam": bam, "index": alignment_index(bam)}
+    if BUILD_PON:
+        inputs["targets"] = config["targets"]
+        if config["coverage"]["access"]:
+            inputs["access"] = config["coverage"]["access"]
+    else:
+        inputs["pon"] = PON
+    if bam.endswith(".cram"):
+        inputs["reference"] = config["reference"]
+    return inputs
+
+
+def get_pon_input(wildcards):
+    inputs = {
+        "coverage": expand("results/coverage/{sample}.coverage.tsv.gz", sample=NORMALS),
+        "targets": config["targets"],
+        "reference": config["reference"],
+    }
+    if config["coverage"]["access"]:
+        inputs["access"] = config["coverage"]["access"]
+    return inputs
+
+
+def get_summary_input(wildcards):
+    return {
+        "json": expand("results/calls/{sample}/{sample}.metcnv.json", sample=CALLED),
+        "sheet": config["samples"],
+    }
+
+
+def get_final_outputs():
+    per_sample = [
+        "results/calls/{sample}/{sample}.metcnv.json",
+        "results/reports/{sample}/{sample}.report.html",
+        *get_report_pdf_output().values(),
+    ]
+    outputs = expand(per_sample, sample=CALLED)
+    if CALLED:
+        outputs.append("results/summary/summary.tsv")
+    return outputs

@@ -1,0 +1,19 @@
+rule summary:
+    """Cohort table, cohort SEG file and one page per patient."""
+    input:
+        unpack(get_summary_input),
+    output:
+        tsv="results/summary/summary.tsv",
+        html="results/summary/summary.html",
+        seg="results/summary/cohort.seg",
+    log:
+        "logs/summary/summary.log",
+    benchmark:
+        "logs/summary/summary.benchmark.tsv"
+    conda:
+        "../envs/metcnv.yaml"
+    params:
+        outdir=subpath(output.tsv, parent=True),
+    shell:
+        "metcnv summary --out {params.outdir:q} --samples {input.sheet:q} {input.json:q}"
+        " > {log:q} 2>&1"
