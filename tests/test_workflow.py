@@ -1,0 +1,286 @@
+"""The Snakemake workflow end to end on the bundled example (config/example.yaml)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import (
+    BIN,
+    DATA,
+    EXAMPLE_CONFIG,
+    REPO,
+    make_workdir,
+    read_truth,
+    snakemake,
+    tool_env,
+)
+
+pytestmark = pytest.mark.workflow
+
+# What `metcnv run` records differently from the workflow's `metcnv call`: the coverage
+# file it reads (its own, written beside the results). Every other field, and every
+# number, must be equal.
+STANDALONE_DIFFERS = {"inputs.coverage"}
+
+
+def sheet() -> pd.DataFrame:
+    return pd.read_csv(REPO / "config" / "example_samples.tsv", sep="\t", dtype=str)
+
+
+def called_samples() -> list[str]:
+    table = sheet()
+    return table.loc[table["sample_type"] != "normal", "sample"].tolist()
+
+
+def result(workdir: Path, sample: str) -> dict:
+    return json.loads((workdir / f"results/calls/{sample}/{sample}.metcnv.json").read_text())
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Jobs per rule from snakemake's 'Job stats' table (empty when nothing is to be done)."""
+    counts = {}
+    table = output.split("Job stats:", 1)
+    if len(table) == 2:
+        for line in table[1].splitlines()[3:]:
+            cells = line.split()
+            if len(cells) != 2 or cells[0] == "total":
+                break
+            counts[cells[0]] = int(cells[1])
+    return counts
+
+
+def assert_same(a, b, ignore: set[str] = frozenset(), where: str = "") -> None:
+    """Equal JSON documents, except at the dotted paths in `ignore`."""
+    if where.lstrip(".") in ignore:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{where}: keys differ: {set(a) ^ set(b)}"
+        for key in a:
+            assert_same(a[key], b[key], ignore, f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{where}: {len(a)} vs {len(b)} items"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, ignore, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        assert math.isnan(b), f"{where}: nan vs {b}"
+    else:
+        assert a == b, f"{where or 'document'}: {a!r} != {b!r}"
+
+
+def assert_same_results(left: Path, right: Path, sample: str, ignore=frozenset()) -> None:
+    """The call's JSON and its three tables are the same in two result folders."""
+    assert_same(
+        json.loads((left / f"{sample}.metcnv.json").read_text()),
+        json.loads((right / f"{sample}.metcnv.json").read_text()),
+        ignore,
+    )
+    for suffix in (".bins.tsv.gz", ".segments.tsv", ".genes.tsv"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(left / f"{sample}{suffix}", sep="\t"),
+            pd.read_csv(right / f"{sample}{suffix}", sep="\t"),
+            check_exact=True,
+            obj=f"{sample}{suffix}",
+        )
+
+
+# --- the example ------------------------------------------------------------------------------
+def test_example_gives_the_expected_calls(example_run):
+    for row in read_truth():
+        if row["sample_type"] == "normal":
+            continue
+        met = result(example_run, row["sample"])["met"]
+        if row["expected_status"] != "any":
+            assert met["status"] == row["expected_status"], (row["sample"], met["status_reason"])
+        if row["expected_over_10"] != "any":
+            assert met["over_10_copies"] == (row["expected_over_10"] == "true"), row["sample"]
+
+
+def test_example_writes_every_output(example_run):
+    results = example_run / "results"
+    for sample in called_samples():
+        for name in (
+            f"calls/{sample}/{sample}.bins.tsv.gz",
+            f"calls/{sample}/{sample}.segments.tsv",
+            f"calls/{sample}/{sample}.genes.tsv",
+            f"reports/{sample}/{sample}.report.html",
+            f"reports/{sample}/{sample}.cnv.vcf.gz",
+            f"reports/{sample}/{sample}.cnv.vcf.gz.tbi",
+            f"reports/{sample}/{sample}.seg",
+            f"reports/{sample}/{sample}_mqc.tsv",
+        ):
+            assert (results / name).stat().st_size > 0, name
+        assert (example_run / f"logs/call/{sample}.log").is_file()
+        assert (example_run / f"logs/call/{sample}.benchmark.tsv").is_file()
+    summary = pd.read_csv(results / "summary/summary.tsv", sep="\t")
+    assert sorted(summary["sample"]) == sorted(called_samples())
+    for name in ("summary.html", "cohort.seg", "patients/P001.html"):
+        assert (results / "summary" / name).stat().st_size > 0, name
+    with gzip.open(results / "coverage/normal1.coverage.tsv.gz", "rt") as handle:
+        assert handle.readline()
+
+
+def test_rerun_has_nothing_to_do(example_run):
+    run = snakemake(example_run, "-n", "--configfile", EXAMPLE_CONFIG)
+    assert "Nothing to be done" in run.output, run.output
+    assert job_counts(run.output) == {}
+
+
+@pytest.mark.parametrize("sample", called_samples())
+def test_numbers_equal_a_standalone_metcnv_run(example_run, tmp_path, sample):
+    """`metcnv run` on the sample alone, with the workflow's PoN, gives the same numbers."""
+    row = sheet().set_index("sample").loc[sample]
+    config = yaml.safe_load((REPO / EXAMPLE_CONFIG).read_text())
+    out = tmp_path / sample
+    command = [
+        str(BIN / "metcnv"), "run", row["bam"],
+        "--pon", "results/pon/panel.pon",
+        "--out", str(out),
+        "--sample", sample,
+        "--sample-type", row["sample_type"],
+        "--purity", row["purity"],
+        "--ploidy", row["ploidy"],
+        "--min-mapq", str(config["coverage"]["min_mapq"]),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=example_run, env=tool_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    standalone = json.loads((out / f"{sample}.metcnv.json").read_text())
+    assert standalone["met"]["status"] in done.stdout
+    assert_same_results(example_run / f"results/calls/{sample}", out, sample, STANDALONE_DIFFERS)
+
+
+def test_changing_a_threshold_reruns_call_but_not_coverage(example_run, tmp_path):
+    workdir = tmp_path / "changed"
+    shutil.copytree(example_run, workdir, symlinks=True)
+    config = yaml.safe_load((REPO / EXAMPLE_CONFIG).read_text())
+    config["call"]["high_level_cn"] = 12
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
+
+    dry = snakemake(workdir, "-n", "--configfile", "changed.yaml")
+    n = len(called_samples())
+    assert job_counts(dry.output) == {"call": n, "report": n, "summary": 1, "all": 1}, dry.output
+    assert "Params have changed since last execution" in dry.output
+
+    # re-run one sample's call for real: its coverage and the PoN stay as they are
+    target = "results/calls/tumor_focal/tumor_focal.metcnv.json"
+    inputs = [workdir / "results/coverage/tumor_focal.coverage.tsv.gz"]
+    inputs.append(workdir / "results/pon/panel.pon")
+    before = {path: path.stat().st_mtime_ns for path in inputs}
+    run = snakemake(workdir, target, "--cores", "2", "--configfile", "changed.yaml")
+    assert job_counts(run.output) == {"call": 1}, run.output
+    assert {path: path.stat().st_mtime_ns for path in inputs} == before
+    assert result(workdir, "tumor_focal")["settings"]["high_level_cn"] == 12
+
+
+def test_a_ready_pon_gives_the_same_numbers(example_run, tmp_path):
+    """With `pon:` a ready file, coverage takes the PoN's bins, no PoN is built and every
+    row (normals too) is called; a sample's numbers equal those of the built-PoN run."""
+    workdir = make_workdir(tmp_path)
+    shutil.copy(example_run / "results/pon/panel.pon", workdir / "ready.pon")
+    options = ["--configfile", EXAMPLE_CONFIG, "--config", "pon=ready.pon"]
+    dry = snakemake(workdir, "-n", *options)
+    n = len(sheet())
+    assert job_counts(dry.output) == {"coverage": n, "call": n, "report": n, "summary": 1, "all": 1}
+    assert "--pon ready.pon" in dry.output
+
+    sample = "tumor_focal"
+    snakemake(workdir, f"results/calls/{sample}/{sample}.metcnv.json", "--cores", "2", *options)
+    assert_same_results(
+        example_run / f"results/calls/{sample}",
+        workdir / f"results/calls/{sample}",
+        sample,
+        ignore={"reference.path"},
+    )
+
+
+# --- checks that need no results --------------------------------------------------------------
+def test_lint_and_snakefmt_are_clean(tmp_path):
+    run = snakemake(make_workdir(tmp_path), "--lint", "--configfile", EXAMPLE_CONFIG)
+    assert "Congratulations, your workflow is in a good condition!" in run.output, run.output
+    files = [str(REPO / "Snakefile"), str(REPO / "workflow")]
+    done = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", *files], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_broken_sheet_and_config_are_rejected_with_every_problem_by_line(tmp_path):
+    workdir = make_workdir(tmp_path)
+    rows = [
+        "sample\tbam\tsample_type\tpurity\tploidy\tpatient\tcollection_date\tsite",
+        "normal1\ttests/data/normal1.bam\tnormal\t\t\t\t\t",
+        "normal2\ttests/data/normal2.bam\tnormal\t\t\t\t\t",
+        "tumor_focal\ttests/data/tumor_focal.bam\ttumor\t0.6\t2\tP001\t2026-01-10\tstomach",
+        "tumor_focal\ttests/data/tumor_neutral.bam\ttumor\t0.5\t2\tP003\t2026-02-17\tstomach",
+        "lost\ttests/data/no_such.bam\ttumor\t0.5\t2\tP004\t2026-02-17\tstomach",
+        "plasma1\ttests/data/blood_lowpurity.bam\tplasma\t0.1\t2\tP001\t2026-01-12\tplasma",
+        "pct\ttests/data/effusion_focal.bam\teffusion\t40\t2\tP001\t2026-01-12\tpleura",
+    ]
+    (workdir / "broken.tsv").write_text("\n".join(rows) + "\n")
+    run = snakemake(
+        workdir,
+        "-n",
+        "--configfile",
+        EXAMPLE_CONFIG,
+        "--config",
+        "samples=broken.tsv",
+        "genome_build=GRCh37",
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "5 problem(s) in the sample sheet broken.tsv" in run.output, run.output
+    expected = [
+        r"config genome_build: GRCh37, but tests/data/ref.fa.gz is hg38",
+        r"line 5 \(sample 'tumor_focal'\): sample ID 'tumor_focal' is already used on line 4",
+        r"line 6 \(sample 'lost'\): bam 'tests/data/no_such.bam': does not exist",
+        r"line 7 \(sample 'plasma1'\): sample_type 'plasma': must be one of tumor",
+        r"line 8 \(sample 'pct'\): purity 40: must be a tumor fraction in \(0, 1\]",
+    ]
+    for pattern in expected:
+        assert re.search(pattern, run.output), f"{pattern!r} not in:\n{run.output}"
+    assert not (workdir / "results").exists()
+
+
+def test_a_1000_sample_sheet_dry_runs(tmp_path):
+    """A large cohort: the DAG of 1,000 samples (symlinks to one BAM) builds without error."""
+    workdir = make_workdir(tmp_path)
+    bams = workdir / "bams"
+    bams.mkdir()
+    lines = ["sample\tbam\tsample_type\tpurity\tploidy\tpatient\tcollection_date\tsite"]
+    for i in range(1000):
+        kind = "normal" if i < 20 else ("tumor", "blood", "effusion")[i % 3]
+        name = f"S{i:04d}"
+        (bams / f"{name}.bam").symlink_to(DATA / "tumor_focal.bam")
+        (bams / f"{name}.bam.csi").symlink_to(DATA / "tumor_focal.bam.csi")
+        purity = "" if kind == "normal" else "0.3"
+        lines.append(f"{name}\tbams/{name}.bam\t{kind}\t{purity}\t\tP{i // 4:03d}\t2026-01-01\tx")
+    (workdir / "big.tsv").write_text("\n".join(lines) + "\n")
+    began = time.perf_counter()
+    run = snakemake(
+        workdir,
+        "-n",
+        "--quiet",
+        "rules",
+        "--configfile",
+        EXAMPLE_CONFIG,
+        "--config",
+        "samples=big.tsv",
+        timeout=600,
+    )
+    seconds = time.perf_counter() - began
+    print(f"\n1,000-sample dry run: {seconds:.1f} s")
+    counts = job_counts(run.output)
+    assert counts["coverage"] == 1000, run.output
+    assert counts["call"] == counts["report"] == 980
+    assert counts["pon"] == counts["summary"] == 1
