@@ -7,6 +7,7 @@ import pandas as pd
 import pysam
 import pytest
 
+from metcnv import simulate
 from metcnv.bins import make_bins
 from metcnv.coverage import count_bins
 from metcnv.files import md5sum
@@ -14,12 +15,16 @@ from metcnv.genome import GENES, LENGTHS
 from metcnv.simulate import (
     GeneTargets,
     SampleSpec,
+    _gc_at,
     copy_ratio,
+    depth_per_amplicon,
     draw_fragments,
     expected_fragments,
     make_panel,
     make_reference,
+    reg2bin,
     simulate_sample,
+    write_bam,
 )
 
 CONTIGS = {"chr7": LENGTHS["hg38"]["chr7"]}
@@ -153,3 +158,75 @@ def test_reads_have_requested_lengths_flags_and_depth(tmp_path, panel, reference
     assert coverage.total_fragments == passing
     observed = coverage.bins["depth"].to_numpy() / panel["efficiency"].to_numpy()
     assert np.median(observed) == pytest.approx(300, rel=0.08)
+
+
+def test_numpy_writer_writes_the_pysam_bytes(tmp_path, panel, reference, monkeypatch):
+    spec = SampleSpec("s", seed=11, target_depth=60, read_length=100)
+    fragments = draw_fragments(reference, panel, spec)
+    write_bam(fragments, CONTIGS, "s", 100, tmp_path / "pysam.bam")
+    # Small chunks: blocks must continue across the writer's encoding chunks, as in htslib.
+    monkeypatch.setattr(simulate, "RECORD_CHUNK", 999)
+    write_bam(fragments, CONTIGS, "s", 100, tmp_path / "numpy.bam", writer="numpy")
+    assert len(fragments) > 3 * 999
+    assert md5sum(tmp_path / "pysam.bam") == md5sum(tmp_path / "numpy.bam")
+    assert md5sum(tmp_path / "pysam.bam.bai") == md5sum(tmp_path / "numpy.bam.bai")
+    # A lower compression level changes the bytes, never the records.
+    write_bam(fragments, CONTIGS, "s", 100, tmp_path / "fast.bam", writer="numpy", level=1)
+    assert md5sum(tmp_path / "fast.bam") != md5sum(tmp_path / "numpy.bam")
+    with (
+        pysam.AlignmentFile(str(tmp_path / "pysam.bam")) as a,
+        pysam.AlignmentFile(str(tmp_path / "fast.bam")) as b,
+    ):
+        assert [r.to_string() for r in a] == [r.to_string() for r in b]
+    with pytest.raises(ValueError, match="writer='numpy'"):
+        write_bam(fragments, CONTIGS, "s", 100, tmp_path / "x.bam", level=1)
+
+
+def test_reg2bin_is_htslibs():
+    # Bins of the UCSC binning scheme (SAM spec 5.3): level 5 (16 kb) down to level 0.
+    starts = np.array([0, 16_383, 16_384, 0, 0, 0, 0, 100_000_000])
+    ends = np.array([1, 16_384, 16_385, 16_385, 131_073, 1_048_577, 8_388_609, 100_000_150])
+    assert reg2bin(starts, ends).tolist() == [4681, 4681, 4682, 585, 73, 9, 1, 4681 + 6103]
+
+
+def test_amplicon_fragments_are_their_targets(tmp_path, panel, reference):
+    spec = SampleSpec(
+        "amp",
+        seed=12,
+        target_depth=300.0,
+        read_length=150,
+        offtarget_per_mb=0.0,
+        amplicon=True,
+        gc_bias=(0.0, 0.0),
+        dispersion=0.0,
+    )
+    path = tmp_path / "amp.bam"
+    fragments = simulate_sample(reference, panel, spec, path, writer="numpy")
+    spans = set(zip(panel["start"], panel["end"] - panel["start"], strict=True))
+    assert set(zip(fragments["start"], fragments["length"], strict=True)) == spans
+    coverage = count_bins(path, make_bins(panel, CONTIGS, offtarget=False))
+    observed = coverage.bins["depth"].to_numpy() / panel["efficiency"].to_numpy()
+    assert np.median(observed) == pytest.approx(300, rel=0.08)
+    length = 200
+    assert depth_per_amplicon(length, spec) == pytest.approx(2 * 150 / 200)
+
+
+def test_gc_per_target_splits_merged_windows():
+    # 27 exons in 40 kb: their +-2 kb windows merge into one, which has a single GC.
+    genes = [GeneTargets("ERBB2", "chr7", 39_688_093, 39_728_658, 27)]
+    compact = make_panel(genes, {}, CONTIGS, seed=3)
+    mids = ((compact["start"] + compact["end"]) // 2).to_numpy()
+    chrom = compact["chrom"].to_numpy()
+    shared = make_reference(CONTIGS, compact, seed=4, island_spacing=1_000_000)
+    assert (shared.windows["kind"] == "target").sum() == 1
+    assert len(set(_gc_at(shared, chrom, mids))) == 1
+    own = make_reference(CONTIGS, compact, seed=4, island_spacing=1_000_000, gc_per_target=True)
+    windows = own.windows[own.windows["kind"] == "target"]
+    assert len(windows) == len(compact)
+    assert len(set(_gc_at(own, chrom, mids))) == len(compact)
+    # The pieces tile the merged window, and each holds its whole target.
+    merged = shared.windows[shared.windows["kind"] == "target"].iloc[0]
+    assert windows["start"].iloc[0] == merged["start"] and windows["end"].iloc[-1] == merged["end"]
+    assert (windows["start"].to_numpy()[1:] == windows["end"].to_numpy()[:-1]).all()
+    assert (windows["start"].to_numpy() <= compact["start"].to_numpy()).all()
+    assert (compact["end"].to_numpy() <= windows["end"].to_numpy()).all()
