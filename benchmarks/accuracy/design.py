@@ -1,0 +1,536 @@
+"""The truth design of the accuracy benchmark: genome, panels, samples and what each one is.
+
+Everything comes from the seeds below through metcnv.simulate, so a rerun writes the same
+BAMs. Two scales share this code:
+
+- `full` (docs/validation.md): 7 chromosomes at their hg38 lengths (chr3, chr7, chr8,
+  chr10, chr12, chr17, chr19: 911 Mb, 30% of the genome), a hybrid-capture panel of 161
+  exon targets in 10 genes plus one backbone target per 1.5 Mb (~770 targets), two panels
+  of normals of 6 (tissue, plasma), the MET grid (11 copy numbers x 8 tumor fractions x
+  250x / 1000x), >= 100 negatives, and an amplicon panel with its own 6 normals.
+- `small` (tests/test_accuracy.py): chr7, chr12 and chr17, a backbone target per 3 Mb,
+  one tissue panel of normals of 6, a handful of positives and negatives at 250x.
+
+Truth columns (one row per sample, normals included) are documented in TRUTH_COLUMNS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from metcnv.genome import CHR7_CENTROMERE, GENES, LENGTHS
+from metcnv.simulate import GeneTargets, Reference, SampleSpec, make_panel, make_reference
+
+BUILD = "hg38"
+PANEL_SEED, REFERENCE_SEED, FASTA_SEED, DESIGN_SEED = 61, 62, 63, 64
+AMPLICON_PANEL_SEED = 65
+FOCAL_MAX = 3_000_000  # truth: an amplicon shorter than this is focal (PureCN, metcnv)
+MET = GENES[BUILD]["MET"]
+CHR7_Q = (CHR7_CENTROMERE[BUILD].end, LENGTHS[BUILD]["chr7"])
+
+# Centromeres (hg38 acen bands, rounded to 0.1 Mb) split chromosomes into arms for the
+# background aneuploidy of tumors.
+CENTROMERES = {
+    "chr3": 90_900_000,
+    "chr7": 60_100_000,
+    "chr8": 45_200_000,
+    "chr10": 40_600_000,
+    "chr12": 35_500_000,
+    "chr17": 24_700_000,
+    "chr19": 26_200_000,
+}
+
+# hg38, 0-based half-open; exon counts as in the real genes.
+GENE_TARGETS = [
+    GeneTargets("PIK3CA", "chr3", 179_148_113, 179_240_093, 21),
+    GeneTargets("EGFR", "chr7", 55_019_016, 55_211_628, 28),
+    GeneTargets("CDK6", "chr7", 92_604_920, 92_836_594, 8),
+    GeneTargets("MET", "chr7", MET.start, MET.end, 21),
+    GeneTargets("BRAF", "chr7", 140_719_326, 140_924_929, 18),
+    GeneTargets("MYC", "chr8", 127_735_433, 127_742_951, 3),
+    GeneTargets("FGFR2", "chr10", 121_478_333, 121_598_458, 18),
+    GeneTargets("KRAS", "chr12", 25_205_245, 25_250_929, 5),
+    GeneTargets("ERBB2", "chr17", 39_688_093, 39_728_658, 27),
+    GeneTargets("CCNE1", "chr19", 29_811_990, 29_824_312, 12),
+]
+
+READS = {"read_length": 150, "mapq0_fraction": 0.02}
+FRAGMENTS = {  # sample type -> fragment length model and duplicate rate
+    "tumor": {"fragment_mean": 250.0, "fragment_sd": 50.0, "duplicate_fraction": 0.05},
+    "effusion": {"fragment_mean": 250.0, "fragment_sd": 50.0, "duplicate_fraction": 0.05},
+    "blood": {"fragment_mean": 167.0, "fragment_sd": 20.0, "duplicate_fraction": 0.08},
+}
+OFFTARGET_PER_MB_PER_X = 0.25  # off-target fragments per Mb per 1x of target depth
+
+TRUTH_COLUMNS = {
+    "sample": "sample name (= BAM name)",
+    "panel": "hybrid | amplicon",
+    "pon": "panel of normals the sample is called against (tissue | plasma | amplicon)",
+    "klass": "positive | focal_gain | large_amplicon | neutral | other_amp | polysomy | "
+    "arm_gain | broad_gain | normal (normal = a panel normal called against the others)",
+    "negative": "1 when no MET focal amplification may be called",
+    "sample_type": "tumor | blood | effusion | normal",
+    "depth": "target depth the simulator aimed at",
+    "purity": "true tumor fraction (given to both tools); empty for normals",
+    "met_cn": "true tumor copy number at MET",
+    "chr7_cn": "true tumor copy number of chr7 outside the MET event (at 7p)",
+    "amplicon_size": "size of the MET amplicon or gained segment, bp (0: none)",
+    "focal": "1 when MET sits in an amplicon < 3 Mb with more copies than chr7",
+    "events": "every simulated event, chrom:start-end:CN",
+}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a benchmark to make."""
+
+    name: str
+    contigs: tuple[str, ...]
+    backbone_step: int
+    copy_numbers: tuple[float, ...]
+    fractions: tuple[float, ...]
+    depths: tuple[int, ...]
+    normals_per_pon: int = 6
+    loo_normals: int | None = None  # normals called against the others (None: all)
+    pons: tuple[str, ...] = ("tissue", "plasma")
+    extra_negatives: bool = True
+    amplicon_panel: bool = True
+    background_aneuploidy: bool = True
+    extra_cells: tuple[tuple[float, float], ...] = ()  # (copy number, tumor fraction)
+
+
+FULL = Scale(
+    name="full",
+    contigs=("chr3", "chr7", "chr8", "chr10", "chr12", "chr17", "chr19"),
+    backbone_step=1_500_000,
+    copy_numbers=(2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 40),
+    fractions=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0),
+    depths=(250, 1000),
+)
+SMALL = Scale(
+    name="small",
+    contigs=("chr7", "chr12", "chr17"),
+    backbone_step=3_000_000,
+    copy_numbers=(2, 8, 12, 20),  # none on a threshold (6, 10): see tests/test_accuracy.py
+    fractions=(0.2, 0.5, 1.0),
+    depths=(250,),
+    extra_cells=((20, 0.1), (40, 0.05)),
+    pons=("tissue",),
+    loo_normals=2,
+    extra_negatives=False,
+    amplicon_panel=False,
+    background_aneuploidy=False,
+)
+SCALES = {s.name: s for s in (FULL, SMALL)}
+
+
+@dataclass
+class Sample:
+    """One BAM to simulate: its simulator settings and its truth row."""
+
+    spec: SampleSpec
+    panel: str
+    pon: str
+    truth: dict = field(default_factory=dict)
+    called: bool = True  # False: a normal only used in panels of normals
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_normal(self) -> bool:
+        return self.truth["klass"] == "normal"
+
+
+@dataclass
+class Design:
+    scale: Scale
+    contigs: dict[str, int]
+    samples: list[Sample]
+
+    def truth(self) -> pd.DataFrame:
+        return pd.DataFrame([s.truth for s in self.samples], columns=list(TRUTH_COLUMNS))
+
+    def normals(self, pon: str) -> list[Sample]:
+        return [s for s in self.samples if s.pon == pon and s.is_normal]
+
+    def cases(self) -> list[Sample]:
+        return [s for s in self.samples if not s.is_normal]
+
+    def called(self) -> list[Sample]:
+        """Every sample the tools call: the cases and the normals left out in turn."""
+        return [s for s in self.samples if s.called]
+
+
+def sample_type_for(fraction: float) -> str:
+    """Plasma at low tumor fractions, effusions at high ones, biopsies between."""
+    if fraction <= 0.1:
+        return "blood"
+    return "effusion" if fraction >= 0.8 else "tumor"
+
+
+def amplicon_over(rng: np.random.Generator, size: int, region=MET) -> tuple[str, int, int]:
+    """An interval of `size` bp holding the whole region at a random offset."""
+    slack = size - (region.end - region.start)
+    start = region.start - int(rng.integers(0, max(slack, 0) + 1))
+    return region.chrom, max(start, 0), max(start, 0) + size
+
+
+class Builder:
+    """Makes the samples of a design in a fixed order, each with the next seed."""
+
+    def __init__(self, scale: Scale):
+        self.scale = scale
+        self.rng = np.random.default_rng(DESIGN_SEED)
+        self.samples: list[Sample] = []
+        self.contigs = {c: LENGTHS[BUILD][c] for c in scale.contigs}
+
+    def add(
+        self,
+        name: str,
+        klass: str,
+        sample_type: str,
+        depth: float,
+        purity: float | None,
+        events: list[tuple[str, int, int, float]],
+        *,
+        pon: str,
+        panel: str = "hybrid",
+        met_cn: float = 2.0,
+        chr7_cn: float = 2.0,
+        amplicon_size: int = 0,
+        background: bool = True,
+    ) -> None:
+        seed = 1000 + len(self.samples)
+        rng = np.random.default_rng([seed, 7])
+        if background and self.scale.background_aneuploidy and purity is not None:
+            events = self._aneuploidy(rng) + list(events)  # MET/chr7 events are applied last
+        kind = "blood" if pon == "plasma" else ("tumor" if sample_type == "normal" else sample_type)
+        spec = SampleSpec(
+            name,
+            seed=seed,
+            target_depth=float(depth),
+            offtarget_per_mb=0.0 if panel == "amplicon" else OFFTARGET_PER_MB_PER_X * depth,
+            purity=purity or 0.0,
+            segments=tuple((c, int(s), int(e), float(n)) for c, s, e, n in events),
+            dispersion=float(np.exp(rng.uniform(np.log(0.005), np.log(0.02)))),
+            amplicon=panel == "amplicon",
+            **FRAGMENTS[kind],
+            **READS,
+        )
+        focal = klass in ("positive", "focal_gain")
+        truth = {
+            "sample": name,
+            "panel": panel,
+            "pon": pon,
+            "klass": klass,
+            "negative": int(klass in NEGATIVE_CLASSES),
+            "sample_type": sample_type,
+            "depth": depth,
+            "purity": purity,
+            "met_cn": met_cn,
+            "chr7_cn": chr7_cn,
+            "amplicon_size": amplicon_size,
+            "focal": int(focal),
+            "events": ";".join(f"{c}:{s}-{e}:{n:g}" for c, s, e, n in spec.segments),
+        }
+        self.samples.append(Sample(spec, panel, pon, truth))
+
+    def _aneuploidy(self, rng: np.random.Generator) -> list[tuple[str, int, int, float]]:
+        """0-2 whole-arm gains or losses on chromosomes other than chr7."""
+        others = [c for c in self.scale.contigs if c != "chr7"]
+        events = []
+        for _ in range(int(rng.choice([0, 1, 2], p=[0.4, 0.4, 0.2]))):
+            chrom = str(rng.choice(others))
+            arm = (
+                (0, CENTROMERES[chrom])
+                if rng.random() < 0.5
+                else (
+                    CENTROMERES[chrom],
+                    self.contigs[chrom],
+                )
+            )
+            events.append((chrom, *arm, float(rng.choice([1.0, 3.0]))))
+        return events
+
+    def normals(self, pon: str, panel: str = "hybrid") -> None:
+        """A panel of normals' samples: diploid, library depths differing."""
+        for i in range(self.scale.normals_per_pon):
+            depth = float(np.round(self.rng.uniform(400, 900), -1))
+            loo = self.scale.loo_normals
+            self.add(
+                f"{pon}_normal{i + 1}",
+                "normal",
+                "normal",
+                1000.0 if panel == "amplicon" else depth,
+                None,
+                [],
+                pon=pon,
+                panel=panel,
+            )
+            self.samples[-1].called = loo is None or i < loo
+
+
+NEGATIVE_CLASSES = ("neutral", "other_amp", "polysomy", "arm_gain", "broad_gain", "normal")
+
+# Amplicons elsewhere for the 'other_amp' negatives: (gene, chrom, start, end).
+OTHER_GENES = ["EGFR", "ERBB2", "KRAS", "CDK6", "MYC", "FGFR2", "CCNE1", "PIK3CA"]
+
+
+def _gene_region(name: str):
+    spec = next(g for g in GENE_TARGETS if g.gene == name)
+    return type(MET)(spec.chrom, spec.start, spec.end)
+
+
+def build(scale: Scale | str = FULL) -> Design:
+    """All samples of a design, normals first; names say what each one is."""
+    scale = SCALES[scale] if isinstance(scale, str) else scale
+    b = Builder(scale)
+    for pon in scale.pons:
+        b.normals(pon)
+    rng = b.rng
+    chr7 = ("chr7", 0, b.contigs["chr7"])
+    # The MET grid: every copy number x tumor fraction x depth, then any extra cells.
+    cells = [
+        (depth, fraction, cn)
+        for depth in scale.depths
+        for fraction in scale.fractions
+        for cn in scale.copy_numbers
+    ]
+    for depth, fraction, cn in cells + [(scale.depths[0], f, c) for c, f in scale.extra_cells]:
+        kind = sample_type_for(fraction)
+        pon = "plasma" if kind == "blood" and "plasma" in scale.pons else "tissue"
+        name = f"grid_cn{cn:g}_tf{fraction:g}_{depth}x"
+        if cn == 2:
+            b.add(name, "neutral", kind, depth, fraction, [], pon=pon)
+            continue
+        size = int(np.exp(rng.uniform(np.log(200_000), np.log(5_000_000))))
+        if scale.name == "small":
+            size = 1_000_000
+        background = []
+        chr7_cn = 2.0
+        if cn >= 6 and rng.random() < 1 / 3:  # some amplicons sit on a chr7 gain
+            chr7_cn = float(rng.choice([3.0, 4.0]))
+            whole = rng.random() < 0.5
+            background = [chr7 if whole else ("chr7", *CHR7_Q)]
+            background = [(*background[0], chr7_cn)]
+            if not whole:
+                chr7_cn = 2.0  # 7p, where the truth column is measured, stays 2
+        klass = "focal_gain" if cn < 6 else "positive"
+        if size >= FOCAL_MAX:
+            klass = "large_amplicon"
+        b.add(
+            name,
+            klass,
+            kind,
+            depth,
+            fraction,
+            [*background, (*amplicon_over(rng, size), float(cn))],
+            pon=pon,
+            met_cn=float(cn),
+            chr7_cn=chr7_cn,
+            amplicon_size=size,
+        )
+    _negatives(b, scale, chr7)
+    if scale.amplicon_panel:
+        _amplicon_cases(b)
+    names = [s.name for s in b.samples]
+    if len(set(names)) != len(names):  # a BAM and a truth row per name
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"duplicate sample names: {twice}")
+    return Design(scale, b.contigs, b.samples)
+
+
+def _negatives(b: Builder, scale: Scale, chr7) -> None:
+    rng = b.rng
+    if not scale.extra_negatives:  # the small scale: one of each kind
+        b.add(
+            "polysomy_cn4_tf0.6",
+            "polysomy",
+            "tumor",
+            250,
+            0.6,
+            [(*chr7, 4.0)],
+            pon="tissue",
+            met_cn=4.0,
+            chr7_cn=4.0,
+        )
+        b.add(
+            "arm7q_cn4_tf0.8",
+            "arm_gain",
+            "effusion",
+            250,
+            0.8,
+            [("chr7", *CHR7_Q, 4.0)],
+            pon="tissue",
+            met_cn=4.0,
+        )
+        for gene, size, cn, fraction in (("EGFR", 800_000, 20, 0.5), ("ERBB2", 600_000, 15, 0.3)):
+            b.add(
+                f"other_{gene}_cn{cn}_tf{fraction:g}",
+                "other_amp",
+                "tumor",
+                250,
+                fraction,
+                [(*amplicon_over(rng, size, _gene_region(gene)), float(cn))],
+                pon="tissue",
+            )
+        return
+    depths = scale.depths
+    for cn in (3.0, 4.0, 5.0):
+        for fraction in (0.2, 0.4, 0.7, 1.0):
+            for depth in depths:
+                kind = sample_type_for(fraction)
+                b.add(
+                    f"polysomy_cn{cn:g}_tf{fraction:g}_{depth}x",
+                    "polysomy",
+                    kind,
+                    depth,
+                    fraction,
+                    [(*chr7, cn)],
+                    pon="tissue",
+                    met_cn=cn,
+                    chr7_cn=cn,
+                )
+                b.add(
+                    f"arm7q_cn{cn:g}_tf{fraction:g}_{depth}x",
+                    "arm_gain",
+                    kind,
+                    depth,
+                    fraction,
+                    [("chr7", *CHR7_Q, cn)],
+                    pon="tissue",
+                    met_cn=cn,
+                    amplicon_size=CHR7_Q[1] - CHR7_Q[0],
+                )
+    for i, gene in enumerate(OTHER_GENES * 2):  # each gene twice, at other CN and depth
+        fraction = (0.2, 0.3, 0.5, 0.8)[i % 4]
+        depth = depths[(i // 8) % len(depths)]
+        cn = (8.0, 12.0, 20.0, 30.0)[(i // 4) % 4]
+        size = int(np.exp(rng.uniform(np.log(300_000), np.log(2_000_000))))
+        b.add(
+            f"other_{gene}_cn{cn:g}_tf{fraction:g}_{depth}x",
+            "other_amp",
+            sample_type_for(fraction),
+            depth,
+            fraction,
+            [(*amplicon_over(rng, size, _gene_region(gene)), cn)],
+            pon="tissue",
+        )
+    for i, (cn, fraction) in enumerate(
+        ((3, 0.5), (4, 0.3), (6, 0.6), (8, 0.8), (4, 1.0), (6, 0.3), (3, 1.0), (8, 0.5))
+    ):
+        size = int(rng.uniform(10e6, 40e6))
+        b.add(
+            f"broad7q_cn{cn}_tf{fraction:g}_{size // 1_000_000}mb",
+            "broad_gain",
+            sample_type_for(fraction),
+            depths[i % len(depths)],
+            fraction,
+            [(*amplicon_over(rng, size), float(cn))],
+            pon="tissue",
+            met_cn=float(cn),
+            amplicon_size=size,
+        )
+    plasma = "plasma" if "plasma" in scale.pons else "tissue"
+    for i, (cn, fraction, whole) in enumerate(
+        ((5, 0.1, True), (4, 0.1, False), (5, 0.05, False), (4, 0.05, True))
+    ):
+        event = chr7 if whole else ("chr7", *CHR7_Q)
+        b.add(
+            f"blood_{'polysomy' if whole else 'arm7q'}_cn{cn}_tf{fraction:g}",
+            "polysomy" if whole else "arm_gain",
+            "blood",
+            depths[i % len(depths)],
+            fraction,
+            [(*event, float(cn))],
+            pon=plasma,
+            met_cn=float(cn),
+            chr7_cn=float(cn) if whole else 2.0,
+        )
+
+
+def _amplicon_cases(b: Builder) -> None:
+    """An amplicon panel (no off-target reads) with its own normals, at 1000x."""
+    b.normals("amplicon", panel="amplicon")
+    rng = b.rng
+    chr7 = ("chr7", 0, b.contigs["chr7"])
+    for cn in (2, 6, 10, 20):
+        for fraction in (0.3, 0.7):
+            name = f"amplicon_cn{cn}_tf{fraction:g}"
+            if cn == 2:
+                b.add(
+                    name, "neutral", "tumor", 1000, fraction, [], pon="amplicon", panel="amplicon"
+                )
+                continue
+            size = int(np.exp(rng.uniform(np.log(200_000), np.log(2_500_000))))
+            b.add(
+                name,
+                "positive",
+                "tumor",
+                1000,
+                fraction,
+                [(*amplicon_over(rng, size), float(cn))],
+                pon="amplicon",
+                panel="amplicon",
+                met_cn=float(cn),
+                amplicon_size=size,
+            )
+    for cn, fraction in ((4, 0.5), (5, 0.9)):
+        b.add(
+            f"amplicon_polysomy_cn{cn}_tf{fraction:g}",
+            "polysomy",
+            "tumor",
+            1000,
+            fraction,
+            [(*chr7, float(cn))],
+            pon="amplicon",
+            panel="amplicon",
+            met_cn=float(cn),
+            chr7_cn=float(cn),
+        )
+    b.add(
+        "amplicon_arm7q_cn4_tf0.6",
+        "arm_gain",
+        "tumor",
+        1000,
+        0.6,
+        [("chr7", *CHR7_Q, 4.0)],
+        pon="amplicon",
+        panel="amplicon",
+        met_cn=4.0,
+    )
+
+
+AMPLICON_BACKBONE_STEP = 5_000_000  # amplicon panels: one copy-number amplicon per 5 Mb
+
+
+def panels(design: Design) -> dict[str, pd.DataFrame]:
+    """The hybrid-capture panel and, if the design has one, the amplicon panel.
+
+    Both hold the same exon targets (make_panel draws genes before the backbone); the
+    amplicon panel has a sparser backbone and its own (PCR) efficiencies.
+    """
+    contigs = design.contigs
+    genes = [g for g in GENE_TARGETS if g.chrom in contigs]
+    step = design.scale.backbone_step
+    out = {"hybrid": make_panel(genes, {c: step for c in contigs}, contigs, PANEL_SEED)}
+    if design.scale.amplicon_panel:
+        backbone = {c: AMPLICON_BACKBONE_STEP for c in contigs}
+        out["amplicon"] = make_panel(genes, backbone, contigs, PANEL_SEED)
+        out["amplicon"]["efficiency"] = make_panel(genes, backbone, contigs, AMPLICON_PANEL_SEED)[
+            "efficiency"
+        ].to_numpy()
+    return out
+
+
+def reference(design: Design, panel_set: dict[str, pd.DataFrame]) -> Reference:
+    """Sequence windows around every target of every panel, and off-target islands."""
+    targets = pd.concat(panel_set.values(), ignore_index=True)
+    targets = targets.drop_duplicates(["chrom", "start", "end"])
+    targets = targets.sort_values(["chrom", "start"])
+    return make_reference(design.contigs, targets, REFERENCE_SEED, gc_per_target=True)

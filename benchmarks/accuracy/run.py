@@ -1,0 +1,123 @@
+"""MET accuracy benchmark: simulate BAMs with known truth, call them with metcnv and CNVkit,
+score both against the truth and print the tables (docs/validation.md explains them).
+
+    python benchmarks/accuracy/run.py --out benchmarks/accuracy/out
+
+Needs metcnv's environment (this script imports metcnv.simulate) and, for CNVkit, R's
+DNAcopy (`apt-get install -y r-bioc-dnacopy`); CNVkit itself is installed with pip into
+benchmarks/accuracy/.venv-cnvkit on first use (`--tools metcnv` skips it).
+
+Writes into --out: data/ (reference, panels, BAMs, truth.tsv), metcnv/ and cnvkit/ (each
+tool's commands' logs and outputs), results.tsv (one row per sample and tool), tables.md
+(the tables printed at the end) and summary.json (the numbers behind them, timings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import design as design_module  # noqa: E402
+import run_metcnv  # noqa: E402
+import score  # noqa: E402
+import simulate_data  # noqa: E402
+
+TOOLS = ("metcnv", "cnvkit")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="output folder")
+    parser.add_argument(
+        "--scale",
+        choices=sorted(design_module.SCALES),
+        default="full",
+        help="full: the documented benchmark; small: the test's few samples",
+    )
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated: metcnv,cnvkit")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--cnvkit-venv",
+        type=Path,
+        default=HERE / ".venv-cnvkit",
+        help="virtual environment holding CNVkit (made with pip when missing)",
+    )
+    args = parser.parse_args(argv)
+    args.tools = [t for t in args.tools.split(",") if t]
+    unknown = set(args.tools) - set(TOOLS)
+    if unknown:
+        parser.error(f"unknown tools {sorted(unknown)}; choose from {', '.join(TOOLS)}")
+    return args
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of every finished child (workers, CNVkit, R)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    began = time.perf_counter()
+    cpu_began = cpu_seconds()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - began:6.0f} s] {message}", flush=True)
+
+    design = design_module.build(args.scale)
+    out = args.out.resolve()
+    data = out / "data"
+    log(f"{args.scale} design: {len(design.samples)} samples; writing BAMs to {data}")
+    timings = {"simulation": simulate_data.write_data(design, data, args.jobs, log)}
+    timings["simulation"]["seconds"] = time.perf_counter() - began
+    timings["simulation"]["cpu_seconds"] = cpu_seconds() - cpu_began
+    rows = []
+    if "metcnv" in args.tools:
+        start, cpu = time.perf_counter(), cpu_seconds()
+        timings["metcnv"] = run_metcnv.run(design, data, out / "metcnv", args.jobs, log)
+        timings["metcnv"]["seconds"] = time.perf_counter() - start
+        timings["metcnv"]["cpu_seconds"] = cpu_seconds() - cpu
+        rows += run_metcnv.results(design, out / "metcnv")
+    notes = []
+    if "cnvkit" in args.tools:
+        import run_cnvkit
+
+        start, cpu = time.perf_counter(), cpu_seconds()
+        try:
+            timings["cnvkit"] = run_cnvkit.run(
+                design, data, out / "cnvkit", args.jobs, args.cnvkit_venv, log
+            )
+            rows += run_cnvkit.results(design, out / "cnvkit")
+        except (SystemExit, OSError, RuntimeError, subprocess.CalledProcessError) as error:
+            notes.append("CNVkit NOT RUN, so not compared: " + " ".join(str(error).split()))
+            log(notes[-1])
+            timings["cnvkit"] = {"error": str(error)}
+        timings["cnvkit"]["seconds"] = time.perf_counter() - start
+        timings["cnvkit"]["cpu_seconds"] = cpu_seconds() - cpu
+    timings["total_seconds"] = time.perf_counter() - began
+    timings["cpu_seconds"] = cpu_seconds() - cpu_began
+    summary = score.report(design.truth(), rows, out, timings, argv_text(argv), notes)
+    print(summary["text"])
+    log("done")
+    return summary
+
+
+def argv_text(argv: list[str] | None) -> str:
+    words = sys.argv[1:] if argv is None else argv
+    return "python benchmarks/accuracy/run.py " + " ".join(words)
+
+
+if __name__ == "__main__":
+    main()

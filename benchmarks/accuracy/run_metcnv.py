@@ -1,0 +1,144 @@
+"""Call every benchmark sample with metcnv's command line, as a user would.
+
+    metcnv coverage NORMAL.bam --targets PANEL.bed --out NORMAL.coverage.tsv.gz
+    metcnv pon build --targets PANEL.bed --fasta ref.fa.gz --out PON.pon NORMALS...
+    metcnv coverage SAMPLE.bam --pon PON.pon --out SAMPLE.coverage.tsv.gz
+    metcnv call SAMPLE.coverage.tsv.gz --pon PON.pon --out calls/ --purity P --sample-type T
+
+(`--no-offtarget` for the amplicon panel.) Each normal is also called, without a purity,
+against a panel of normals built from the others. The commands run through
+`metcnv.cli.main(argv)` inside long-lived worker processes, which is the command line
+without paying Python's start-up for each of ~600 commands; each command's output goes to
+`logs/{sample}.log`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import design as design_module
+from parallel import parallel_map
+
+
+def metcnv(argv: list[str], log: Path) -> None:
+    """Run one metcnv command line in this process, its output appended to `log`."""
+    from metcnv.cli import main
+
+    with open(log, "a") as handle, redirect_stdout(handle), redirect_stderr(handle):
+        print("$ metcnv " + " ".join(argv), flush=True)
+        code = main(argv)
+    if code:
+        raise RuntimeError(f"metcnv {' '.join(argv)} failed (exit {code}); see {log}")
+
+
+_STATE: dict = {}
+
+
+def _bin_options(panel: str) -> list[str]:
+    return ["--no-offtarget"] if panel == "amplicon" else []
+
+
+def _count_normal(sample: design_module.Sample) -> str:
+    out: Path = _STATE["out"]
+    data: Path = _STATE["data"]
+    argv = ["coverage", str(data / f"{sample.name}.bam"), "--targets"]
+    argv += [str(data / f"{sample.panel}.bed"), "--out", _coverage(sample.name)]
+    metcnv(argv + _bin_options(sample.panel), out / "logs" / f"{sample.name}.log")
+    return sample.name
+
+
+def _coverage(name: str) -> str:
+    return str(_STATE["out"] / "coverage" / f"{name}.coverage.tsv.gz")
+
+
+def _build_pon(job: tuple[str, str, list[str], str]) -> str:
+    """(panel, pon path, normals, log name)."""
+    panel, pon, normals, log = job
+    data: Path = _STATE["data"]
+    argv = ["pon", "build", "--targets", str(data / f"{panel}.bed")]
+    argv += ["--fasta", str(data / "ref.fa.gz"), "--out", pon, *map(_coverage, normals)]
+    metcnv(argv + _bin_options(panel), _STATE["out"] / "logs" / f"{log}.log")
+    return pon
+
+
+def _call(sample: design_module.Sample) -> tuple[str, float]:
+    out: Path = _STATE["out"]
+    data: Path = _STATE["data"]
+    log = out / "logs" / f"{sample.name}.log"
+    began = time.perf_counter()
+    if sample.is_normal:  # against the panel of normals built without it
+        pon = str(out / "pon" / f"{sample.pon}_without_{sample.name}.pon")
+    else:
+        pon = str(out / "pon" / f"{sample.pon}.pon")
+        bam = str(data / f"{sample.name}.bam")
+        metcnv(["coverage", bam, "--pon", pon, "--out", _coverage(sample.name)], log)
+    argv = ["call", _coverage(sample.name), "--pon", pon, "--out", str(out / "calls")]
+    argv += ["--sample-type", sample.truth["sample_type"]]
+    if sample.truth["purity"] is not None:
+        argv += ["--purity", f"{sample.truth['purity']:g}"]
+    metcnv(argv, log)
+    return sample.name, time.perf_counter() - began
+
+
+def run(design: design_module.Design, data: Path, out: Path, jobs: int, log=print) -> dict:
+    """Coverage, panels of normals and calls of every sample; returns timings."""
+    for sub in ("logs", "coverage", "pon", "calls"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for stale in (out / "logs").glob("*.log"):
+        stale.unlink()
+    _STATE.update(out=out, data=data)
+    began = time.perf_counter()
+    normals = [s for s in design.samples if s.is_normal]
+    list(parallel_map(_count_normal, normals, jobs))
+    pons = []
+    for pon in sorted({s.pon for s in normals}):
+        members = [s.name for s in design.normals(pon)]
+        panel = design.normals(pon)[0].panel
+        pons.append((panel, str(out / "pon" / f"{pon}.pon"), members, f"pon_{pon}"))
+        for left_out in [s.name for s in design.normals(pon) if s.called]:
+            others = [m for m in members if m != left_out]
+            path = str(out / "pon" / f"{pon}_without_{left_out}.pon")
+            pons.append((panel, path, others, f"pon_{pon}_without_{left_out}"))
+    list(parallel_map(_build_pon, pons, jobs))
+    pon_seconds = time.perf_counter() - began
+    log(
+        f"metcnv: {len(normals)} normals counted, {len(pons)} panels of normals "
+        f"in {pon_seconds:.0f} s"
+    )
+    order = sorted(design.called(), key=lambda s: -s.spec.target_depth)
+    seconds = dict(parallel_map(_call, order, jobs))
+    total = time.perf_counter() - began
+    log(f"metcnv: {len(seconds)} samples counted and called in {total - pon_seconds:.0f} s")
+    timing = {"pon_seconds": pon_seconds, "total_seconds": total, "sample_seconds": seconds}
+    (out / "timing.json").write_text(json.dumps(timing, indent=1))
+    return timing
+
+
+def results(design: design_module.Design, out: Path) -> list[dict]:
+    """One row per sample from its metcnv JSON (the fields the scores need)."""
+    rows = []
+    for sample in design.called():
+        path = out / "calls" / f"{sample.name}.metcnv.json"
+        doc = json.loads(path.read_text())
+        met = doc["met"]
+        ci = met.get("tumor_copy_number_ci95") or [None, None]
+        rows.append(
+            {
+                "sample": sample.name,
+                "tool": "metcnv",
+                "status": met["status"],
+                "focal_amp": met["status"]
+                in ("high_level_focal_amplification", "focal_amplification"),
+                "tumor_cn": met.get("tumor_copy_number"),
+                "ci_low": ci[0],
+                "ci_high": ci[1],
+                "over_10": met.get("over_10_copies"),
+                "segment_size": (met.get("amplicon") or {}).get("size"),
+                "sample_cn": met.get("copy_number"),
+                "qc": doc["qc"]["status"],
+            }
+        )
+    return rows

@@ -1,0 +1,311 @@
+"""Score each tool's MET calls against the truth; write results.tsv, tables.md, summary.json.
+
+Definitions (the same for both tools; docs/validation.md gives the reasons):
+- focal amplification called: metcnv status high_level_focal_amplification or
+  focal_amplification; CNVkit: the segment holding MET has a called copy number >= 6 and
+  is shorter than 3 Mb;
+- true focal amplification: MET in an amplicon < 3 Mb at >= 6 tumor copies ('positive');
+- negatives: neutral, other_amp, polysomy, arm_gain, broad_gain and normal samples, on
+  which no focal amplification may be called;
+- relative error: |estimated - true MET tumor copy number| / true; a sample without an
+  estimate counts as an infinite error;
+- interval coverage: the true MET tumor copy number lies inside the tool's 95% interval;
+- >10 flag: metcnv over_10_copies; CNVkit called copy number > 10. Truth: MET CN > 10.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+AMP_MIN_CN, HIGH_LEVEL_CN = 6.0, 10.0
+NEGATIVE_CLASSES = ("neutral", "other_amp", "polysomy", "arm_gain", "broad_gain", "normal")
+LOW_TF = (0.05, 0.1)  # the target for >= 10 copies at low tumor fraction
+TARGETS = {  # name: (description, check on the value)
+    "false_focal": ("false focal amplification calls on negatives", "0 of >= 100"),
+    "sens_ge6_tf_ge0.2": ("sensitivity, focal CN >= 6 at TF >= 0.2", ">= 95%"),
+    "sens_ge10_tf_0.05_0.1": ("sensitivity, focal CN >= 10 at TF 0.05-0.1", ">= 90%"),
+    "median_rel_err": ("median relative error, CN >= 4 at TF >= 0.2", "<= 10%"),
+    "p90_rel_err": ("90th percentile relative error, CN >= 4 at TF >= 0.2", "<= 25%"),
+    "ci_coverage": ("95% interval coverage (all samples with a purity)", "90-98%"),
+}
+
+
+def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
+    """Truth joined to each tool's calls: one row per sample and tool."""
+    calls = pd.DataFrame(rows)
+    table = truth.merge(calls, on="sample", how="inner")
+    for column in ("tumor_cn", "ci_low", "ci_high", "segment_size", "sample_cn"):
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    table["focal_amp"] = table["focal_amp"].astype(bool)
+    table["rel_err"] = (table["tumor_cn"] - table["met_cn"]).abs() / table["met_cn"]
+    table.loc[table["tumor_cn"].isna() & table["purity"].notna(), "rel_err"] = np.inf
+    table["covered"] = (table["ci_low"] <= table["met_cn"]) & (table["met_cn"] <= table["ci_high"])
+    table["true_over_10"] = table["met_cn"] > HIGH_LEVEL_CN
+    return table
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
+
+
+def _frac(k: int, n: int) -> float | None:
+    return k / n if n else None
+
+
+def _positives(t: pd.DataFrame) -> pd.DataFrame:
+    return t[(t["klass"] == "positive") & (t["met_cn"] >= AMP_MIN_CN)]
+
+
+def metrics(t: pd.DataFrame) -> dict:
+    """The headline numbers of one tool (t: its rows of merged())."""
+    pos = _positives(t)
+    hi_tf = pos[pos["purity"] >= 0.2]
+    low = pos[pos["purity"].isin(LOW_TF) & (pos["met_cn"] >= HIGH_LEVEL_CN)]
+    neg = t[t["klass"].isin(NEGATIVE_CLASSES)]
+    err = t[(t["met_cn"] >= 4) & (t["purity"] >= 0.2)]["rel_err"]
+    with_purity = t[t["purity"].notna()]
+    flag = with_purity["over_10"]
+    flag_known = flag.notna()
+    flag_right = flag_known & (flag.astype(bool) == with_purity["true_over_10"])
+    above = hi_tf[hi_tf["met_cn"] > AMP_MIN_CN]
+    off_10 = with_purity[with_purity["met_cn"] != HIGH_LEVEL_CN]
+    off_10_right = flag_right[with_purity["met_cn"] != HIGH_LEVEL_CN]
+    return {
+        "false_focal": int(neg["focal_amp"].sum()),
+        "negatives": len(neg),
+        "sens_ge6_tf_ge0.2": _frac(int(hi_tf["focal_amp"].sum()), len(hi_tf)),
+        "n_ge6_tf_ge0.2": len(hi_tf),
+        "sens_ge10_tf_0.05_0.1": _frac(int(low["focal_amp"].sum()), len(low)),
+        "n_ge10_tf_0.05_0.1": len(low),
+        "median_rel_err": float(np.median(err)) if len(err) else None,
+        "p90_rel_err": float(np.quantile(err, 0.9)) if len(err) else None,
+        "n_rel_err": len(err),
+        "ci_coverage": _frac(int(with_purity["covered"].sum()), len(with_purity)),
+        "n_ci": len(with_purity),
+        "over10_accuracy": _frac(int(flag_right.sum()), len(with_purity)),
+        "over10_no_call": int((~flag_known).sum()),
+        "over10_accuracy_given": _frac(int(flag_right.sum()), int(flag_known.sum())),
+        "n_over10_given": int(flag_known.sum()),
+        # The same two without the samples whose truth sits exactly on the threshold (a
+        # continuous estimate of a true 6 or 10 falls on either side half of the time):
+        "sens_gt6_tf_ge0.2": _frac(int(above["focal_amp"].sum()), len(above)),
+        "n_gt6_tf_ge0.2": len(above),
+        "over10_accuracy_without_10": _frac(int(off_10_right.sum()), len(off_10)),
+        "n_without_10": len(off_10),
+    }
+
+
+def target_met(name: str, m: dict) -> bool | None:
+    value = m[name]
+    if value is None:
+        return None
+    return {
+        "false_focal": value == 0 and m["negatives"] >= 100,
+        "sens_ge6_tf_ge0.2": value >= 0.95,
+        "sens_ge10_tf_0.05_0.1": value >= 0.90,
+        "median_rel_err": value <= 0.10,
+        "p90_rel_err": value <= 0.25,
+        "ci_coverage": 0.90 <= value <= 0.98,
+    }[name]
+
+
+def better(name: str, a: float | None, b: float | None) -> bool | None:
+    """Is metcnv's value `a` better than CNVkit's `b`?"""
+    if a is None or b is None or a == b:
+        return None  # shown as a tie
+    if name == "ci_coverage":
+        return abs(a - 0.95) < abs(b - 0.95)
+    if name.startswith(("sens", "over10")):
+        return a > b
+    return a < b
+
+
+def _fmt(name: str, m: dict) -> str:
+    value = m[name]
+    if value is None:
+        return "-"
+    if name == "false_focal":
+        return f"{value}/{m['negatives']}"
+    if name in ("median_rel_err", "p90_rel_err"):
+        return f"{100 * value:.1f}%" + ("" if name == "p90_rel_err" else f" (n={m['n_rel_err']})")
+    n = {
+        "sens_ge6_tf_ge0.2": m["n_ge6_tf_ge0.2"],
+        "sens_ge10_tf_0.05_0.1": m["n_ge10_tf_0.05_0.1"],
+        "ci_coverage": m["n_ci"],
+        "over10_accuracy": m["n_ci"],
+        "over10_accuracy_given": m["n_over10_given"],
+        "sens_gt6_tf_ge0.2": m["n_gt6_tf_ge0.2"],
+        "over10_accuracy_without_10": m["n_without_10"],
+    }[name]
+    return f"{100 * value:.1f}% (n={n})"
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    cells = frame.astype(str)
+    head = "| " + " | ".join(cells.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in cells.columns) + " |"
+    body = ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def headline(by_tool: dict[str, dict]) -> pd.DataFrame:
+    rows = []
+    tools = list(by_tool)
+    for name, (text, goal) in {
+        **TARGETS,
+        "over10_accuracy": (">10-copy flag accuracy (all samples with a purity)", "-"),
+        "over10_accuracy_given": (">10-copy flag accuracy where a flag is given", "-"),
+        "sens_gt6_tf_ge0.2": ("sensitivity, focal CN >= 8 at TF >= 0.2 (no CN 6)", "-"),
+        "over10_accuracy_without_10": (">10-copy flag accuracy without true CN 10", "-"),
+    }.items():
+        row = {"metric": text, "target": goal}
+        for tool in tools:
+            row[tool] = _fmt(name, by_tool[tool])
+            if name in TARGETS:
+                met = target_met(name, by_tool[tool])
+                row[tool] += "" if met is None else (" ✓" if met else " ✗")
+        if {"metcnv", "cnvkit"} <= set(tools):
+            won = better(name, by_tool["metcnv"][name], by_tool["cnvkit"][name])
+            tie = by_tool["metcnv"][name] is not None and by_tool["cnvkit"][name] is not None
+            row["metcnv better"] = {True: "yes", False: "no", None: "tie" if tie else "-"}[won]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def by_fraction(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
+    """Per tumor-fraction stratum: sensitivities, errors, interval coverage, per tool."""
+    rows = []
+    for fraction in sorted(t["purity"].dropna().unique()):
+        row = {"TF": f"{fraction:g}"}
+        for tool in tools:
+            s = t[(t["tool"] == tool) & (t["purity"] == fraction)]
+            pos = _positives(s)
+            ge10 = pos[pos["met_cn"] >= HIGH_LEVEL_CN]
+            over = s[s["true_over_10"] & (s["klass"] == "positive")]
+            err = s[s["met_cn"] >= 4]["rel_err"]
+            row[f"{tool} CN>=6"] = _pct(int(pos["focal_amp"].sum()), len(pos))
+            row[f"{tool} CN>=10"] = _pct(int(ge10["focal_amp"].sum()), len(ge10))
+            row[f"{tool} >10 flag"] = _pct(int((over["over_10"] == True).sum()), len(over))  # noqa: E712
+            row[f"{tool} rel.err med/p90"] = (
+                f"{100 * np.median(err):.0f}/{100 * np.quantile(err, 0.9):.0f}%"
+                if len(err)
+                else "-"
+            )
+            row[f"{tool} CI cov"] = _pct(int(s["covered"].sum()), len(s))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def by_copy_number(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
+    """Per true MET copy number of the focal amplifications: calls and estimates."""
+    rows = []
+    pos = _positives(t)
+    for cn in sorted(pos["met_cn"].unique()):
+        row = {"MET CN": f"{cn:g}"}
+        for tool in tools:
+            s = pos[(pos["tool"] == tool) & (pos["met_cn"] == cn)]
+            for label, pick in (
+                ("TF>=0.2", s["purity"] >= 0.2),
+                ("TF 0.05-0.1", s["purity"].isin(LOW_TF)),
+            ):
+                row[f"{tool} called {label}"] = _pct(
+                    int(s[pick]["focal_amp"].sum()), int(pick.sum())
+                )
+            est = s[s["purity"] >= 0.2]["tumor_cn"]
+            row[f"{tool} estimate TF>=0.2 median [range]"] = (
+                f"{est.median():.1f} [{est.min():.1f}-{est.max():.1f}]"
+                if est.notna().any()
+                else "-"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def by_class(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
+    """Focal amplification calls per sample class (negatives: specificity)."""
+    rows = []
+    order = [*NEGATIVE_CLASSES, "large_amplicon", "focal_gain", "positive"]
+    for klass in order:
+        for panel in ("hybrid", "amplicon"):
+            s = t[(t["klass"] == klass) & (t["panel"] == panel)]
+            if s.empty:
+                continue
+            row = {
+                "class": klass,
+                "panel": panel,
+                "negative": "yes" if klass in NEGATIVE_CLASSES else "no",
+            }
+            for tool in tools:
+                mine = s[s["tool"] == tool]
+                row[f"{tool} focal amp called"] = _pct(int(mine["focal_amp"].sum()), len(mine))
+                if klass in NEGATIVE_CLASSES:
+                    row[f"{tool} specificity"] = f"{100 * (1 - mine['focal_amp'].mean()):.0f}%"
+                else:
+                    row[f"{tool} specificity"] = "-"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def by_depth(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
+    rows = []
+    for depth in sorted(t.loc[t["purity"].notna(), "depth"].unique()):
+        row = {"depth": f"{depth:g}x"}
+        for tool in tools:
+            s = t[(t["tool"] == tool) & (t["depth"] == depth) & (t["panel"] == "hybrid")]
+            m = metrics(s)
+            row[f"{tool} sens CN>=6 TF>=0.2"] = _fmt("sens_ge6_tf_ge0.2", m)
+            row[f"{tool} med rel.err"] = _fmt("median_rel_err", m)
+            row[f"{tool} CI cov"] = _fmt("ci_coverage", m)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def report(
+    truth: pd.DataFrame,
+    rows: list[dict],
+    out: Path,
+    timings: dict,
+    command: str,
+    notes: list[str] = (),
+) -> dict:
+    """Write results.tsv, tables.md and summary.json; return the numbers and the text."""
+    t = merged(truth, rows)
+    tools = [tool for tool in ("metcnv", "cnvkit") if tool in set(t["tool"])]
+    t.to_csv(out / "results.tsv", sep="\t", index=False)
+    by_tool = {tool: metrics(t[t["tool"] == tool]) for tool in tools}
+    sections = [
+        f"Command: `{command}`",
+        "",
+        f"Samples called: {t['sample'].nunique()} "
+        f"({t.drop_duplicates('sample')['negative'].sum()} negatives); "
+        f"runtime {timings['total_seconds'] / 60:.1f} min wall, "
+        f"{timings.get('cpu_seconds', 0) / 60:.1f} min CPU ("
+        + ", ".join(
+            f"{k} {timings[k]['seconds'] / 60:.1f} min wall / "
+            f"{timings[k].get('cpu_seconds', 0) / 60:.1f} min CPU"
+            for k in ("simulation", *tools)
+            if k in timings and "error" not in timings[k]
+        )
+        + ")",
+        *(f"\n**{note}**" for note in notes),
+    ]
+    tables = {
+        "Targets": headline(by_tool),
+        "By tumor fraction (focal calls among true focal amplifications; relative error for "
+        "MET CN >= 4; 95% interval coverage over all samples with a purity)": by_fraction(t, tools),
+        "By true MET copy number (focal amplifications, both panels)": by_copy_number(t, tools),
+        "Focal amplification calls by sample class": by_class(t, tools),
+        "By depth (hybrid panel)": by_depth(t, tools),
+    }
+    for title, frame in tables.items():
+        sections += ["", f"### {title}", "", markdown(frame)]
+    text = "\n".join(sections)
+    (out / "tables.md").write_text(text + "\n")
+    summary = {"command": command, "metrics": by_tool, "timings": timings, "notes": list(notes)}
+    summary["text"] = text
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
