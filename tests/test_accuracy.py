@@ -1,0 +1,71 @@
+"""The accuracy benchmark, small: metcnv on simulated BAMs with known truth (~1-2 minutes).
+
+Runs benchmarks/accuracy/run.py at `--scale small` (metcnv only) through the same code and
+command lines as the full benchmark of docs/validation.md: 6 tissue normals, MET amplicons
+of 8, 12 and 20 tumor copies at tumor fractions 0.2, 0.5 and 1, two low-fraction plasma
+samples (20 copies at 0.1, 40 at 0.05), and negatives (neutral tumors, polysomy 7, a 7q
+arm gain, EGFR and ERBB2 amplifications, two normals called against the others), at 250x.
+
+The asserts are the issue's targets, on these few samples. No truth sits exactly on a
+decision threshold (6 copies for amplification, 10 for the >10 flag): an unbiased estimate
+of a true 6 falls below 6 about half of the time, so on three samples such a target would
+be a coin toss; the full benchmark measures those cases (docs/validation.md). The target for
+10+ copies at tumor fractions 0.05-0.1 is missed on the full benchmark; the two
+low-fraction samples here only guard the detection of clear cases.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy" / "run.py"
+spec = importlib.util.spec_from_file_location("accuracy_benchmark", RUN)
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)  # puts benchmarks/accuracy on sys.path for its modules
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("accuracy")
+    summary = benchmark.main(["--out", str(out), "--scale", "small", "--tools", "metcnv"])
+    return summary["metrics"]["metcnv"]
+
+
+def test_no_false_focal_amplification_on_negatives(result):
+    # 3 neutral tumors, polysomy 7, 7q gain, EGFR and ERBB2 amplicons, 2 normals.
+    assert result["negatives"] == 9
+    assert result["false_focal"] == 0
+
+
+def test_sensitivity_for_focal_amplification_at_tumor_fraction_from_20_percent(result):
+    assert result["n_ge6_tf_ge0.2"] == 9
+    assert result["sens_ge6_tf_ge0.2"] >= 0.95
+
+
+def test_high_copy_amplifications_seen_at_low_tumor_fraction(result):
+    assert result["n_ge10_tf_0.05_0.1"] == 2
+    assert result["sens_ge10_tf_0.05_0.1"] == 1.0
+
+
+def test_relative_error_of_tumor_copy_number(result):
+    assert result["n_rel_err"] == 11  # 9 amplicons, polysomy 7 and 7q gain at 4 copies
+    assert result["median_rel_err"] <= 0.10
+    assert result["p90_rel_err"] <= 0.25
+
+
+def test_95_percent_intervals_hold_the_truth(result):
+    # 90-98% over the full benchmark; of 18 intervals at 95%, 0-3 miss with probability 0.99.
+    assert result["n_ci"] == 18
+    assert result["ci_coverage"] >= 15 / 18
+
+
+def test_over_10_flag(result):
+    # Every flag given is right. other_ERBB2_cn15_tf0.3 may get none: on this 3-chromosome
+    # genome its 27 amplified exons are a quarter of the targets that set the zero line,
+    # and QC (profile correlation with the normals) fails it, as it should.
+    assert result["over10_no_call"] <= 1
+    right = round(result["over10_accuracy"] * result["n_ci"])
+    assert right == result["n_ci"] - result["over10_no_call"]
