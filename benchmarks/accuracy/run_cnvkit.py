@@ -34,6 +34,9 @@ import design as design_module
 import numpy as np
 import pandas as pd
 
+from metcnv.copynumber import tumor_copy_number
+from metcnv.files import md5sum
+
 CNVKIT_VERSION = "0.9.14"
 DRIVER = Path(__file__).resolve().parent / "cnvkit_driver.py"
 MET = design_module.MET
@@ -70,7 +73,7 @@ def fingerprint(job: dict, upstream: str = "") -> str:
         if path.suffix in (".bam", ".gz") and Path(f"{arg}.spec").exists():
             parts.append(Path(f"{arg}.spec").read_text())
         elif path.suffix == ".bed" and path.exists():
-            parts.append(hashlib.md5(path.read_bytes()).hexdigest())
+            parts.append(md5sum(path))
     return hashlib.md5("\n".join(parts).encode()).hexdigest()
 
 
@@ -248,9 +251,10 @@ def sample_steps(sample: design_module.Sample, data: Path, out: Path) -> list[li
 
 
 def tumor_cn(log2: float, purity: float | None) -> float:
-    """CNVkit's clonal conversion, unrounded: n = (2 * 2^v - 2 * (1 - p)) / p, >= 0."""
+    """CNVkit's clonal conversion, unrounded: n = (2 * 2^v - 2 * (1 - p)) / p, >= 0; the
+    purity formula of metcnv.copynumber at ploidy 2."""
     p = 1.0 if purity is None else purity
-    return max(0.0, (2 * 2**log2 - 2 * (1 - p)) / p)
+    return max(0.0, float(tumor_copy_number(2**log2, p, 2)))
 
 
 def _met_segment(table: pd.DataFrame) -> pd.Series | None:

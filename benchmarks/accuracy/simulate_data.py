@@ -15,6 +15,7 @@ import design as design_module
 import pandas as pd
 from parallel import parallel_map
 
+from metcnv.files import md5sum
 from metcnv.simulate import Reference, simulate_sample, write_bed, write_fasta
 
 BAM_LEVEL = 1  # BGZF level of the simulated BAMs: ~3x faster to write than the default
@@ -62,7 +63,7 @@ def write_data(design: design_module.Design, out: Path, jobs: int, log=print) ->
     panel_md5 = {}
     for name, targets in panel_set.items():
         write_bed(targets, out / f"{name}.bed")
-        panel_md5[name] = hashlib.md5((out / f"{name}.bed").read_bytes()).hexdigest()
+        panel_md5[name] = md5sum(out / f"{name}.bed")
     fasta = out / "ref.fa.gz"
     windows = reference.windows.to_csv(index=False).encode()
     ref_print = _fingerprint(sorted(design.contigs.items()), hashlib.md5(windows).hexdigest())
