@@ -41,18 +41,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pysam
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from deepbam import settings  # noqa: E402
 from timing import Series, load_average, measure  # noqa: E402
-from variants import time_variants  # noqa: E402
+from variants import panel_bins, time_variants  # noqa: E402
 
-from metcnv.bins import make_bins, read_bed  # noqa: E402
-from metcnv.coverage import count_bins, header_lengths  # noqa: E402
-from metcnv.genome import detect_build  # noqa: E402
+from metcnv.coverage import count_bins, read_coverage  # noqa: E402
 
 MIN_MAPQ = 20
 CNVKIT_PLACES = [
@@ -77,13 +74,6 @@ def ensure_data(out: Path, target_depth: float, offtarget_per_mb: float, force: 
     command += ["--target-depth", str(target_depth), "--offtarget-per-mb", str(offtarget_per_mb)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(stamp.read_text())
-
-
-def panel_bins(bam: Path, targets: Path) -> pd.DataFrame:
-    """metcnv's bins for the panel, exactly as `metcnv coverage --targets` makes them."""
-    with pysam.AlignmentFile(str(bam)) as handle:
-        lengths = header_lengths(handle)
-    return make_bins(read_bed(targets, detect_build(lengths, str(bam))), lengths)
 
 
 def find_cnvkit(given: Path | None) -> Path | None:
@@ -173,19 +163,15 @@ def time_tools(commands: dict, repeats: int, log: Path) -> dict[str, Series]:
     return series
 
 
-def read_metcnv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", comment="#", dtype={"chrom": str})
-
-
 def cross_checks(runs: Path, bins: pd.DataFrame) -> dict[str, str]:
     """Compare every tool's per-bin depth with metcnv's; returns a sentence per tool."""
-    ours = read_metcnv(runs / "metcnv_t1.coverage.tsv.gz")
+    ours = read_coverage(runs / "metcnv_t1.coverage.tsv.gz").bins
     notes = {}
     same_bins = ours[["chrom", "start", "end"]].equals(
         bins[["chrom", "start", "end"]].reset_index(drop=True)
     )
     notes["bins"] = "metcnv's output bins equal bins.bed" if same_bins else "BINS DIFFER"
-    threads2 = read_metcnv(runs / "metcnv_t2.coverage.tsv.gz")
+    threads2 = read_coverage(runs / "metcnv_t2.coverage.tsv.gz").bins
     notes["threads"] = (
         "--threads 1 and 2 give identical tables"
         if threads2.equals(ours)

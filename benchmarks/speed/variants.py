@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pysam
 
 from metcnv import params
@@ -38,11 +39,15 @@ def floor_objects(path: Path, targets: Path) -> None:
                 pass
 
 
-def metcnv(path: Path, targets: Path) -> None:
-    with pysam.AlignmentFile(str(path)) as handle:
+def panel_bins(bam: Path, targets: Path) -> pd.DataFrame:
+    """metcnv's bins for the panel, exactly as `metcnv coverage --targets` makes them."""
+    with pysam.AlignmentFile(str(bam)) as handle:
         lengths = header_lengths(handle)
-    bins = make_bins(read_bed(targets, detect_build(lengths, str(path))), lengths)
-    count_bins(path, bins, min_mapq=params.MIN_MAPQ)
+    return make_bins(read_bed(targets, detect_build(lengths, str(bam))), lengths)
+
+
+def metcnv(path: Path, targets: Path) -> None:
+    count_bins(path, panel_bins(path, targets), min_mapq=params.MIN_MAPQ)
 
 
 VARIANTS = {"floor/decode": floor_decode, "floor/objects": floor_objects, "metcnv": metcnv}
