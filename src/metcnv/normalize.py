@@ -8,7 +8,8 @@ The same steps serve the panel of normals (fitted on the normals) and every samp
 3. GC bias: minus a rolling-median GC trend fitted per kind on the reference bins;
 4. denoising: minus the projection on the normals' principal components (GATK's
    eigensample denoising), which removes noise shared by the normals;
-5. re-centring per kind on the reference bins so that 0 means "two copies".
+5. re-centring per kind on the reference bins so that 0 means "two copies"
+   (see centre_per_kind).
 
 Reference bins are autosomal bins off chromosome 7: a chr7 polysomy must not move the
 zero line it is measured against. A panel without such bins falls back to all
@@ -26,6 +27,7 @@ from metcnv.gc import gc_bias
 
 KINDS = ("target", "offtarget")
 MIN_REFERENCE_BINS = 20  # fewer non-chr7 bins of a kind: centre on all autosomal bins
+CENTRE_BLOCK = 20  # reference bins averaged before the median of centre_per_kind
 
 
 def reference_bins(
@@ -47,13 +49,20 @@ def reference_bins(
 
 
 def centre_per_kind(values: np.ndarray, kinds: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Subtract, for each kind, the median of that kind's reference bins."""
+    """Subtract, for each kind, the median of the means of runs of CENTRE_BLOCK reference bins.
+
+    A plain median of thin bins is not the zero of their mean: log2 of a few reads is
+    skewed (at 9 reads a bin the median sits 0.06 above the mean), so weighted means of
+    neutral bins would come out below 0. Means of a run of bins have lost that skew, and
+    their median is still robust to gains and losses on some chromosomes.
+    """
     out = values.copy()
     for kind in KINDS:
         of_kind = kinds == kind
-        pick = of_kind & reference & np.isfinite(values)
-        if pick.any():
-            out[of_kind] -= np.median(values[pick])
+        pick = values[of_kind & reference & np.isfinite(values)]
+        if len(pick):
+            runs = np.array_split(pick, max(1, len(pick) // CENTRE_BLOCK))
+            out[of_kind] -= np.median([run.mean() for run in runs])
     return out
 
 
