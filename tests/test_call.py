@@ -1,9 +1,10 @@
 """The caller on simulated per-bin counts (no BAMs): truth in, calls out."""
 
+import numpy as np
 import pytest
 from synthetic import GC, sample
 
-from metcnv.call import CallSettings, call_sample
+from metcnv.call import CallSettings, call_sample, normalized_bins
 from metcnv.pon import build_pon
 
 
@@ -88,3 +89,14 @@ def test_gene_sized_amplicon_is_not_diluted(pon):
     assert met["status"] == "high_level_focal_amplification", met["status_reason"]
     assert met["tumor_copy_number"] == pytest.approx(12, rel=0.2)
     assert met["amplicon"]["size"] < 1_000_000
+
+
+def test_thin_neutral_bins_average_to_zero(pon):
+    """Weights from each bin's expected depth: weighting by its own count favours bins
+    that drew high by chance (+0.1 log2 here, at 9 reads per off-target bin)."""
+    means = []
+    for seed in range(300, 310):
+        bins, _ = normalized_bins(sample("thin", seed, depth=72.0), pon)
+        off = bins[(bins["kind"] == "offtarget") & (bins["used"] == 1)]
+        means.append(np.average(off["log2"], weights=off["weight"]))
+    assert abs(np.mean(means)) < 0.04
