@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from metcnv.segment import segment_bins, segment_chromosome
+from metcnv.segment import anchored_arc, segment_bins, segment_chromosome
 
 
 def test_finds_a_step_and_a_short_focal_block():
@@ -35,3 +35,15 @@ def test_segment_bins_reports_rows_and_weighted_means():
     assert list(segments["chrom"]) == ["chr7", "chr8"]
     assert segments["log2"].iloc[1] == 2.5
     assert list(segments[["first_row", "last_row"]].iloc[1]) == [6, 7]
+
+
+def test_anchored_arc_finds_the_amplicon_around_a_known_position():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 0.3, 200)
+    x[80:110] += 0.5  # a weak gain that CBS may merge with its neighbours
+    w = np.full(200, 11.0)
+    i, j = anchored_arc(x, w, 93, 97)
+    assert abs(i - 80) <= 3 and abs(j - 110) <= 3
+    dip = np.zeros(50)
+    dip[20:25] = -1.0  # the position itself is low: no arc around it stands higher
+    assert anchored_arc(dip, np.ones(50), 20, 24) is None

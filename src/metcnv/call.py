@@ -7,10 +7,13 @@ scatter of the same estimate in the normals, each left out of the panel of norma
 turn (systematic noise that does not average away). From it follow the 95% intervals,
 the z-score against the normals, and the limit of detection.
 
-Focal vs broad compares the gene with the rest of its chromosome: the gene's segment
+Focal vs broad compares the gene with the rest of its chromosome: the gene's amplicon
 must be shorter than `focal_max_size` and the gene must stand `min_z` standard errors
-above the chromosome's background (bins outside that segment). A chromosome-wide gain
-(polysomy) has no such contrast and is never called focal.
+above the chromosome's background (bins outside the amplicon). The amplicon is the gene's
+segment; when that is long (CBS cannot place weak edges at low tumor fractions) and the
+gene stands `min_z` standard errors above the segment's other bins, it is the arc around
+the gene that stands highest in the segment (segment.anchored_arc). A chromosome-wide
+gain (polysomy) has no such contrast and is never called focal.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from metcnv.coverage import SampleCoverage
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
 from metcnv.qc import sample_qc
-from metcnv.segment import noise_scale, segment_bins
+from metcnv.segment import anchored_arc, noise_scale, segment_bins
 
 BACKBONE_SPAN = 5_000_000  # a "gene" whose bins span more than this is a backbone label
 SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median as if by 5
@@ -236,6 +239,22 @@ class GeneCaller:
         ]
         return self.segments.iloc[int(np.argmax(inside))]
 
+    def _anchored_arc(self, seg: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows of the arc around the gene inside its segment, and the segment's other rows."""
+        b = self.bins
+        in_segment = np.zeros(len(b), bool)
+        in_segment[int(seg["first_row"]) : int(seg["last_row"]) + 1] = True
+        rows = np.flatnonzero(in_segment & b["used"].to_numpy(bool))
+        gene = np.flatnonzero(self.rows[rows])
+        found = anchored_arc(
+            b["log2"].to_numpy()[rows], b["weight"].to_numpy()[rows], gene[0], gene[-1]
+        )
+        if found is None:
+            return None
+        arc = np.zeros(len(b), bool)
+        arc[rows[found[0] : found[1]]] = True
+        return arc, in_segment & b["used"].to_numpy(bool) & ~arc
+
     def _background(self, start: int, end: int) -> tuple[np.ndarray, str]:
         """Used bins of the gene's chromosome outside [start, end), else outside gene +-1.5 Mb."""
         b = self.bins
@@ -345,14 +364,11 @@ class GeneCaller:
             "n_bins": int(seg["n_bins"]),
             "log2": float(seg["log2"]),
         }
-        in_segment = np.zeros(len(b), bool)
-        in_segment[int(seg["first_row"]) : int(seg["last_row"]) + 1] = True
-        rest = estimate(b, in_segment & b["used"].to_numpy(bool) & ~self.rows, self.loo)
-        diluted = (
-            end - start > s.focal_max_size and rest is not None and _contrast(est, rest) >= s.min_z
-        )
-        if diluted:  # the gene stands above its own long segment: its bins are the amplicon
-            start, end = int(b["start"][self.rows].min()), int(b["end"][self.rows].max())
+        arc = self._anchored_arc(seg) if end - start > s.focal_max_size else None
+        rest = None if arc is None else estimate(b, arc[1], self.loo)
+        diluted = rest is not None and _contrast(est, rest) >= s.min_z
+        if diluted:  # the gene stands above the rest of its long segment: its arc is the amplicon
+            start, end = int(b["start"][arc[0]].min()), int(b["end"][arc[0]].max())
         background, how = self._background(start, end)
         bg = estimate(b, background, self.loo) if background.sum() >= BACKGROUND_MIN_BINS else None
         out = {
@@ -362,7 +378,7 @@ class GeneCaller:
                 "start": start,
                 "end": end,
                 "size": end - start,
-                "from": "gene bins" if diluted else "segment",
+                "from": "arc around the gene" if diluted else "segment",
             },
         }
         out |= self._background_fields(est, bg, how)
@@ -391,8 +407,9 @@ class GeneCaller:
             ]
             if diluted:
                 why.append(
-                    f"the {self.name} bins stand above their {segment['size'] / 1e6:.1f} "
-                    "Mb segment, so the amplicon is taken as the gene's own bins"
+                    f"{self.name} stands {_contrast(est, rest):.1f} SE above the rest of its "
+                    f"{segment['size'] / 1e6:.1f} Mb segment, so the amplicon is the arc "
+                    "around it that stands highest"
                 )
             out |= {"focal": focal, "focal_z": z_focal, "focal_reason": "; ".join(why)}
         return out

@@ -24,30 +24,62 @@ PERMUTATIONS = 100  # p-value resolution 1/101, enough for alpha >= 0.01; the Bo
 CHUNK = 2_000_000  # arcs evaluated per numpy block (bounds memory)
 
 
+def _cumulative(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prefix sums of the weights and of the weighted values, each starting at 0."""
+    return np.concatenate(([0.0], np.cumsum(w))), np.concatenate(([0.0], np.cumsum(w * x)))
+
+
+def _arc_t(
+    cw: np.ndarray, cwx: np.ndarray, i: np.ndarray, j: np.ndarray, min_bins: int
+) -> np.ndarray:
+    """Signed T (before the noise scale) of arcs [i, j) against the rest; 0 where invalid."""
+    n = len(cw) - 1
+    w_in = cw[j] - cw[i]
+    w_out = cw[-1] - w_in
+    size = j - i
+    valid = (size >= min_bins) & (n - size >= min_bins) & (w_in > 0) & (w_out > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sum_in = cwx[j] - cwx[i]
+        diff = sum_in / w_in - (cwx[-1] - sum_in) / w_out
+        t = diff / np.sqrt(1 / w_in + 1 / w_out)
+    return np.where(valid, t, 0.0)
+
+
 def _best_arc(x: np.ndarray, w: np.ndarray, min_bins: int) -> tuple[float, int, int]:
     """The arc [i, j) with the largest |T| (before the noise scale) and that |T|."""
     n = len(x)
-    cw = np.concatenate(([0.0], np.cumsum(w)))
-    cwx = np.concatenate(([0.0], np.cumsum(w * x)))
-    total_w, total_wx = cw[-1], cwx[-1]
+    cw, cwx = _cumulative(x, w)
     best, best_i, best_j = 0.0, 0, n
     rows = max(1, CHUNK // max(n, 1))
     for lo in range(0, n + 1, rows):
         i = np.arange(lo, min(lo + rows, n + 1))[:, None]
-        j = np.arange(n + 1)[None, :]
-        w_in = cw[j] - cw[i]
-        w_out = total_w - w_in
-        size = j - i
-        valid = (size >= min_bins) & (n - size >= min_bins) & (w_in > 0) & (w_out > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sum_in = cwx[j] - cwx[i]
-            diff = sum_in / w_in - (total_wx - sum_in) / w_out
-            t = np.abs(diff) / np.sqrt(1 / w_in + 1 / w_out)
-        t = np.where(valid, t, 0.0)
+        t = np.abs(_arc_t(cw, cwx, i, np.arange(n + 1)[None, :], min_bins))
         k = int(np.argmax(t))
         if t.flat[k] > best:
             best, best_i, best_j = float(t.flat[k]), int(lo + k // t.shape[1]), int(k % t.shape[1])
     return best, best_i, best_j
+
+
+def anchored_arc(
+    x: np.ndarray, w: np.ndarray, first: int, last: int, min_bins: int = params.SEGMENT_MIN_BINS
+) -> tuple[int, int] | None:
+    """The arc [i, j) holding bins first..last that stands highest above the rest.
+
+    CBS looks for change points anywhere and must pay for that search with a strict test,
+    so at low tumor fractions it can leave a small amplicon inside a long segment. When
+    the position of interest is known (a gene), its amplicon's extent is the arc around
+    the gene with the largest gain T against the other bins: an estimate, not a test (the
+    caller tests the gene against the bins outside). None when no arc leaves `min_bins`
+    outside or none is higher than the rest.
+    """
+    cw, cwx = _cumulative(np.asarray(x, float), np.asarray(w, float))
+    starts = np.arange(first + 1)[:, None]
+    ends = np.arange(last + 1, len(x) + 1)[None, :]
+    t = _arc_t(cw, cwx, starts, ends, min_bins)
+    k = int(np.argmax(t))
+    if t.flat[k] <= 0:
+        return None
+    return int(k // t.shape[1]), int(last + 1 + k % t.shape[1])
 
 
 def noise_scale(x: np.ndarray, w: np.ndarray) -> float:
