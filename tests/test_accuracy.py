@@ -38,6 +38,7 @@ def test_no_false_focal_amplification_on_negatives(result):
     # 3 neutral tumors, polysomy 7, 7q gain, EGFR and ERBB2 amplicons, 2 normals.
     assert result["negatives"] == 9
     assert result["false_focal"] == 0
+    assert result["false_focal_any"] == 0  # not even a focal gain below 6 copies
 
 
 def test_sensitivity_for_focal_amplification_at_tumor_fraction_from_20_percent(result):

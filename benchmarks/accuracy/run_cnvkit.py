@@ -278,6 +278,7 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
             "tool": "cnvkit",
             "status": "no MET segment",
             "focal_amp": False,
+            "focal_any": False,
             "tumor_cn": None,
             "ci_low": None,
             "ci_high": None,
@@ -293,6 +294,7 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
             row.update(
                 status=f"cn {cn:g} over {size / 1e6:.2f} Mb" + (" (focal)" if focal else ""),
                 focal_amp=focal,
+                focal_any=cn >= 3 and size < design_module.FOCAL_MAX,
                 tumor_cn=cn if purity is not None else None,
                 over_10=cn > 10,
                 segment_size=size,

@@ -132,6 +132,8 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
                 "status": met["status"],
                 "focal_amp": met["status"]
                 in ("high_level_focal_amplification", "focal_amplification"),
+                "focal_any": met["status"]
+                in ("high_level_focal_amplification", "focal_amplification", "focal_gain"),
                 "tumor_cn": met.get("tumor_copy_number"),
                 "ci_low": ci[0],
                 "ci_high": ci[1],

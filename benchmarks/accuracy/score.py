@@ -3,7 +3,8 @@
 Definitions (the same for both tools; docs/validation.md gives the reasons):
 - focal amplification called: metcnv status high_level_focal_amplification or
   focal_amplification; CNVkit: the segment holding MET has a called copy number >= 6 and
-  is shorter than 3 Mb;
+  is shorter than 3 Mb; any focal call (reported, no target): also metcnv focal_gain, and
+  a CNVkit MET segment shorter than 3 Mb at >= 3 copies;
 - true focal amplification: MET in an amplicon < 3 Mb at >= 6 tumor copies ('positive');
 - negatives: neutral, other_amp, polysomy, arm_gain, broad_gain and normal samples, on
   which no focal amplification may be called;
@@ -41,6 +42,7 @@ def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
     for column in ("tumor_cn", "ci_low", "ci_high", "segment_size", "sample_cn"):
         table[column] = pd.to_numeric(table[column], errors="coerce")
     table["focal_amp"] = table["focal_amp"].astype(bool)
+    table["focal_any"] = table["focal_any"].astype(bool)
     table["rel_err"] = (table["tumor_cn"] - table["met_cn"]).abs() / table["met_cn"]
     table.loc[table["tumor_cn"].isna() & table["purity"].notna(), "rel_err"] = np.inf
     table["covered"] = (table["ci_low"] <= table["met_cn"]) & (table["met_cn"] <= table["ci_high"])
@@ -77,6 +79,7 @@ def metrics(t: pd.DataFrame) -> dict:
     return {
         "false_focal": int(neg["focal_amp"].sum()),
         "negatives": len(neg),
+        "false_focal_any": int(neg["focal_any"].sum()),
         "sens_ge6_tf_ge0.2": _frac(int(hi_tf["focal_amp"].sum()), len(hi_tf)),
         "n_ge6_tf_ge0.2": len(hi_tf),
         "sens_ge10_tf_0.05_0.1": _frac(int(low["focal_amp"].sum()), len(low)),
@@ -128,7 +131,7 @@ def _fmt(name: str, m: dict) -> str:
     value = m[name]
     if value is None:
         return "-"
-    if name == "false_focal":
+    if name in ("false_focal", "false_focal_any"):
         return f"{value}/{m['negatives']}"
     if name in ("median_rel_err", "p90_rel_err"):
         return f"{100 * value:.1f}%" + ("" if name == "p90_rel_err" else f" (n={m['n_rel_err']})")
@@ -161,6 +164,7 @@ def headline(by_tool: dict[str, dict]) -> pd.DataFrame:
         "over10_accuracy_given": (">10-copy flag accuracy where a flag is given", "-"),
         "sens_gt6_tf_ge0.2": ("sensitivity, focal CN >= 8 at TF >= 0.2 (no CN 6)", "-"),
         "over10_accuracy_without_10": (">10-copy flag accuracy without true CN 10", "-"),
+        "false_focal_any": ("any focal call (gain or amplification) on negatives", "-"),
     }.items():
         row = {"metric": text, "target": goal}
         for tool in tools:
@@ -226,7 +230,8 @@ def by_copy_number(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
 
 
 def by_class(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
-    """Focal amplification calls per sample class (negatives: specificity)."""
+    """Focal amplification calls per sample class (negatives: specificity), and focal
+    calls of any level (gains below 6 copies included)."""
     rows = []
     order = [*NEGATIVE_CLASSES, "large_amplicon", "focal_gain", "positive"]
     for klass in order:
@@ -246,6 +251,7 @@ def by_class(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
                     row[f"{tool} specificity"] = f"{100 * (1 - mine['focal_amp'].mean()):.0f}%"
                 else:
                     row[f"{tool} specificity"] = "-"
+                row[f"{tool} any focal call"] = _pct(int(mine["focal_any"].sum()), len(mine))
             rows.append(row)
     return pd.DataFrame(rows)
 
