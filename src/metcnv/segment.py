@@ -24,11 +24,6 @@ PERMUTATIONS = 100  # p-value resolution 1/101, enough for alpha >= 0.01; the Bo
 CHUNK = 2_000_000  # arcs evaluated per numpy block (bounds memory)
 
 
-def _cumulative(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Prefix sums of the weights and of the weighted values, each starting at 0."""
-    return np.concatenate(([0.0], np.cumsum(w))), np.concatenate(([0.0], np.cumsum(w * x)))
-
-
 def _arc_t(
     cw: np.ndarray, cwx: np.ndarray, i: np.ndarray, j: np.ndarray, min_bins: int
 ) -> np.ndarray:
@@ -45,19 +40,32 @@ def _arc_t(
     return np.where(valid, t, 0.0)
 
 
-def _best_arc(x: np.ndarray, w: np.ndarray, min_bins: int) -> tuple[float, int, int]:
-    """The arc [i, j) with the largest |T| (before the noise scale) and that |T|."""
-    n = len(x)
-    cw, cwx = _cumulative(x, w)
-    best, best_i, best_j = 0.0, 0, n
-    rows = max(1, CHUNK // max(n, 1))
-    for lo in range(0, n + 1, rows):
-        i = np.arange(lo, min(lo + rows, n + 1))[:, None]
-        t = np.abs(_arc_t(cw, cwx, i, np.arange(n + 1)[None, :], min_bins))
+def _search_arcs(
+    x: np.ndarray, w: np.ndarray, starts: np.ndarray, ends: np.ndarray, min_bins: int, signed: bool
+) -> tuple[float, int, int]:
+    """The arc [i, j), i in `starts`, j in `ends`, with the largest T (|T| unless `signed`)."""
+    cw = np.concatenate(([0.0], np.cumsum(w)))
+    cwx = np.concatenate(([0.0], np.cumsum(w * x)))
+    best, best_i, best_j = 0.0, 0, len(x)
+    rows = max(1, CHUNK // max(len(ends), 1))
+    for lo in range(0, len(starts), rows):
+        i = starts[lo : lo + rows, None]
+        t = _arc_t(cw, cwx, i, ends[None, :], min_bins)
+        t = t if signed else np.abs(t)
         k = int(np.argmax(t))
         if t.flat[k] > best:
-            best, best_i, best_j = float(t.flat[k]), int(lo + k // t.shape[1]), int(k % t.shape[1])
+            best, best_i, best_j = (
+                float(t.flat[k]),
+                int(i[k // len(ends), 0]),
+                int(ends[k % len(ends)]),
+            )
     return best, best_i, best_j
+
+
+def _best_arc(x: np.ndarray, w: np.ndarray, min_bins: int) -> tuple[float, int, int]:
+    """The arc [i, j) with the largest |T| (before the noise scale) and that |T|."""
+    every = np.arange(len(x) + 1)
+    return _search_arcs(x, w, every, every, min_bins, signed=False)
 
 
 def anchored_arc(
@@ -72,14 +80,10 @@ def anchored_arc(
     caller tests the gene against the bins outside). None when no arc leaves `min_bins`
     outside or none is higher than the rest.
     """
-    cw, cwx = _cumulative(np.asarray(x, float), np.asarray(w, float))
-    starts = np.arange(first + 1)[:, None]
-    ends = np.arange(last + 1, len(x) + 1)[None, :]
-    t = _arc_t(cw, cwx, starts, ends, min_bins)
-    k = int(np.argmax(t))
-    if t.flat[k] <= 0:
-        return None
-    return int(k // t.shape[1]), int(last + 1 + k % t.shape[1])
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    starts, ends = np.arange(first + 1), np.arange(last + 1, len(x) + 1)
+    best, i, j = _search_arcs(x, w, starts, ends, min_bins, signed=True)
+    return (i, j) if best > 0 else None
 
 
 def noise_scale(x: np.ndarray, w: np.ndarray) -> float:
