@@ -244,7 +244,8 @@ class GeneCaller:
         b = self.bins
         in_segment = np.zeros(len(b), bool)
         in_segment[int(seg["first_row"]) : int(seg["last_row"]) + 1] = True
-        rows = np.flatnonzero(in_segment & b["used"].to_numpy(bool))
+        in_segment &= b["used"].to_numpy(bool)
+        rows = np.flatnonzero(in_segment)
         gene = np.flatnonzero(self.rows[rows])
         found = anchored_arc(
             b["log2"].to_numpy()[rows], b["weight"].to_numpy()[rows], gene[0], gene[-1]
@@ -253,7 +254,7 @@ class GeneCaller:
             return None
         arc = np.zeros(len(b), bool)
         arc[rows[found[0] : found[1]]] = True
-        return arc, in_segment & b["used"].to_numpy(bool) & ~arc
+        return arc, in_segment & ~arc
 
     def _background(self, start: int, end: int) -> tuple[np.ndarray, str]:
         """Used bins of the gene's chromosome outside [start, end), else outside gene +-1.5 Mb."""
