@@ -11,7 +11,7 @@ Focal vs broad compares the gene with the rest of its chromosome: the gene's amp
 must be shorter than `focal_max_size` and the gene must stand `min_z` standard errors
 above the chromosome's background (bins outside the amplicon). The amplicon is the gene's
 segment; when that is long (CBS cannot place weak edges at low tumor fractions) and the
-gene stands `min_z` standard errors above the segment's other bins, it is the arc around
+gained gene stands `min_z` standard errors above the segment's other bins, it is the arc around
 the gene that stands highest in the segment (segment.anchored_arc). A chromosome-wide
 gain (polysomy) has no such contrast and is never called focal.
 """
@@ -365,7 +365,9 @@ class GeneCaller:
             "n_bins": int(seg["n_bins"]),
             "log2": float(seg["log2"]),
         }
-        arc = self._anchored_arc(seg) if end - start > s.focal_max_size else None
+        gained = est.log2 / est.se >= s.min_z
+        # Only a gained gene's amplicon is looked for: the search costs (bins in segment)^2 / 4.
+        arc = self._anchored_arc(seg) if gained and end - start > s.focal_max_size else None
         rest = None if arc is None else estimate(b, arc[1], self.loo)
         diluted = rest is not None and _contrast(est, rest) >= s.min_z
         if diluted:  # the gene stands above the rest of its long segment: its arc is the amplicon
@@ -383,7 +385,6 @@ class GeneCaller:
             },
         }
         out |= self._background_fields(est, bg, how)
-        gained = est.log2 / est.se >= s.min_z
         if bg is None:
             out |= {
                 "focal": None,
