@@ -10,10 +10,10 @@ the z-score against the normals, and the limit of detection.
 Focal vs broad compares the gene with the rest of its chromosome: the gene's amplicon
 must be shorter than `focal_max_size` and the gene must stand `min_z` standard errors
 above the chromosome's background (bins outside the amplicon). The amplicon is the gene's
-segment; when that is long (CBS cannot place weak edges at low tumor fractions) and the
-gained gene stands `min_z` standard errors above the segment's other bins, it is the arc around
-the gene that stands highest in the segment (segment.anchored_arc). A chromosome-wide
-gain (polysomy) has no such contrast and is never called focal.
+segment; when that is long (CBS cannot place weak edges at low tumor fractions) and a
+gained gene stands `min_z` standard errors above the segment's other bins, it is the arc
+around the gene that stands highest in the segment (segment.anchored_arc). A
+chromosome-wide gain (polysomy) has no such contrast and is never called focal.
 """
 
 from __future__ import annotations
