@@ -35,6 +35,7 @@ def metcnv(argv: list[str], log: Path) -> None:
 
 
 _STATE: dict = {}
+AMPLIFICATION = ("high_level_focal_amplification", "focal_amplification")  # metcnv statuses
 
 
 def _bin_options(panel: str) -> list[str]:
@@ -130,10 +131,8 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
                 "sample": sample.name,
                 "tool": "metcnv",
                 "status": met["status"],
-                "focal_amp": met["status"]
-                in ("high_level_focal_amplification", "focal_amplification"),
-                "focal_any": met["status"]
-                in ("high_level_focal_amplification", "focal_amplification", "focal_gain"),
+                "focal_amp": met["status"] in AMPLIFICATION,
+                "focal_any": met["status"] in (*AMPLIFICATION, "focal_gain"),
                 "tumor_cn": met.get("tumor_copy_number"),
                 "ci_low": ci[0],
                 "ci_high": ci[1],
