@@ -217,6 +217,38 @@ def _num_cell(value, digits: int = 1, ci: tuple | None = None) -> str:
     return f'<td class="num" data-sort="{"" if number is None else number}">{text}</td>'
 
 
+def _sample_link(row: dict, path: Path, folder: Path) -> str:
+    """The sample's name, linked to its report when one was written beside its result."""
+    report = path.parent / f"{safe_stem(row['sample'])}.report.html"
+    sample = esc(row["sample"])
+    return f'<a href="{_href(report, folder)}">{sample}</a>' if report.exists() else sample
+
+
+def _met_cells(row: dict) -> str:
+    """Status, MET copy number with its interval and kind, and MET/chr7 ratio cells."""
+    kind = "tumor" if row["met_cn_type"] == "tumor" else "sample avg."
+    return (
+        _status_cell(row)
+        + _num_cell(
+            row["met_copy_number"],
+            1,
+            (row["met_copy_number_ci_low"], row["met_copy_number_ci_high"]),
+        )
+        + f"<td>{esc(kind)}</td>"
+        + _num_cell(
+            row["met_chr7_ratio"],
+            2,
+            (row["met_chr7_ratio_ci_low"], row["met_chr7_ratio_ci_high"]),
+        )
+    )
+
+
+def _purity_cell(purity: float | None) -> str:
+    if purity is None:
+        return '<td class="num" data-sort="">unknown</td>'
+    return f'<td class="num" data-sort="{purity}">{purity * 100:.0f}%</td>'
+
+
 def summary_html(
     rows: list[dict], paths: list[Path], out_dir: Path, patient_pages: dict[str, Path]
 ) -> str:
@@ -224,37 +256,17 @@ def summary_html(
     tally = " · ".join(f"{esc(s.replace('_', ' '))}: <b>{n}</b>" for s, n in counts.items())
     lines = []
     for row, path in zip(rows, paths, strict=True):
-        report = path.parent / f"{safe_stem(row['sample'])}.report.html"
-        sample = esc(row["sample"])
-        if report.exists():
-            sample = f'<a href="{_href(report, out_dir)}">{sample}</a>'
         patient = esc(row["patient"])
         if row["patient"] in patient_pages:
             patient = f'<a href="{_href(patient_pages[row["patient"]], out_dir)}">{patient}</a>'
-        kind = "tumor" if row["met_cn_type"] == "tumor" else "sample avg."
-        purity = row["purity"]
         lines.append(
-            f"<tr><td>{sample}</td><td>{patient}</td><td>{esc(row['sample_type'])}</td>"
+            f"<tr><td>{_sample_link(row, path, out_dir)}</td><td>{patient}</td>"
+            f"<td>{esc(row['sample_type'])}</td>"
             f'<td class="date">{esc(row["collection_date"])}</td><td>{esc(row["site"])}</td>'
-            f"{_status_cell(row)}"
-            + _num_cell(
-                row["met_copy_number"],
-                1,
-                (row["met_copy_number_ci_low"], row["met_copy_number_ci_high"]),
-            )
-            + f"<td>{esc(kind)}</td>"
-            + _num_cell(
-                row["met_chr7_ratio"],
-                2,
-                (row["met_chr7_ratio_ci_low"], row["met_chr7_ratio_ci_high"]),
-            )
+            + _met_cells(row)
             + f"<td>{esc(row['fish_category'])}</td><td>{esc(row['over_10_copies'])}</td>"
             f"<td>{esc(row['focal'])}</td>"
-            + (
-                f'<td class="num" data-sort="{purity}">{purity * 100:.0f}%</td>'
-                if purity is not None
-                else '<td class="num" data-sort="">unknown</td>'
-            )
+            + _purity_cell(row["purity"])
             + _num_cell(row["limit_of_detection"], 1)
             + _qc_cell(row)
             + "</tr>"
@@ -314,32 +326,12 @@ def patient_html(
     lines = []
     for i in order:
         row, path = rows[i], paths[i]
-        report = path.parent / f"{safe_stem(row['sample'])}.report.html"
-        sample = esc(row["sample"])
-        if report.exists():
-            sample = f'<a href="{_href(report, folder)}">{sample}</a>'
-        kind = "tumor" if row["met_cn_type"] == "tumor" else "sample avg."
         lines.append(
             f'<tr><td class="date">{esc(row["collection_date"] or "no date")}</td>'
-            f"<td>{sample}</td>"
+            f"<td>{_sample_link(row, path, folder)}</td>"
             f"<td>{esc(row['sample_type'])}</td><td>{esc(row['site'])}</td>"
-            f"{_status_cell(row)}"
-            + _num_cell(
-                row["met_copy_number"],
-                1,
-                (row["met_copy_number_ci_low"], row["met_copy_number_ci_high"]),
-            )
-            + f"<td>{esc(kind)}</td>"
-            + _num_cell(
-                row["met_chr7_ratio"],
-                2,
-                (row["met_chr7_ratio_ci_low"], row["met_chr7_ratio_ci_high"]),
-            )
-            + (
-                f'<td class="num">{row["purity"] * 100:.0f}%</td>'
-                if row["purity"] is not None
-                else '<td class="num">unknown</td>'
-            )
+            + _met_cells(row)
+            + _purity_cell(row["purity"])
             + _qc_cell(row)
             + "</tr>"
         )
