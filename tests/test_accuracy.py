@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy" / "run.py"
@@ -70,3 +71,26 @@ def test_over_10_flag(result):
     assert result["over10_no_call"] <= 1
     right = round(result["over10_accuracy"] * result["n_ci"])
     assert right == result["n_ci"] - result["over10_no_call"]
+
+
+def test_rounded_estimates_are_also_scored_unrounded():
+    # CNVkit's clonal call rounds 5.4 to 6 and 10.5 to 10: no error against the integer
+    # truth, which the median relative error rewards; the unrounded rows show the estimate.
+    import score
+
+    truth = pd.DataFrame(
+        {"sample": ["a", "b", "c"], "klass": "positive", "met_cn": [6.0, 10.0, 8.0], "purity": 0.5}
+    )
+    estimates = {"a": (6.0, 5.4), "b": (10.0, 10.5), "c": (8.0, None)}
+    calls = [
+        {"sample": name, "tool": "cnvkit", "tumor_cn": cn, "tumor_cn_unrounded": unrounded}
+        | {"focal_amp": True, "focal_any": True, "over_10": False}
+        | dict.fromkeys(("ci_low", "ci_high", "segment_size", "sample_cn"))
+        for name, (cn, unrounded) in estimates.items()
+    ]
+    table = score.merged(truth, calls)
+    assert table["rel_err"].tolist() == [0.0, 0.0, 0.0]
+    assert table["rel_err_unrounded"].tolist() == pytest.approx([0.1, 0.05, float("inf")])
+    scored = score.metrics(table[table["sample"] != "c"])
+    assert scored["median_rel_err"] == 0.0
+    assert scored["median_rel_err_unrounded"] == pytest.approx(0.075)

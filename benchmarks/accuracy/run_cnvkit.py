@@ -266,7 +266,8 @@ def _met_segment(table: pd.DataFrame) -> pd.Series | None:
 
 
 def results(design: design_module.Design, out: Path) -> list[dict]:
-    """One row per sample: the clonal call and 95% interval of the segment holding MET."""
+    """One row per sample: the clonal call and 95% interval of the segment holding MET, and
+    the segment's copy number before the clonal call rounds it (tumor_cn_unrounded)."""
     rows = []
     for sample in design.called():
         prefix = _sample_dir(out, sample.name) / sample.name
@@ -280,6 +281,7 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
             "focal_amp": False,
             "focal_any": False,
             "tumor_cn": None,
+            "tumor_cn_unrounded": None,
             "ci_low": None,
             "ci_high": None,
             "over_10": None,
@@ -302,6 +304,7 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
             )
         if ci is not None and purity is not None:
             row.update(
+                tumor_cn_unrounded=tumor_cn(float(ci["log2"]), purity),
                 ci_low=tumor_cn(float(ci["ci_lo"]), purity),
                 ci_high=tumor_cn(float(ci["ci_hi"]), purity),
             )

@@ -134,6 +134,7 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
                 "focal_amp": met["status"] in AMPLIFICATION,
                 "focal_any": met["status"] in (*AMPLIFICATION, "focal_gain"),
                 "tumor_cn": met.get("tumor_copy_number"),
+                "tumor_cn_unrounded": met.get("tumor_copy_number"),  # never rounded
                 "ci_low": ci[0],
                 "ci_high": ci[1],
                 "over_10": met.get("over_10_copies"),

@@ -9,7 +9,8 @@ Definitions (the same for both tools; docs/validation.md gives the reasons):
 - negatives: neutral, other_amp, polysomy, arm_gain, broad_gain and normal samples, on
   which no focal amplification may be called;
 - relative error: |estimated - true MET tumor copy number| / true; a sample without an
-  estimate counts as an infinite error;
+  estimate counts as an infinite error; also for the unrounded estimates (CNVkit's
+  clonal call rounds to an integer, which is exact whenever it lands on the integer truth);
 - interval coverage: the true MET tumor copy number lies inside the tool's 95% interval;
 - >10 flag: metcnv over_10_copies; CNVkit called copy number > 10. Truth: MET CN > 10.
 """
@@ -39,15 +40,29 @@ def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
     """Truth joined to each tool's calls: one row per sample and tool."""
     calls = pd.DataFrame(rows)
     table = truth.merge(calls, on="sample", how="inner")
-    for column in ("tumor_cn", "ci_low", "ci_high", "segment_size", "sample_cn"):
+    for column in (
+        "tumor_cn",
+        "tumor_cn_unrounded",
+        "ci_low",
+        "ci_high",
+        "segment_size",
+        "sample_cn",
+    ):
         table[column] = pd.to_numeric(table[column], errors="coerce")
     table["focal_amp"] = table["focal_amp"].astype(bool)
     table["focal_any"] = table["focal_any"].astype(bool)
-    table["rel_err"] = (table["tumor_cn"] - table["met_cn"]).abs() / table["met_cn"]
-    table.loc[table["tumor_cn"].isna() & table["purity"].notna(), "rel_err"] = np.inf
+    table["rel_err"] = _relative_error(table, "tumor_cn")
+    table["rel_err_unrounded"] = _relative_error(table, "tumor_cn_unrounded")
     table["covered"] = (table["ci_low"] <= table["met_cn"]) & (table["met_cn"] <= table["ci_high"])
     table["true_over_10"] = table["met_cn"] > HIGH_LEVEL_CN
     return table
+
+
+def _relative_error(table: pd.DataFrame, estimate: str) -> pd.Series:
+    """|estimate - truth| / truth; infinite where a sample with a purity has no estimate."""
+    error = (table[estimate] - table["met_cn"]).abs() / table["met_cn"]
+    error[table[estimate].isna() & table["purity"].notna()] = np.inf
+    return error
 
 
 def _pct(k: int, n: int) -> str:
@@ -68,7 +83,8 @@ def metrics(t: pd.DataFrame) -> dict:
     hi_tf = pos[pos["purity"] >= 0.2]
     low = pos[pos["purity"].isin(LOW_TF) & (pos["met_cn"] >= HIGH_LEVEL_CN)]
     neg = t[t["klass"].isin(NEGATIVE_CLASSES)]
-    err = t[(t["met_cn"] >= 4) & (t["purity"] >= 0.2)]["rel_err"]
+    scored = t[(t["met_cn"] >= 4) & (t["purity"] >= 0.2)]
+    err, unrounded = scored["rel_err"], scored["rel_err_unrounded"]
     with_purity = t[t["purity"].notna()]
     flag = with_purity["over_10"]
     flag_known = flag.notna()
@@ -87,6 +103,8 @@ def metrics(t: pd.DataFrame) -> dict:
         "median_rel_err": float(np.median(err)) if len(err) else None,
         "p90_rel_err": float(np.quantile(err, 0.9)) if len(err) else None,
         "n_rel_err": len(err),
+        "median_rel_err_unrounded": float(np.median(unrounded)) if len(unrounded) else None,
+        "p90_rel_err_unrounded": float(np.quantile(unrounded, 0.9)) if len(unrounded) else None,
         "ci_coverage": _frac(int(with_purity["covered"].sum()), len(with_purity)),
         "n_ci": len(with_purity),
         "over10_accuracy": _frac(int(flag_right.sum()), len(with_purity)),
@@ -133,8 +151,8 @@ def _fmt(name: str, m: dict) -> str:
         return "-"
     if name in ("false_focal", "false_focal_any"):
         return f"{value}/{m['negatives']}"
-    if name in ("median_rel_err", "p90_rel_err"):
-        return f"{100 * value:.1f}%" + ("" if name == "p90_rel_err" else f" (n={m['n_rel_err']})")
+    if name.startswith(("median_rel_err", "p90_rel_err")):
+        return f"{100 * value:.1f}%" + ("" if name.startswith("p90") else f" (n={m['n_rel_err']})")
     n = {
         "sens_ge6_tf_ge0.2": m["n_ge6_tf_ge0.2"],
         "sens_ge10_tf_0.05_0.1": m["n_ge10_tf_0.05_0.1"],
@@ -165,6 +183,11 @@ def headline(by_tool: dict[str, dict]) -> pd.DataFrame:
         "sens_gt6_tf_ge0.2": ("sensitivity, focal CN >= 8 at TF >= 0.2 (no CN 6)", "-"),
         "over10_accuracy_without_10": (">10-copy flag accuracy without true CN 10", "-"),
         "false_focal_any": ("any focal call (gain or amplification) on negatives", "-"),
+        "median_rel_err_unrounded": (
+            "median relative error, unrounded (CNVkit: before its integer call)",
+            "-",
+        ),
+        "p90_rel_err_unrounded": ("90th percentile relative error, unrounded", "-"),
     }.items():
         row = {"metric": text, "target": goal}
         for tool in tools:
