@@ -252,6 +252,14 @@ def test_a_broken_sheet_and_config_are_rejected_with_every_problem_by_line(tmp_p
     assert not (workdir / "results").exists()
 
 
+def test_the_shipped_template_config_points_to_the_example(tmp_path):
+    # A new user's first `snakemake` runs on config/config.yaml, whose paths are placeholders.
+    run = snakemake(make_workdir(tmp_path), "-n", "--cores", "1", check=False)
+    assert run.returncode != 0
+    assert "problem(s) in the sample sheet config/samples.tsv" in run.output, run.output
+    assert "--configfile config/example.yaml` runs the bundled example" in run.output
+
+
 def test_a_1000_sample_sheet_dry_runs(tmp_path):
     """A large cohort: the DAG of 1,000 samples (symlinks to one BAM) builds without error."""
     workdir = make_workdir(tmp_path)

@@ -30,6 +30,7 @@ SHEET_COLUMNS = [
 ]
 NUMERIC_COLUMNS = ["purity", "ploidy"]
 EXTRA_CELLS = "extra_cells"  # a row with more cells than the header has columns
+TEMPLATE_SHEET = "config/samples.tsv"  # the shipped sheet: placeholders until filled in
 BUILD_PON = config["pon"] == "build"
 PON = "results/pon/panel.pon" if BUILD_PON else config["pon"]
 
@@ -232,9 +233,17 @@ def load_samples():
     sheet = read_sheet(path)
     problems = config_problems() + build_problems() + sheet_problems(sheet)
     if problems:
+        hint = (
+            "\n(config/config.yaml and config/samples.tsv are templates to fill in; "
+            "`snakemake --cores 2 --configfile config/example.yaml` runs the bundled example)"
+            if path == TEMPLATE_SHEET
+            else ""
+        )
         raise WorkflowError(
             f"{len(problems)} problem(s) in the sample sheet {path} or the config; "
-            "fix them all and run again:\n" + "\n".join(f"  {p}" for p in problems)
+            "fix them all and run again:\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + hint
         )
     sheet = sheet.drop(columns=[EXTRA_CELLS])
     validate(sheet, "../schemas/samples.schema.yaml")
