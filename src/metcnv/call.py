@@ -189,7 +189,7 @@ def call_sample(
         copy_ratio=lambda s: 2 ** s["log2"],
         copy_number=lambda s: sample_copy_number(2 ** s["log2"]),
     )
-    qc = sample_qc(bins, pon.centre, pon.loo_residuals, coverage.total_fragments)
+    qc = sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction)
     calls = {}
     for name, rows in gene_rows(bins).items():
         if (rows & used).any():

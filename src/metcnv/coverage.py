@@ -57,7 +57,7 @@ class SampleCoverage:
     @property
     def on_target_fraction(self) -> float:
         on_target = self.bins.loc[self.bins["kind"] == "target", "count"].sum()
-        return float(on_target / self.total_fragments) if self.total_fragments else float("nan")
+        return float(on_target / self.total_fragments) if self.total_fragments else 0.0
 
 
 def open_alignments(

@@ -25,7 +25,7 @@ def sample_qc(
     bins: pd.DataFrame,
     centre: np.ndarray,
     loo: np.ndarray,
-    total_fragments: int,
+    on_target_fraction: float,
     gene: str = "MET",
 ) -> dict:
     """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz)."""
@@ -34,9 +34,7 @@ def sample_qc(
     gene_rows = target & bins["gene"].str.split(",").map(lambda names: gene in names).to_numpy()
     metrics = {
         "met_median_depth": _median(bins["depth"].to_numpy()[gene_rows]),
-        "on_target_fraction": (
-            float(bins.loc[target, "count"].sum() / total_fragments) if total_fragments else 0.0
-        ),
+        "on_target_fraction": on_target_fraction,
         "mapd_target": _kind_mapd(bins, used & target),
         "mapd_offtarget": _kind_mapd(bins, used & ~target),
         "bins_used": int(used.sum()),
