@@ -244,6 +244,7 @@ def _met_cells(row: dict) -> str:
 
 
 def _purity_cell(purity: float | None) -> str:
+    """The tumor fraction as a percentage, sortable by its value; "unknown" without one."""
     if purity is None:
         return '<td class="num" data-sort="">unknown</td>'
     return f'<td class="num" data-sort="{purity}">{purity * 100:.0f}%</td>'
