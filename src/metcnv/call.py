@@ -369,7 +369,8 @@ class GeneCaller:
         # Only a gained gene's amplicon is looked for: the search costs (bins in segment)^2 / 4.
         arc = self._anchored_arc(seg) if gained and end - start > s.focal_max_size else None
         rest = None if arc is None else estimate(b, arc[1], self.loo)
-        diluted = rest is not None and _contrast(est, rest) >= s.min_z
+        above_rest = None if rest is None else _contrast(est, rest)
+        diluted = above_rest is not None and above_rest >= s.min_z
         if diluted:  # the gene stands above the rest of its long segment: its arc is the amplicon
             start, end = int(b["start"][arc[0]].min()), int(b["end"][arc[0]].max())
         background, how = self._background(start, end)
@@ -409,7 +410,7 @@ class GeneCaller:
             ]
             if diluted:
                 why.append(
-                    f"{self.name} stands {_contrast(est, rest):.1f} SE above the rest of its "
+                    f"{self.name} stands {above_rest:.1f} SE above the rest of its "
                     f"{segment['size'] / 1e6:.1f} Mb segment, so the amplicon is the arc "
                     "around it that stands highest"
                 )
