@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+import metcnv_sim
 import numpy as np
 import pandas as pd
 import pysam
 import pytest
-
-from metcnv import simulate
-from metcnv.bins import make_bins
-from metcnv.coverage import count_bins
-from metcnv.files import md5sum
-from metcnv.genome import GENES, LENGTHS
-from metcnv.simulate import (
+from metcnv_sim import (
     GeneTargets,
     SampleSpec,
     _gc_at,
@@ -26,6 +21,11 @@ from metcnv.simulate import (
     simulate_sample,
     write_bam,
 )
+
+from metcnv.bins import make_bins
+from metcnv.coverage import count_bins
+from metcnv.files import md5sum
+from metcnv.genome import GENES, LENGTHS
 
 CONTIGS = {"chr7": LENGTHS["hg38"]["chr7"]}
 MET = GENES["hg38"]["MET"]
@@ -165,7 +165,7 @@ def test_numpy_writer_writes_the_pysam_bytes(tmp_path, panel, reference, monkeyp
     fragments = draw_fragments(reference, panel, spec)
     write_bam(fragments, CONTIGS, "s", 100, tmp_path / "pysam.bam")
     # Small chunks: blocks must continue across the writer's encoding chunks, as in htslib.
-    monkeypatch.setattr(simulate, "RECORD_CHUNK", 999)
+    monkeypatch.setattr(metcnv_sim, "RECORD_CHUNK", 999)
     write_bam(fragments, CONTIGS, "s", 100, tmp_path / "numpy.bam", writer="numpy")
     assert len(fragments) > 3 * 999
     assert md5sum(tmp_path / "pysam.bam") == md5sum(tmp_path / "numpy.bam")

@@ -1,11 +1,12 @@
 """A deep, seeded, realistic-looking panel BAM for the speed benchmark.
 
-Fragments come from metcnv.simulate (draw_fragments: capture efficiency, GC bias,
-gamma-Poisson counts, off-target islands, MAPQ-0 and duplicate-flagged copies). The BAM
-is written here rather than with simulate.write_bam, because write_bam stores SEQ and
-QUAL as '*' and no tags, which makes a file ~10x smaller than an aligner's and so
-decompression ~10x cheaper than in real use; a speed benchmark must pay the real
-decompression cost. Each read here carries, like BWA-MEM output after samtools fixmate:
+Fragments come from the test-support simulator metcnv_sim in tests/support
+(draw_fragments: capture efficiency, GC bias, gamma-Poisson counts, off-target islands,
+MAPQ-0 and duplicate-flagged copies). The BAM is written here rather than with
+metcnv_sim.write_bam, because write_bam stores SEQ and QUAL as '*' and no tags, which
+makes a file ~10x smaller than an aligner's and so decompression ~10x cheaper than in
+real use; a speed benchmark must pay the real decompression cost. Each read here carries,
+like BWA-MEM output after samtools fixmate:
 - SEQ drawn from a pool of random 150-mers and QUAL from a pool of NovaSeq-like binned
   quality strings (values 2/12/23/37, mostly 37), both seeded;
 - tags NM, AS, XS, MC, MQ (the mate's MAPQ) and RG;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +30,9 @@ import pandas as pd
 import pysam
 
 from metcnv.genome import LENGTHS, contig_order
-from metcnv.simulate import (
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
+from metcnv_sim import (
     DUPLICATE,
     MATE_REVERSE,
     PROPER_PAIR_FLAGS,
@@ -141,7 +145,7 @@ def write_deep_bam(out: Path, target_depth: float, offtarget_per_mb: float) -> d
     rng = np.random.default_rng(READ_SEED)
     names = sorted(CONTIGS, key=contig_order)
 
-    # Two reads per fragment, as simulate.write_bam lays them out.
+    # Two reads per fragment, as metcnv_sim.write_bam lays them out.
     n = len(fragments)
     start = fragments["start"].to_numpy(np.int64)
     length = fragments["length"].to_numpy(np.int64)

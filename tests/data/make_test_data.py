@@ -5,7 +5,7 @@
 Every draw comes from the fixed seeds below, so a rerun rewrites the same bytes (BGZF
 blocks carry no time stamp). Takes 15-30 s.
 
-What is written (see metcnv.simulate for the read model):
+What is written (see metcnv_sim in tests/support for the read model):
 - ref.fa.gz (+ .fai, .gzi): chr7, chr8, chr12 and chr17 at their hg38 lengths, 'N' except
   around targets and in 1 kb islands about every 75 kb, which carry all off-target reads.
 - panel.bed: MET 21, EGFR 12, CDK6 8, MYC 3, KRAS 5 and ERBB2 10 exon-like targets, one
@@ -33,13 +33,16 @@ the purity's uncertainty; tests should check the MET ratio and the limit of dete
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from metcnv.genome import LENGTHS
-from metcnv.simulate import (
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from metcnv_sim import (
     GeneTargets,
     SampleSpec,
     make_panel,

@@ -1,6 +1,8 @@
 """Seeded simulation of targeted sequencing: a reference, a panel BED and BAMs with known truth.
 
-Used for the bundled test data (tests/data/make_test_data.py) and for accuracy benchmarks.
+Used for the bundled test data (tests/data/make_test_data.py), the tests and the benchmarks;
+a test helper, not part of the installed metcnv (pytest and those scripts put
+tests/support on sys.path).
 Everything is drawn from explicit seeds, so a rerun writes the same bytes.
 
 The model, per sample:
