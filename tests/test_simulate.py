@@ -11,7 +11,6 @@ from metcnv_sim import (
     GeneTargets,
     SampleSpec,
     _gc_at,
-    copy_ratio,
     depth_per_amplicon,
     draw_fragments,
     expected_fragments,
@@ -86,13 +85,6 @@ def test_capture_efficiency_is_shared_by_a_panel():
     # Equal-sized targets: counts follow the panel's efficiencies in every sample.
     for sample in np.log(counts):
         assert np.corrcoef(sample, np.log(panel["efficiency"]))[0, 1] > 0.95
-
-
-def test_copy_ratio_formula():
-    assert copy_ratio(20, 0.6) == pytest.approx((0.6 * 20 + 0.8) / 2)
-    assert copy_ratio(2, 0.3) == pytest.approx(1.0)
-    assert copy_ratio(4, 0.5, ploidy=3) == pytest.approx((2 + 1) / (1.5 + 1))
-    assert copy_ratio(7, 0.0) == pytest.approx(1.0)
 
 
 def test_expected_and_drawn_counts_scale_with_purity_and_copy_number(panel, reference):

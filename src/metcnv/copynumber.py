@@ -18,20 +18,21 @@ of the tumor's copy number (equal only at p = 1), never the tumor's own.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def tumor_copy_number(ratio, purity: float, ploidy: float):
+def tumor_copy_number(ratio: ArrayLike, purity: float, ploidy: float) -> np.ndarray:
     """Purity-adjusted tumor copy number (unclamped) from copy ratio(s)."""
     normal = 2 * (1 - purity)
     return (np.asarray(ratio, float) * (purity * ploidy + normal) - normal) / purity
 
 
-def copy_ratio(tumor_cn, purity: float, ploidy: float):
+def copy_ratio(tumor_cn: ArrayLike, purity: float, ploidy: float) -> np.ndarray:
     """Expected copy ratio of a sample whose tumor cells carry `tumor_cn` copies."""
     normal = 2 * (1 - purity)
     return (purity * np.asarray(tumor_cn, float) + normal) / (purity * ploidy + normal)
 
 
-def sample_copy_number(ratio):
+def sample_copy_number(ratio: ArrayLike) -> np.ndarray:
     """Sample-average copy number 2r (a lower bound of the tumor's for a gain)."""
     return 2 * np.asarray(ratio, float)

@@ -32,6 +32,7 @@ import pandas as pd
 import pysam
 
 from metcnv.bins import sort_bins
+from metcnv.copynumber import copy_ratio
 from metcnv.genome import contig_order
 
 PROPER_PAIR_FLAGS = 0x1 | 0x2
@@ -233,12 +234,6 @@ def _motif(rng: np.random.Generator, size: int, gc: float) -> np.ndarray:
     strong = round(gc * size)
     bases = np.concatenate([rng.choice(BASES[2:], strong), rng.choice(BASES[:2], size - strong)])
     return rng.permutation(bases)
-
-
-def copy_ratio(copies: np.ndarray | float, purity: float, ploidy: float = 2.0) -> np.ndarray:
-    """Expected depth relative to a diploid normal: (p*c + 2(1-p)) / (p*P + 2(1-p))."""
-    normal = 2 * (1 - purity)
-    return (purity * np.asarray(copies, dtype=float) + normal) / (purity * ploidy + normal)
 
 
 def tumor_copies(
