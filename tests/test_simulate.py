@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import metcnv_sim
 import numpy as np
 import pandas as pd
 import pysam
 import pytest
-from metcnv_sim import (
-    GeneTargets,
+from metcnv_sim import simulate_sample
+from metcnv_sim.bam import reg2bin, write_bam
+from metcnv_sim.fragments import (
     SampleSpec,
     _gc_at,
     depth_per_amplicon,
     draw_fragments,
     expected_fragments,
-    make_panel,
-    make_reference,
-    reg2bin,
-    simulate_sample,
-    write_bam,
 )
+from metcnv_sim.panel import GeneTargets, make_panel
+from metcnv_sim.reference import make_reference
 
 from metcnv.bins import make_bins
 from metcnv.coverage import count_bins
@@ -157,7 +154,7 @@ def test_numpy_writer_writes_the_pysam_bytes(tmp_path, panel, reference, monkeyp
     fragments = draw_fragments(reference, panel, spec)
     write_bam(fragments, CONTIGS, "s", 100, tmp_path / "pysam.bam")
     # Small chunks: blocks must continue across the writer's encoding chunks, as in htslib.
-    monkeypatch.setattr(metcnv_sim, "RECORD_CHUNK", 999)
+    monkeypatch.setattr("metcnv_sim.bam.RECORD_CHUNK", 999)
     write_bam(fragments, CONTIGS, "s", 100, tmp_path / "numpy.bam", writer="numpy")
     assert len(fragments) > 3 * 999
     assert md5sum(tmp_path / "pysam.bam") == md5sum(tmp_path / "numpy.bam")

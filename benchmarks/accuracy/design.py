@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from metcnv_sim import GeneTargets, Reference, SampleSpec, make_panel, make_reference
+from metcnv_sim.fragments import SampleSpec
+from metcnv_sim.panel import GeneTargets, make_panel
+from metcnv_sim.reference import Reference, make_reference
 
 from metcnv.genome import CHR7_CENTROMERE, GENES, LENGTHS
 

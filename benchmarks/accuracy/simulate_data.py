@@ -13,7 +13,9 @@ from pathlib import Path
 
 import design as design_module
 import pandas as pd
-from metcnv_sim import Reference, simulate_sample, write_bed, write_fasta
+from metcnv_sim import simulate_sample
+from metcnv_sim.panel import write_bed
+from metcnv_sim.reference import Reference, write_fasta
 from parallel import parallel_map
 
 from metcnv.files import md5sum
