@@ -10,7 +10,7 @@ so the tumor copy number is
 
     c = (r*(p*P + 2*(1-p)) - 2*(1-p)) / p.
 
-Noise can give c < 0 at a deep loss; it is clamped to 0 and the result says so. Without
+Noise can give c < 0 at a deep loss; call.py clamps it to 0 and the result says so. Without
 p the sample-average copy number 2r is all that is known: for a gain it is a lower bound
 of the tumor's copy number (equal only at p = 1), never the tumor's own.
 """
