@@ -4,6 +4,13 @@ import pytest
 from metcnv.copynumber import copy_ratio, sample_copy_number, tumor_copy_number
 
 
+def test_copy_ratio_formula():
+    assert copy_ratio(20, 0.6, 2) == pytest.approx((0.6 * 20 + 0.8) / 2)
+    assert copy_ratio(2, 0.3, 2) == pytest.approx(1.0)
+    assert copy_ratio(4, 0.5, 3) == pytest.approx((2 + 1) / (1.5 + 1))
+    assert copy_ratio(7, 0.0, 2) == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize(("purity", "fold"), [(0.3, 2.2), (0.1, 1.4), (0.05, 1.2)])
 def test_fold_change_for_ten_copies_matches_domain_table(purity, fold):
     assert copy_ratio(10, purity, 2) == pytest.approx(fold)

@@ -6,26 +6,22 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from metcnv_sim import simulate_sample
+from metcnv_sim.bam import reg2bin, write_bam
+from metcnv_sim.fragments import (
+    SampleSpec,
+    _gc_at,
+    depth_per_amplicon,
+    draw_fragments,
+    expected_fragments,
+)
+from metcnv_sim.panel import GeneTargets, make_panel
+from metcnv_sim.reference import make_reference
 
-from metcnv import simulate
 from metcnv.bins import make_bins
 from metcnv.coverage import count_bins
 from metcnv.files import md5sum
 from metcnv.genome import GENES, LENGTHS
-from metcnv.simulate import (
-    GeneTargets,
-    SampleSpec,
-    _gc_at,
-    copy_ratio,
-    depth_per_amplicon,
-    draw_fragments,
-    expected_fragments,
-    make_panel,
-    make_reference,
-    reg2bin,
-    simulate_sample,
-    write_bam,
-)
 
 CONTIGS = {"chr7": LENGTHS["hg38"]["chr7"]}
 MET = GENES["hg38"]["MET"]
@@ -86,13 +82,6 @@ def test_capture_efficiency_is_shared_by_a_panel():
     # Equal-sized targets: counts follow the panel's efficiencies in every sample.
     for sample in np.log(counts):
         assert np.corrcoef(sample, np.log(panel["efficiency"]))[0, 1] > 0.95
-
-
-def test_copy_ratio_formula():
-    assert copy_ratio(20, 0.6) == pytest.approx((0.6 * 20 + 0.8) / 2)
-    assert copy_ratio(2, 0.3) == pytest.approx(1.0)
-    assert copy_ratio(4, 0.5, ploidy=3) == pytest.approx((2 + 1) / (1.5 + 1))
-    assert copy_ratio(7, 0.0) == pytest.approx(1.0)
 
 
 def test_expected_and_drawn_counts_scale_with_purity_and_copy_number(panel, reference):
@@ -165,7 +154,7 @@ def test_numpy_writer_writes_the_pysam_bytes(tmp_path, panel, reference, monkeyp
     fragments = draw_fragments(reference, panel, spec)
     write_bam(fragments, CONTIGS, "s", 100, tmp_path / "pysam.bam")
     # Small chunks: blocks must continue across the writer's encoding chunks, as in htslib.
-    monkeypatch.setattr(simulate, "RECORD_CHUNK", 999)
+    monkeypatch.setattr("metcnv_sim.bam.RECORD_CHUNK", 999)
     write_bam(fragments, CONTIGS, "s", 100, tmp_path / "numpy.bam", writer="numpy")
     assert len(fragments) > 3 * 999
     assert md5sum(tmp_path / "pysam.bam") == md5sum(tmp_path / "numpy.bam")

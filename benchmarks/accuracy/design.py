@@ -1,7 +1,7 @@
 """The truth design of the accuracy benchmark: genome, panels, samples and what each one is.
 
-Everything comes from the seeds below through metcnv.simulate, so a rerun writes the same
-BAMs. Two scales share this code:
+Everything comes from the seeds below through the simulator metcnv_sim (tests/support,
+put on sys.path by run.py), so a rerun writes the same BAMs. Two scales share this code:
 
 - `full` (docs/validation.md): 7 chromosomes at their hg38 lengths (chr3, chr7, chr8,
   chr10, chr12, chr17, chr19: 911 Mb, 30% of the genome), a hybrid-capture panel of 161
@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from metcnv_sim.fragments import SampleSpec
+from metcnv_sim.panel import GeneTargets, make_panel
+from metcnv_sim.reference import Reference, make_reference
 
 from metcnv.genome import CHR7_CENTROMERE, GENES, LENGTHS
-from metcnv.simulate import GeneTargets, Reference, SampleSpec, make_panel, make_reference
 
 BUILD = "hg38"
 PANEL_SEED, REFERENCE_SEED, FASTA_SEED, DESIGN_SEED = 61, 62, 63, 64

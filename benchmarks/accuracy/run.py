@@ -3,9 +3,10 @@ score both against the truth and print the tables (docs/validation.md explains t
 
     python benchmarks/accuracy/run.py --out benchmarks/accuracy/out
 
-Needs metcnv's environment (this script imports metcnv.simulate) and, for CNVkit, R's
-DNAcopy (`apt-get install -y r-bioc-dnacopy`); CNVkit itself is installed with pip into
-benchmarks/accuracy/.venv-cnvkit on first use (`--tools metcnv` skips it).
+Needs metcnv's environment (and the simulator metcnv_sim from tests/support, which this
+script puts on sys.path) and, for CNVkit, R's DNAcopy (`apt-get install -y
+r-bioc-dnacopy`); CNVkit itself is installed with pip into benchmarks/accuracy/.venv-cnvkit
+on first use (`--tools metcnv` skips it).
 
 Writes into --out: data/ (reference, panels, BAMs, truth.tsv), metcnv/ and cnvkit/ (each
 tool's commands' logs and outputs), results.tsv (one row per sample and tool), tables.md
@@ -23,6 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "tests" / "support"))  # metcnv_sim
 
 import design as design_module  # noqa: E402
 import run_metcnv  # noqa: E402

@@ -1,4 +1,4 @@
-"""Write the benchmark's reference, panels and BAMs (metcnv.simulate) and its truth table.
+"""Write the benchmark's reference, panels and BAMs (metcnv_sim) and its truth table.
 
 A BAM is rewritten only when its simulator settings changed: `{bam}.spec` holds the
 settings it was made from, and the simulator is seeded, so an unchanged sample would be
@@ -13,10 +13,12 @@ from pathlib import Path
 
 import design as design_module
 import pandas as pd
+from metcnv_sim import simulate_sample
+from metcnv_sim.panel import write_bed
+from metcnv_sim.reference import Reference, write_fasta
 from parallel import parallel_map
 
 from metcnv.files import md5sum
-from metcnv.simulate import Reference, simulate_sample, write_bed, write_fasta
 
 BAM_LEVEL = 1  # BGZF level of the simulated BAMs: ~3x faster to write than the default
 

@@ -1,11 +1,12 @@
 """A deep, seeded, realistic-looking panel BAM for the speed benchmark.
 
-Fragments come from metcnv.simulate (draw_fragments: capture efficiency, GC bias,
-gamma-Poisson counts, off-target islands, MAPQ-0 and duplicate-flagged copies). The BAM
-is written here rather than with simulate.write_bam, because write_bam stores SEQ and
-QUAL as '*' and no tags, which makes a file ~10x smaller than an aligner's and so
-decompression ~10x cheaper than in real use; a speed benchmark must pay the real
-decompression cost. Each read here carries, like BWA-MEM output after samtools fixmate:
+Fragments come from the test-support simulator metcnv_sim in tests/support
+(draw_fragments: capture efficiency, GC bias, gamma-Poisson counts, off-target islands,
+MAPQ-0 and duplicate-flagged copies). The BAM is written here rather than with
+metcnv_sim.bam.write_bam, because write_bam stores SEQ and QUAL as '*' and no tags, which
+makes a file ~10x smaller than an aligner's and so decompression ~10x cheaper than in
+real use; a speed benchmark must pay the real decompression cost. Each read here carries,
+like BWA-MEM output after samtools fixmate:
 - SEQ drawn from a pool of random 150-mers and QUAL from a pool of NovaSeq-like binned
   quality strings (values 2/12/23/37, mostly 37), both seeded;
 - tags NM, AS, XS, MC, MQ (the mate's MAPQ) and RG;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -28,20 +30,12 @@ import pandas as pd
 import pysam
 
 from metcnv.genome import LENGTHS, contig_order
-from metcnv.simulate import (
-    DUPLICATE,
-    MATE_REVERSE,
-    PROPER_PAIR_FLAGS,
-    READ1,
-    READ2,
-    REVERSE,
-    GeneTargets,
-    SampleSpec,
-    draw_fragments,
-    make_panel,
-    make_reference,
-    write_bed,
-)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
+from metcnv_sim.bam import DUPLICATE, MATE_REVERSE, PROPER_PAIR_FLAGS, READ1, READ2, REVERSE
+from metcnv_sim.fragments import SampleSpec, draw_fragments
+from metcnv_sim.panel import GeneTargets, make_panel, write_bed
+from metcnv_sim.reference import make_reference
 
 PANEL_SEED, REFERENCE_SEED, SAMPLE_SEED, READ_SEED = 11, 12, 13, 14
 CONTIGS = {c: LENGTHS["hg38"][c] for c in ("chr7", "chr8", "chr12", "chr17")}
@@ -141,7 +135,7 @@ def write_deep_bam(out: Path, target_depth: float, offtarget_per_mb: float) -> d
     rng = np.random.default_rng(READ_SEED)
     names = sorted(CONTIGS, key=contig_order)
 
-    # Two reads per fragment, as simulate.write_bam lays them out.
+    # Two reads per fragment, as metcnv_sim.bam.write_bam lays them out.
     n = len(fragments)
     start = fragments["start"].to_numpy(np.int64)
     length = fragments["length"].to_numpy(np.int64)

@@ -1,4 +1,8 @@
-"""File helpers: atomic writes (no half-written output) and checksums for provenance."""
+"""File helpers: atomic writes, checksums, input checks and safe file names.
+
+An atomic write leaves no half-written output, a checksum records provenance, and a
+safe_stem file name cannot leave its folder.
+"""
 
 from __future__ import annotations
 

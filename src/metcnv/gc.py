@@ -1,8 +1,9 @@
-"""GC content of bins from a reference FASTA, and GC-bias correction of log2 ratios.
+"""GC content of bins from a reference FASTA, and the GC-bias trend of their log2 ratios.
 
 GC is measured over A/C/G/T bases only (N and other codes ignored); a bin without any
-called base gets NaN and is never used to fit the bias. The correction follows CNVkit:
-a rolling median of the log2 values over bins sorted by GC, subtracted from every bin.
+called base gets NaN and is never used to fit the bias. The trend follows CNVkit: a
+rolling median of the log2 values over bins sorted by GC, which normalize.correct_gc
+subtracts from every bin.
 """
 
 from __future__ import annotations

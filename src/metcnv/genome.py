@@ -42,14 +42,6 @@ class Region:
     start: int
     end: int
 
-    @property
-    def length(self) -> int:
-        return self.end - self.start
-
-    @property
-    def mid(self) -> int:
-        return (self.start + self.end) // 2
-
 
 # Gene spans from ../shared/DOMAIN.md (published 1-based, stored 0-based half-open).
 GENES: dict[str, dict[str, Region]] = {

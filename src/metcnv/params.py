@@ -1,4 +1,9 @@
-"""Defaults, each with the reason for its value. Every one is a CLI option too."""
+"""Defaults, each with the reason for its value; some of them are CLI options too.
+
+The command line sets the bin sizes, MIN_MAPQ, PLOIDY and the MET call's cut-offs
+(FOCAL_MAX_SIZE, AMP_MIN_CN, HIGH_LEVEL_CN, MIN_Z, FISH_*); the others, among them
+SEGMENT_ALPHA, MIN_GENE_BINS and the QC thresholds, are not options.
+"""
 
 # Bins ------------------------------------------------------------------------------
 TARGET_BIN_SIZE = 300  # split longer targets; CNVkit's average target bin is 267 bp
@@ -32,8 +37,6 @@ FOCAL_MAX_SIZE = 3_000_000  # PureCN: a focal amplicon is shorter than 3 Mb
 AMP_MIN_CN = 6.0  # tumor copies for "amplification" (published NGS cut-off GCN >= 6)
 HIGH_LEVEL_CN = 10.0  # NCCN: NGS copy number above 10 is high-level
 MIN_Z = 3.0  # a gain must stand this many standard errors above its reference level
-CHR7_GAIN_LOG2 = 0.2  # smallest chr7 log2 shift called a gain (CNVkit's gain threshold)
-LOSS_CN = 1.5  # tumor copies below which a significant decrease is a loss
 FISH_LOW = 1.8  # MET/CEP7 ratio categories (FISH): low 1.8-2.2,
 FISH_INTERMEDIATE = 2.2  # intermediate >2.2-<5,
 FISH_HIGH = 5.0  # high >= 5

@@ -1,7 +1,8 @@
 """Quality metrics of one sample and the pass / warn / fail verdict they lead to.
 
-Every metric comes from the sample's own data; thresholds are in params.QC_* and are
-printed with every result.
+The metrics come from the sample's normalised bins (the profile correlation compares them
+with the panel of normals' centre and its normals' own); thresholds are in params.QC_* and
+are recorded in every result JSON.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 Every draw comes from the fixed seeds below, so a rerun rewrites the same bytes (BGZF
 blocks carry no time stamp). Takes 15-30 s.
 
-What is written (see metcnv.simulate for the read model):
+What is written (see tests/support/metcnv_sim for the read model):
 - ref.fa.gz (+ .fai, .gzi): chr7, chr8, chr12 and chr17 at their hg38 lengths, 'N' except
   around targets and in 1 kb islands about every 75 kb, which carry all off-target reads.
 - panel.bed: MET 21, EGFR 12, CDK6 8, MYC 3, KRAS 5 and ERBB2 10 exon-like targets, one
@@ -33,21 +33,19 @@ the purity's uncertainty; tests should check the MET ratio and the limit of dete
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from metcnv.genome import LENGTHS
-from metcnv.simulate import (
-    GeneTargets,
-    SampleSpec,
-    make_panel,
-    make_reference,
-    simulate_sample,
-    write_bed,
-    write_fasta,
-)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from metcnv_sim import simulate_sample
+from metcnv_sim.fragments import SampleSpec
+from metcnv_sim.panel import GeneTargets, make_panel, write_bed
+from metcnv_sim.reference import make_reference, write_fasta
 
 PANEL_SEED, REFERENCE_SEED, FASTA_SEED = 7, 8, 9
 CONTIGS = {chrom: LENGTHS["hg38"][chrom] for chrom in ("chr7", "chr8", "chr12", "chr17")}
