@@ -308,7 +308,8 @@ MQC_COLUMNS = [
 ]
 
 
-def mqc_text(result: dict) -> str:
+def mqc_row(result: dict) -> list[str]:
+    """The general-statistics row of one result: the one place it reads the result."""
     met = result.get("met") or {}
     qc = result.get("qc") or {}
     cn, _, kind = headline(met)
@@ -323,8 +324,12 @@ def mqc_text(result: dict) -> str:
         qc.get("status") or "",
         reasons,
     ]
-    row = [CONTROL.sub(" ", str(v)) for v in row]
-    return MQC_HEADER + "\t".join(MQC_COLUMNS) + "\n" + "\t".join(row) + "\n"
+    return [CONTROL.sub(" ", str(v)) for v in row]
+
+
+def mqc_text(result: dict) -> str:
+    """The whole `_mqc.tsv` of one result: the shared header block, columns and its row."""
+    return MQC_HEADER + "\t".join(MQC_COLUMNS) + "\n" + "\t".join(mqc_row(result)) + "\n"
 
 
 def write_mqc(result: dict, path: Path) -> Path:
