@@ -15,9 +15,11 @@ from test_report import real_results, write_fake_result
 
 from metcnv import report
 from metcnv.export import (
+    EXPORTS,
     MQC_HEADER,
     SEG_COLUMNS,
     vcf_content,
+    write_exports,
     write_vcf,
 )
 
@@ -132,6 +134,22 @@ def test_vcf_is_4_4_and_reads_back_in_bcftools_and_pysam(results, tmp_path):
         assert vcf.header.version == "VCFv4.4"
         records = [(r.chrom, r.stop, r.samples[0]["CN"]) for r in vcf]
     assert records == expected
+
+
+# --- all exports -------------------------------------------------------------------------
+@pytest.mark.parametrize("export", EXPORTS, ids=lambda export: export.name)
+def test_each_export_writes_only_its_files(results, tmp_path, export):
+    loaded = report.load_result(results["focal"])
+    path = tmp_path / f"GC-001{export.suffix}"
+    written = export.write(loaded.result, loaded.segments, path)
+    assert written[0] == path and all(p.stat().st_size > 0 for p in written)
+    assert sorted(tmp_path.iterdir()) == sorted(written)  # no temporary files left behind
+
+
+def test_write_exports_writes_every_export(results, tmp_path):
+    loaded = report.load_result(results["blood"])
+    written = write_exports(loaded.result, loaded.segments, tmp_path, "x")
+    assert [p.name for p in written] == ["x.cnv.vcf.gz", "x.cnv.vcf.gz.tbi", "x.seg", "x_mqc.tsv"]
 
 
 # --- SEG ----------------------------------------------------------------------------------

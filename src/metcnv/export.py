@@ -14,6 +14,8 @@
 - SEG: `ID chrom loc.start loc.end num.mark seg.mean`, 1-based starts, log2 last.
 - MultiQC custom content `{sample}_mqc.tsv`: one general-statistics row per sample; every
   file carries the identical header block, as MultiQC requires for one `id`.
+
+Each format is one entry of EXPORTS; `write_exports` writes them all.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -338,10 +341,35 @@ def write_mqc(result: dict, path: Path) -> Path:
     return Path(path)
 
 
+# --- the registry -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Export:
+    """One standard-format file of a sample, named `{stem}{suffix}`.
+
+    `write(result, segments, path)` writes it and returns the paths written (`path` first).
+    """
+
+    name: str
+    suffix: str
+    write: Callable[[dict, pd.DataFrame, Path], list[Path]]
+
+
+EXPORTS: tuple[Export, ...] = (
+    Export("VCF", ".cnv.vcf.gz", lambda result, _, path: write_vcf(vcf_content(result), path)),
+    Export(
+        "IGV SEG",
+        ".seg",
+        lambda result, segments, path: [write_seg(seg_frame(result["sample"], segments), path)],
+    ),
+    Export("MultiQC", "_mqc.tsv", lambda result, _, path: [write_mqc(result, path)]),
+)
+
+
 def write_exports(result: dict, segments: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
-    """VCF (+ index), SEG and MultiQC table of one sample into `out_dir`."""
+    """Every file of EXPORTS of one sample into `out_dir`; returns the paths written."""
     out_dir = Path(out_dir)
-    written = write_vcf(vcf_content(result), out_dir / f"{stem}.cnv.vcf.gz")
-    written.append(write_seg(seg_frame(result["sample"], segments), out_dir / f"{stem}.seg"))
-    written.append(write_mqc(result, out_dir / f"{stem}_mqc.tsv"))
-    return written
+    return [
+        written
+        for export in EXPORTS
+        for written in export.write(result, segments, out_dir / f"{stem}{export.suffix}")
+    ]
