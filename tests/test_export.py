@@ -14,7 +14,14 @@ import pytest
 from test_report import real_results, write_fake_result
 
 from metcnv import report
-from metcnv.export import MQC_HEADER, SEG_COLUMNS, vcf_text
+from metcnv.export import (
+    EXPORTS,
+    MQC_HEADER,
+    SEG_COLUMNS,
+    vcf_content,
+    write_exports,
+    write_vcf,
+)
 
 BCFTOOLS = shutil.which("bcftools")
 MULTIQC = Path(sys.executable).parent / "multiqc"
@@ -88,11 +95,61 @@ def test_vcf_without_events_or_purity(results, tmp_path):
     result = json.loads(results["blood"].read_text())
     result["met"] |= {"status": "chr7_gain", "focal": False}
     result["qc"]["status"] = "warn"
-    lines = [x for x in vcf_text(result).splitlines() if not x.startswith("#")]
-    assert len(lines) == 1
-    fields = lines[0].split("\t")
-    assert fields[6] == "qc_warn" and "CNTYPE=sample_average" in fields[7]
-    assert "FOCAL" not in fields[7].split(";")
+    path = tmp_path / "gain.cnv.vcf.gz"
+    write_vcf(vcf_content(result), path)
+    with pysam.VariantFile(str(path)) as vcf:
+        records = list(vcf)
+    assert len(records) == 1
+    assert list(records[0].filter) == ["qc_warn"]
+    assert records[0].info["CNTYPE"] == "sample_average" and "FOCAL" not in records[0].info
+
+
+@needs_bcftools
+def test_vcf_is_4_4_and_reads_back_in_bcftools_and_pysam(results, tmp_path):
+    """Two records (a loss on chr12 sorts after MET on chr7): CN and END as the result says."""
+    result = json.loads(results["focal"].read_text())
+    kras = next(g for g in result["genes"] if g["gene"] == "KRAS")
+    kras["status"] = "loss"
+    path = tmp_path / "two.cnv.vcf.gz"
+    write_vcf(vcf_content(result), path)
+    met = result["met"]
+    expected = [  # (chrom, END, CN rounded to 2 decimals as written)
+        ("chr7", met["end"], pytest.approx(met["tumor_copy_number"], abs=0.005)),
+        ("chr12", kras["end"], pytest.approx(kras["tumor_copy_number"], abs=0.005)),
+    ]
+    header = subprocess.run(
+        [BCFTOOLS, "view", "-h", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert header.startswith("##fileformat=VCFv4.4\n")
+    query = subprocess.run(
+        [BCFTOOLS, "query", "-f", "%CHROM\t%INFO/END\t[%CN]\t[%GT]\n", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = [line.split("\t") for line in query.splitlines()]
+    assert [(c, int(e), float(cn)) for c, e, cn, _ in rows] == expected
+    assert {gt for *_, gt in rows} == {"./1"}
+    with pysam.VariantFile(str(path)) as vcf:
+        assert vcf.header.version == "VCFv4.4"
+        records = [(r.chrom, r.stop, r.samples[0]["CN"]) for r in vcf]
+    assert records == expected
+
+
+# --- all exports -------------------------------------------------------------------------
+@pytest.mark.parametrize("export", EXPORTS, ids=lambda export: export.name)
+def test_each_export_writes_only_its_files(results, tmp_path, export):
+    loaded = report.load_result(results["focal"])
+    path = tmp_path / f"GC-001{export.suffix}"
+    written = export.write(loaded.result, loaded.segments, path)
+    assert written[0] == path and all(p.stat().st_size > 0 for p in written)
+    assert sorted(tmp_path.iterdir()) == sorted(written)  # no temporary files left behind
+
+
+def test_write_exports_writes_every_export(results, tmp_path):
+    loaded = report.load_result(results["blood"])
+    written = write_exports(loaded.result, loaded.segments, tmp_path, "x")
+    assert [p.name for p in written] == ["x.cnv.vcf.gz", "x.cnv.vcf.gz.tbi", "x.seg", "x_mqc.tsv"]
 
 
 # --- SEG ----------------------------------------------------------------------------------

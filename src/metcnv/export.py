@@ -6,11 +6,16 @@
   event's last base, SVLEN = END - POS, SVCLAIM=D (an abundance claim from depth),
   IMPRECISE (bin resolution). FORMAT GT:CN:CNQ:CICN. CN is the tumor copy number when the
   purity is known, else the sample-average copy number (INFO/CNTYPE says which). CNQ is
-  the phred-scaled one-sided normal tail of the gene's z-score, capped at 99. bgzipped
-  and tabix-indexed.
+  the phred-scaled one-sided normal tail of the gene's z-score, capped at 99. Written
+  by htslib (pysam) from the header template `templates/cnv.vcf.header`, so every record
+  is checked against the header; bgzipped and tabix-indexed. Numbers are rounded (CN, CICN,
+  Z to 2 decimals, LOG2, LOG2CI, SAMPLECN to 3, CNQ to 1) and htslib writes a float with
+  at most 6 significant digits.
 - SEG: `ID chrom loc.start loc.end num.mark seg.mean`, 1-based starts, log2 last.
 - MultiQC custom content `{sample}_mqc.tsv`: one general-statistics row per sample; every
   file carries the identical header block, as MultiQC requires for one `id`.
+
+Each format is one entry of EXPORTS; `write_exports` writes them all.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +43,7 @@ NO_EVENT = {"neutral", "inconclusive", "", None}
 CNQ_MAX = 99.0
 SEG_COLUMNS = ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean"]
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+TEMPLATE = resources.files("metcnv").joinpath("templates/cnv.vcf.header")
 
 
 def safe_stem(name: str, what: str = "sample", source: str | Path = "") -> str:
@@ -66,12 +74,30 @@ def _num(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _fmt(value, digits: int = 3) -> str:
-    number = _num(value)
-    return "." if number is None else f"{number:.{digits}f}".rstrip("0").rstrip(".")
-
-
 # --- VCF ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CnvRecord:
+    """The values of one `<CNV>` record, rounded as written; None is written as missing."""
+
+    chrom: str
+    pos: int  # 1-based: the padding base before the event
+    end: int  # the event's last base: INFO/END, which pysam keeps as the record's stop
+    info: dict[str, object]  # the rest of INFO in order written; flags True; absent: not written
+    call: dict[str, object]  # the sample's GT:CN:CNQ:CICN
+
+
+@dataclass(frozen=True)
+class VcfContent:
+    """What one sample's VCF says: the facts for its header and its records in order."""
+
+    sample: str
+    source: str
+    build: str | None
+    chroms: set[str]  # contigs the result's genes are on
+    filter: str
+    records: list[CnvRecord]
+
+
 def headline(gene: dict) -> tuple[float | None, list | None, str]:
     """The copy number a reader should see first: tumor's when known, else sample average."""
     if _num(gene.get("tumor_copy_number")) is not None:
@@ -79,92 +105,69 @@ def headline(gene: dict) -> tuple[float | None, list | None, str]:
     return _num(gene.get("copy_number")), gene.get("copy_number_ci95"), "sample_average"
 
 
-def vcf_text(result: dict) -> str:
-    """The whole VCF of one result as text (uncompressed)."""
-    template = resources.files("metcnv").joinpath("templates/cnv.vcf.header").read_text()
-    sample = result["sample"]
-    build = result.get("build")
+def vcf_content(result: dict) -> VcfContent:
+    """The VCF of one result: the one place the VCF reads the result's own fields."""
     met = result.get("met") or {}
     genes = [g | met if g.get("gene") == met.get("gene") else g for g in result.get("genes") or []]
-    events = [
-        g
-        for g in genes
-        if g.get("status") not in NO_EVENT
-        and g.get("chrom")
-        and g.get("start") is not None
-        and g.get("end") is not None
-    ]
-    chroms = {g["chrom"] for g in genes if g.get("chrom")}
-    lengths = LENGTHS.get(build or "", {})
-    lines = template.rstrip("\n").split("\n")
-    lines.append(f"##source=metcnv {result.get('software', {}).get('metcnv', __version__)}")
-    if build:
-        lines.append(f"##reference={build}")
-    if lengths:  # every primary contig of the build, spelt as the data spells chr7
-        prefix = "chr" if any(c.startswith("chr") for c in chroms) or not chroms else ""
-        chroms |= {prefix + c[3:] for c in PRIMARY}
-    for chrom in sorted(chroms, key=lambda c: (contig_order(canonical(c)), c)):
-        length = lengths.get(canonical(chrom))
-        assembly = f",assembly={build}" if build else ""
-        lines.append(
-            f"##contig=<ID={chrom},length={length}{assembly}>"
-            if length
-            else f"##contig=<ID={chrom}>"
-        )
+    records = [r for r in map(cnv_record, genes) if r is not None]
+    records.sort(key=lambda r: (contig_order(canonical(r.chrom)), r.chrom, r.pos))
     qc = (result.get("qc") or {}).get("status")
-    qc_filter = {"warn": "qc_warn", "fail": "qc_fail"}.get(qc, "PASS")
-    lines.append(
-        "#"
-        + "\t".join(
-            ["CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample]
-        )
+    return VcfContent(
+        sample=result["sample"],
+        source=f"metcnv {result.get('software', {}).get('metcnv', __version__)}",
+        build=result.get("build"),
+        chroms={g["chrom"] for g in genes if g.get("chrom")},
+        filter={"warn": "qc_warn", "fail": "qc_fail"}.get(qc, "PASS"),
+        records=records,
     )
-    events.sort(key=lambda g: (contig_order(canonical(g["chrom"])), g["chrom"], g["start"]))
-    for gene in events:
-        pos = max(int(gene["start"]), 1)  # 1-based position of the base before the event
-        end = int(gene["end"])
-        cn, ci, kind = headline(gene)
-        z = _num(gene.get("z"))
-        cnq = (
-            "."
-            if z is None
-            else _fmt(min(CNQ_MAX, -10 * math.log10(max(float(norm.sf(abs(z))), 1e-300))), 1)
-        )
-        info = [
-            f"END={end}",
-            f"SVLEN={end - pos}",
-            "SVCLAIM=D",
-            "IMPRECISE",
-            f"GENE={_info_value(gene['gene'])}",
-            f"STATUS={_info_value(gene['status'])}",
-        ]
-        if gene.get("focal"):
-            info.append("FOCAL")
-        if _num(gene.get("log2")) is not None:
-            info.append(f"LOG2={_fmt(gene['log2'])}")
-            ci_log2 = gene.get("log2_ci95") or [None, None]
-            if all(_num(v) is not None for v in ci_log2):
-                info.append(f"LOG2CI={_fmt(ci_log2[0])},{_fmt(ci_log2[1])}")
-        info.append(f"CNTYPE={kind}")
-        if _num(gene.get("copy_number")) is not None:
-            info.append(f"SAMPLECN={_fmt(gene['copy_number'])}")
-        if z is not None:
-            info.append(f"Z={_fmt(z, 2)}")
-        cici = ",".join(_fmt(v, 2) for v in ci) if ci and len(ci) == 2 else ".,."
-        fields = [
-            gene["chrom"],
-            str(pos),
-            ".",
-            "N",
-            "<CNV>",
-            ".",
-            qc_filter,
-            ";".join(info),
-            "GT:CN:CNQ:CICN",
-            f"./1:{_fmt(cn, 2)}:{cnq}:{cici}",
-        ]
-        lines.append("\t".join(fields))
-    return "\n".join(lines) + "\n"
+
+
+def cnv_record(gene: dict) -> CnvRecord | None:
+    """One gene call as a `<CNV>` record, or None if it calls no change or has no place.
+
+    The one place the VCF reads a gene call's fields.
+    """
+    if gene.get("status") in NO_EVENT or not gene.get("chrom"):
+        return None
+    if gene.get("start") is None or gene.get("end") is None:
+        return None
+    pos = max(int(gene["start"]), 1)  # 1-based position of the base before the event
+    end = int(gene["end"])
+    cn, ci, kind = headline(gene)
+    z = _num(gene.get("z"))
+    cnq = None if z is None else min(CNQ_MAX, -10 * math.log10(max(float(norm.sf(abs(z))), 1e-300)))
+    info: dict[str, object] = {
+        "SVLEN": end - pos,
+        "SVCLAIM": "D",
+        "IMPRECISE": True,
+        "GENE": _info_value(gene["gene"]),
+        "STATUS": _info_value(gene["status"]),
+    }
+    if gene.get("focal"):
+        info["FOCAL"] = True
+    if _num(gene.get("log2")) is not None:
+        info["LOG2"] = _round(gene["log2"], 3)
+        ci_log2 = gene.get("log2_ci95") or [None, None]
+        if all(_num(v) is not None for v in ci_log2):
+            info["LOG2CI"] = tuple(_round(v, 3) for v in ci_log2)
+    info["CNTYPE"] = kind
+    if _num(gene.get("copy_number")) is not None:
+        info["SAMPLECN"] = _round(gene["copy_number"], 3)
+    if z is not None:
+        info["Z"] = _round(z, 2)
+    call = {
+        "GT": (None, 1),  # ./1
+        "CN": _round(cn, 2),
+        "CNQ": _round(cnq, 1),
+        "CICN": tuple(_round(v, 2) for v in ci) if ci and len(ci) == 2 else (None, None),
+    }
+    return CnvRecord(gene["chrom"], pos, end, info, call)
+
+
+def _round(value, digits: int) -> float | None:
+    """`value` rounded to `digits` decimals, or None for null / NaN / missing."""
+    number = _num(value)
+    return None if number is None else round(number, digits)
 
 
 def _info_value(text: str) -> str:
@@ -172,20 +175,61 @@ def _info_value(text: str) -> str:
     return re.sub(r"[\s;=,]", "_", str(text))
 
 
-def write_vcf(result: dict, path: Path) -> list[Path]:
+def vcf_header(content: VcfContent) -> pysam.VariantHeader:
+    """The template's lines (VCF 4.4), then source, reference, contigs and the sample.
+
+    Contigs are those of the genes and, when the build is known, every primary contig of
+    the build with its length, spelt as the data spells chr7.
+    """
+    header = pysam.VariantHeader()
+    for record in list(header.records):  # it starts as VCFv4.2: the template's lines instead
+        record.remove()
+    for line in TEMPLATE.read_text().splitlines():
+        header.add_line(line)
+    header.add_meta("source", content.source)
+    if content.build:
+        header.add_meta("reference", content.build)
+    chroms = set(content.chroms)
+    lengths = LENGTHS.get(content.build or "", {})
+    if lengths:
+        prefix = "chr" if any(c.startswith("chr") for c in chroms) or not chroms else ""
+        chroms |= {prefix + c[3:] for c in PRIMARY}
+    for chrom in sorted(chroms, key=lambda c: (contig_order(canonical(c)), c)):
+        length = lengths.get(canonical(chrom))
+        header.add_line(
+            f"##contig=<ID={chrom},length={length},assembly={content.build}>"
+            if length
+            else f"##contig=<ID={chrom}>"
+        )
+    header.add_sample(content.sample)
+    return header
+
+
+def write_vcf(content: VcfContent, path: Path) -> list[Path]:
     """bgzipped VCF at `path` (…/X.cnv.vcf.gz) and its tabix index; returns both paths.
 
-    Both are made in a temporary folder beside `path` and renamed into place (the VCF
-    first, then its newer index), so a failure leaves neither half-written.
+    Written by htslib (pysam), which checks the header and every record. Both files are
+    made in a temporary folder beside `path` and renamed into place (the VCF first, then
+    its newer index), so a failure leaves neither half-written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     index = path.with_name(path.name + ".tbi")
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-        plain = Path(tmp) / "out.vcf"
-        plain.write_text(vcf_text(result))
         packed = Path(tmp) / "out.vcf.gz"
-        pysam.tabix_compress(str(plain), str(packed), force=True)
+        with pysam.VariantFile(str(packed), "wz", header=vcf_header(content)) as vcf:
+            for record in content.records:
+                vcf.write(
+                    vcf.new_record(
+                        contig=record.chrom,
+                        start=record.pos - 1,
+                        stop=record.end,
+                        alleles=("N", "<CNV>"),  # no reference sequence is read
+                        filter=content.filter,
+                        info=record.info,
+                        samples=[record.call],
+                    )
+                )
         pysam.tabix_index(str(packed), preset="vcf", force=True)
         os.replace(packed, path)
         os.replace(Path(tmp) / "out.vcf.gz.tbi", index)
@@ -267,7 +311,8 @@ MQC_COLUMNS = [
 ]
 
 
-def mqc_text(result: dict) -> str:
+def mqc_row(result: dict) -> list[str]:
+    """The general-statistics row of one result: the one place it reads the result."""
     met = result.get("met") or {}
     qc = result.get("qc") or {}
     cn, _, kind = headline(met)
@@ -282,8 +327,12 @@ def mqc_text(result: dict) -> str:
         qc.get("status") or "",
         reasons,
     ]
-    row = [CONTROL.sub(" ", str(v)) for v in row]
-    return MQC_HEADER + "\t".join(MQC_COLUMNS) + "\n" + "\t".join(row) + "\n"
+    return [CONTROL.sub(" ", str(v)) for v in row]
+
+
+def mqc_text(result: dict) -> str:
+    """The whole `_mqc.tsv` of one result: the shared header block, columns and its row."""
+    return MQC_HEADER + "\t".join(MQC_COLUMNS) + "\n" + "\t".join(mqc_row(result)) + "\n"
 
 
 def write_mqc(result: dict, path: Path) -> Path:
@@ -292,10 +341,35 @@ def write_mqc(result: dict, path: Path) -> Path:
     return Path(path)
 
 
+# --- the registry -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Export:
+    """One standard-format file of a sample, named `{stem}{suffix}`.
+
+    `write(result, segments, path)` writes it and returns the paths written (`path` first).
+    """
+
+    name: str
+    suffix: str
+    write: Callable[[dict, pd.DataFrame, Path], list[Path]]
+
+
+EXPORTS: tuple[Export, ...] = (
+    Export("VCF", ".cnv.vcf.gz", lambda result, _, path: write_vcf(vcf_content(result), path)),
+    Export(
+        "IGV SEG",
+        ".seg",
+        lambda result, segments, path: [write_seg(seg_frame(result["sample"], segments), path)],
+    ),
+    Export("MultiQC", "_mqc.tsv", lambda result, _, path: [write_mqc(result, path)]),
+)
+
+
 def write_exports(result: dict, segments: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
-    """VCF (+ index), SEG and MultiQC table of one sample into `out_dir`."""
+    """Every file of EXPORTS of one sample into `out_dir`; returns the paths written."""
     out_dir = Path(out_dir)
-    written = write_vcf(result, out_dir / f"{stem}.cnv.vcf.gz")
-    written.append(write_seg(seg_frame(result["sample"], segments), out_dir / f"{stem}.seg"))
-    written.append(write_mqc(result, out_dir / f"{stem}_mqc.tsv"))
-    return written
+    return [
+        written
+        for export in EXPORTS
+        for written in export.write(result, segments, out_dir / f"{stem}{export.suffix}")
+    ]
