@@ -17,6 +17,7 @@ from test_report import (
 )
 
 from metcnv import cohort, report
+from metcnv.chromium import chromium
 from metcnv.errors import MetcnvError
 from metcnv.export import SEG_COLUMNS, safe_stem
 
@@ -197,7 +198,7 @@ def test_table_sorts_on_click(cohort_dir, tmp_path):
     page = cohort_dir["out"] / "clicked.html"
     try:
         page.write_text(text.replace("</body>", click))
-        dom = report.chromium(["--dump-dom", "--virtual-time-budget=3000"], page).stdout
+        dom = chromium(["--dump-dom", "--virtual-time-budget=3000"], page).stdout
     finally:
         page.unlink()
     body = dom[dom.index("<tbody>") : dom.index("</tbody>")]

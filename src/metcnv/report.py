@@ -19,16 +19,13 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from metcnv import __version__, figures
+from metcnv.chromium import print_pdf, require_chromium
 from metcnv.errors import MetcnvError
 from metcnv.export import _num, headline, safe_stem, write_exports
 from metcnv.files import atomic_write, md5sum, require_file
@@ -37,8 +34,6 @@ log = logging.getLogger(__name__)
 
 SCHEMA, SCHEMA_VERSION = "metcnv-result", 1
 DASH, MINUS, TIMES = "\u2013", "\u2212", "\u00d7"  # typographic en dash, minus and times
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_TIMEOUT = 180  # seconds for one page (a cold start in a container takes ~2 s)
 
 STATUS_WORDS = {
     "high_level_focal_amplification": "MET high-level focal amplification",
@@ -622,113 +617,6 @@ def render_html(r: SampleResult) -> str:
     return page(f"metcnv report: {r.sample}", body)
 
 
-# --- Chromium -------------------------------------------------------------------------
-def find_chromium() -> str | None:
-    """Path of a Chromium/Chrome executable on PATH, or None."""
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def chromium(args: list[str], source: Path) -> subprocess.CompletedProcess:
-    """Run headless Chromium on a local file with a throw-away profile; stderr is kept.
-
-    Sandboxing is off (`--no-sandbox`) because containers and root accounts cannot use
-    it; only metcnv's own local, script-free or inline-script pages are opened.
-    """
-    binary = find_chromium()
-    if binary is None:
-        raise MetcnvError(
-            f"{source}: Chromium is not installed, so no PDF can be printed; install it "
-            "(Debian/Ubuntu: `apt-get install chromium`) or open the HTML report in a browser "
-            "and print it to PDF"
-        )
-    with tempfile.TemporaryDirectory(prefix="metcnv-chromium-") as profile:
-        command = [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            *args,
-            Path(source).resolve().as_uri(),
-        ]
-        try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=CHROMIUM_TIMEOUT,
-                env={**os.environ, "HOME": profile},
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise MetcnvError(
-                f"{source}: Chromium did not finish within {CHROMIUM_TIMEOUT} s; "
-                "check that `chromium --headless` runs on this machine"
-            ) from None
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise MetcnvError(
-            f"{source}: Chromium failed (exit {done.returncode}: {last}); check "
-            "that `chromium --headless --no-sandbox` runs on this machine"
-        )
-    return done
-
-
-def print_pdf(html_path: Path, pdf_path: Path) -> Path:
-    """Print an HTML file to A4 PDF with headless Chromium (atomic: temp file, rename)."""
-    pdf_path = Path(pdf_path)
-    if find_chromium() is None:
-        chromium([], html_path)  # raises the "not installed" error
-    fd, tmp = tempfile.mkstemp(dir=pdf_path.parent, prefix=f".{pdf_path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        chromium(
-            [f"--print-to-pdf={tmp}", "--no-pdf-header-footer", "--virtual-time-budget=5000"],
-            html_path,
-        )
-        if os.path.getsize(tmp) == 0:
-            raise MetcnvError(
-                f"{html_path}: Chromium wrote an empty PDF; print the HTML "
-                "report from a browser instead"
-            )
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; give the PDF the usual mode
-        os.replace(tmp, pdf_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return pdf_path
-
-
-def screenshot(html_path: Path, png_path: Path, width: int = 1100, height: int = 1600) -> list[str]:
-    """Screenshot a page with headless Chromium; returns its console messages.
-
-    Console lines are Chromium's `CONSOLE` log lines (with `--enable-logging=stderr`);
-    an uncaught JavaScript error appears as one starting with "Uncaught".
-    """
-    done = chromium(
-        [
-            f"--screenshot={png_path}",
-            f"--window-size={width},{height}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=5000",
-        ],
-        html_path,
-    )
-    return [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
-
-
 # --- entry point ----------------------------------------------------------------------
 def write_sample_reports(
     result_json: Path, out_dir: Path | None = None, pdf: bool = False
@@ -740,8 +628,8 @@ def write_sample_reports(
     paths written.
     """
     result_json = Path(result_json)
-    if pdf and find_chromium() is None:  # say so before writing anything
-        chromium([], result_json)
+    if pdf:  # say so before writing anything
+        require_chromium(result_json)
     r = load_result(result_json)
     out_dir = Path(out_dir) if out_dir is not None else result_json.parent
     stem = r.stem
