@@ -28,7 +28,8 @@ from metcnv import figures
 from metcnv.errors import MetcnvError
 from metcnv.export import _num, headline, safe_stem, seg_frame, write_seg
 from metcnv.files import atomic_write, require_file
-from metcnv.report import DASH, QC_COLOURS, _table, esc, num, page, read_json
+from metcnv.loading import read_json, read_table
+from metcnv.report import DASH, QC_COLOURS, esc, num, page
 
 SHEET_COLUMNS = ["patient", "collection_date", "site"]
 SUMMARY_COLUMNS = [
@@ -408,7 +409,7 @@ def write_summary(results: list[Path], out_dir: Path, samples: Path | None = Non
     written.append(summary_tsv)
 
     segs = [
-        seg_frame(r["sample"], _table(p.parent, r, "segments", p, dtype={"chrom": str}))
+        seg_frame(r["sample"], read_table(p.parent, r, "segments", p, dtype={"chrom": str}))
         for p, r in zip(paths, loaded, strict=True)
     ]
     written.append(write_seg(pd.concat(segs, ignore_index=True), out_dir / "cohort.seg"))
