@@ -161,7 +161,7 @@ def _require(found: bool, what: str, install: str) -> None:
 
 @pytest.fixture(scope="session")
 def require_chromium() -> None:
-    from metcnv.report import find_chromium
+    from metcnv.chromium import find_chromium
 
     _require(find_chromium() is not None, "headless Chromium", "apt-get install chromium")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,7 @@ from test_report import (
 )
 
 from metcnv import cohort, report
+from metcnv.chromium import chromium
 from metcnv.errors import MetcnvError
 from metcnv.export import SEG_COLUMNS, safe_stem
 
@@ -144,6 +147,29 @@ def test_patient_page(cohort_dir):
     no_raw_markup(hostile.read_text(), "<script>alert(1)</script>")
 
 
+def test_markup_in_the_data_is_text_on_every_page(tmp_path):
+    """A sample, patient, site, verdict and QC reason that look like markup are shown as
+    text on the report, the summary and the patient page, in content and in attributes."""
+    name, site, attribute = "<script>alert(1)</script>", "<i>site</i>", '" onclick="alert(2)'
+    path = write_fake_result(tmp_path / "results", name, 0.4, 1.5)
+    result = json.loads(path.read_text())
+    result["verdict"] = f"{name}{attribute}"  # shown as the status badge's title
+    result["qc"]["reasons"] = [f"warn: {name}{attribute}"]  # and the QC badge's
+    path.write_text(json.dumps(result))
+    report_page = report.write_sample_reports(path, path.parent)[0]
+    sheet = write_sheet(tmp_path / "s.tsv", [(name, 0.4, 1.5, "tumor", name, "2024-01-02", site)])
+    written = cohort.write_summary([path], tmp_path / "summary", sheet)
+    cohort_pages = [p for p in written if p.suffix == ".html"]
+    assert [p.parent.name for p in cohort_pages] == ["summary", "patients"]
+    for page in [report_page, *cohort_pages]:
+        text = page.read_text()
+        no_raw_markup(text, name)
+        assert escape(name) in text, page.name  # shown, as text
+        assert 'onclick="' not in text and "onclick=" in text, page.name  # quotes escaped
+    for page in cohort_pages:
+        assert escape(site) in page.read_text(), page.name
+
+
 def test_sheet_optional_and_columns_may_be_missing(cohort_dir, tmp_path):
     results = cohort_dir["results"]
     written = cohort.write_summary(results, tmp_path / "nosheet")
@@ -197,7 +223,7 @@ def test_table_sorts_on_click(cohort_dir, tmp_path):
     page = cohort_dir["out"] / "clicked.html"
     try:
         page.write_text(text.replace("</body>", click))
-        dom = report.chromium(["--dump-dom", "--virtual-time-budget=3000"], page).stdout
+        dom = chromium(["--dump-dom", "--virtual-time-budget=3000"], page).stdout
     finally:
         page.unlink()
     body = dom[dom.index("<tbody>") : dom.index("</tbody>")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from metcnv import report
+from metcnv.chromium import chromium, screenshot
 from metcnv.errors import MetcnvError
 from metcnv.export import safe_stem
 
@@ -337,7 +339,7 @@ def write_fake_result(
 # --- helpers shared with test_export.py and test_cohort.py -----------------------------
 def render(html: Path, png: Path, width: int = 1100, height: int = 1600) -> list[str]:
     """Screenshot a page in real headless Chromium; fail on console errors or a blank page."""
-    console = report.screenshot(html, png, width, height)
+    console = screenshot(html, png, width, height)
     errors = [line for line in console if "Uncaught" in line or "ERROR:CONSOLE" in line]
     assert not errors, f"{html.name}: JavaScript console errors:\n" + "\n".join(errors)
     assert_not_blank(png)
@@ -501,7 +503,7 @@ def test_hostile_sample_names_are_escaped_and_stay_in_out_dir(tmp_path, name):
     assert "/" not in stem and not stem.startswith(".")
     text = paths[0].read_text()
     no_raw_markup(text, name)
-    assert report.esc(name) in text  # shown, escaped
+    assert escape(name) in text  # shown, escaped
     assert not (tmp_path / "x.report.html").exists() and not list(tmp_path.parent.glob("x.*"))
 
 
@@ -544,7 +546,7 @@ def test_bad_input_is_one_clear_line(fake, tmp_path):
 def test_console_error_detector_works(tmp_path):
     page = tmp_path / "broken.html"
     page.write_text("<html><body><h1>x</h1><script>undefinedFunction();</script></body></html>")
-    console = report.screenshot(page, tmp_path / "broken.png", 400, 300)
+    console = screenshot(page, tmp_path / "broken.png", 400, 300)
     assert any("Uncaught" in line for line in console)
 
 
@@ -560,7 +562,7 @@ def test_hostile_report_renders_harmlessly(tmp_path, name):
     path = write_fake_result(tmp_path / "in", name, 0.4, 1.5)
     html = report.write_sample_reports(path, tmp_path / "out")[0]
     render(html, tmp_path / "hostile.png", 1100, 900)
-    dom = report.chromium(["--dump-dom", "--virtual-time-budget=2000"], html).stdout
+    dom = chromium(["--dump-dom", "--virtual-time-budget=2000"], html).stdout
     assert "<script" not in dom.lower()  # the name is text, not an element
 
 

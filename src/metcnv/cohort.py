@@ -14,6 +14,9 @@ The sample sheet (`--samples`) is the workflow's TSV with columns sample, bam,
 sample_type, purity, ploidy, patient, collection_date, site; only `sample` is required,
 and empty or missing patient / collection_date / site are allowed (such samples have no
 patient page, or no place on its time axis).
+
+The pages are templates/summary.html.j2 and patient.html.j2, rendered by pages.py; the
+functions here give them the summary rows with the links between pages.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pandas as pd
+from markupsafe import Markup
 
-from metcnv import figures
+from metcnv import figures, pages
 from metcnv.errors import MetcnvError
 from metcnv.export import _num, headline, safe_stem, seg_frame, write_seg
 from metcnv.files import atomic_write, require_file
-from metcnv.report import DASH, QC_COLOURS, _table, esc, num, page, read_json
+from metcnv.loading import read_json, read_table
 
 SHEET_COLUMNS = ["patient", "collection_date", "site"]
 SUMMARY_COLUMNS = [
@@ -60,39 +64,6 @@ SUMMARY_COLUMNS = [
     "verdict",
     "result",
 ]
-
-# A tiny sortable table: click a header to sort by it, again to reverse. Cells may carry
-# data-sort (numbers; empty sorts last).
-SORT_JS = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
-  table.querySelectorAll("th").forEach(function (th) {
-    th.setAttribute("tabindex", "0");
-    function sort() {
-      var body = table.tBodies[0], col = th.cellIndex;
-      var up = th.getAttribute("aria-sort") !== "ascending";
-      table.querySelectorAll("th").forEach(function (o) { o.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", up ? "ascending" : "descending");
-      function key(row) {
-        var cell = row.cells[col];
-        var sortKey = cell.getAttribute("data-sort");
-        return sortKey !== null ? sortKey : cell.textContent.trim();
-      }
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b);
-        if (x === "" || y === "") { return (x === "") - (y === ""); }
-        var nx = Number(x), ny = Number(y);
-        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny
-          : x.localeCompare(y, undefined, {numeric: true});
-        return up ? c : -c;
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
-    }
-    th.addEventListener("click", sort);
-    th.addEventListener("keydown", function (e) { if (e.key === "Enter") { sort(); } });
-  });
-});
-"""
 
 
 def read_sheet(path: Path) -> pd.DataFrame:
@@ -187,122 +158,43 @@ def _flag(value) -> str:
 
 
 def _href(target: Path, start: Path) -> str:
-    """A relative, URL-quoted link from folder `start` to `target`, escaped for an attribute."""
-    return esc(quote(os.path.relpath(target.resolve(), start.resolve())))
+    """A relative, URL-quoted link from folder `start` to `target`."""
+    return quote(os.path.relpath(target.resolve(), start.resolve()))
 
 
-def _status_cell(row: dict) -> str:
-    """The MET call as a coloured badge; the verdict sentence shows on hover."""
-    status = row["met_status"]
-    colour = figures.status_colour(status)
-    return (
-        f'<td data-sort="{esc(status)}" title="{esc(row["verdict"])}"><span class="badge" '
-        f'style="--badge: {colour}">{esc(status.replace("_", " "))}</span></td>'
-    )
-
-
-def _qc_cell(row: dict) -> str:
-    status = row["qc_status"] or "n/a"
-    return (
-        f'<td title="{esc(row["qc_reasons"])}"><span class="badge" style="--badge: '
-        f'{QC_COLOURS.get(status, "#666")}">{esc(status)}</span></td>'
-    )
-
-
-def _num_cell(value, digits: int = 1, ci: tuple | None = None) -> str:
-    number = _num(value)
-    text = esc(num(number, digits)) if number is not None else ""
-    if ci and all(_num(v) is not None for v in ci):
-        text += f" <small>({esc(num(ci[0], digits))}{DASH}{esc(num(ci[1], digits))})</small>"
-    return f'<td class="num" data-sort="{"" if number is None else number}">{text}</td>'
-
-
-def _sample_link(row: dict, path: Path, folder: Path) -> str:
-    """The sample's name, linked to its report when one was written beside its result."""
+def _linked(row: dict, path: Path, folder: Path) -> dict:
+    """A summary row with a link (from `folder`) to the sample's report, when one was
+    written beside its result."""
     report = path.parent / f"{safe_stem(row['sample'])}.report.html"
-    sample = esc(row["sample"])
-    return f'<a href="{_href(report, folder)}">{sample}</a>' if report.exists() else sample
-
-
-def _met_cells(row: dict) -> str:
-    """Status, MET copy number with its interval and kind, and MET/chr7 ratio cells."""
-    kind = "tumor" if row["met_cn_type"] == "tumor" else "sample avg."
-    return (
-        _status_cell(row)
-        + _num_cell(
-            row["met_copy_number"],
-            1,
-            (row["met_copy_number_ci_low"], row["met_copy_number_ci_high"]),
-        )
-        + f"<td>{esc(kind)}</td>"
-        + _num_cell(
-            row["met_chr7_ratio"],
-            2,
-            (row["met_chr7_ratio_ci_low"], row["met_chr7_ratio_ci_high"]),
-        )
-    )
-
-
-def _purity_cell(purity: float | None) -> str:
-    """The tumor fraction as a percentage, sortable by its value; "unknown" without one."""
-    if purity is None:
-        return '<td class="num" data-sort="">unknown</td>'
-    return f'<td class="num" data-sort="{purity}">{purity * 100:.0f}%</td>'
+    return row | {"report_href": _href(report, folder) if report.exists() else None}
 
 
 def summary_html(
     rows: list[dict], paths: list[Path], out_dir: Path, patient_pages: dict[str, Path]
 ) -> str:
+    """summary.html: every sample's row, linked to its report and its patient's page."""
     counts = pd.Series([r["met_status"] for r in rows]).value_counts()
-    tally = " · ".join(f"{esc(s.replace('_', ' '))}: <b>{n}</b>" for s, n in counts.items())
-    lines = []
-    for row, path in zip(rows, paths, strict=True):
-        patient = esc(row["patient"])
-        if row["patient"] in patient_pages:
-            patient = f'<a href="{_href(patient_pages[row["patient"]], out_dir)}">{patient}</a>'
-        lines.append(
-            f"<tr><td>{_sample_link(row, path, out_dir)}</td><td>{patient}</td>"
-            f"<td>{esc(row['sample_type'])}</td>"
-            f'<td class="date">{esc(row["collection_date"])}</td><td>{esc(row["site"])}</td>'
-            + _met_cells(row)
-            + f"<td>{esc(row['fish_category'])}</td><td>{esc(row['over_10_copies'])}</td>"
-            f"<td>{esc(row['focal'])}</td>"
-            + _purity_cell(row["purity"])
-            + _num_cell(row["limit_of_detection"], 1)
-            + _qc_cell(row)
-            + "</tr>"
-        )
-    table = (
-        '<div class="scroll"><table class="sortable"><thead><tr><th>sample</th>'
-        "<th>patient</th><th>type</th>"
-        '<th>date</th><th>site</th><th>MET status</th><th class="num">MET CN (95% CI)</th>'
-        '<th>CN of</th><th class="num">MET/chr7 (95% CI)</th><th>FISH-eq.</th>'
-        '<th>&gt;10 copies</th><th>focal</th><th class="num">purity</th>'
-        '<th class="num">LoD (tumor CN)</th><th>QC</th></tr></thead>\n<tbody>\n'
-        + "\n".join(lines)
-        + "\n</tbody></table></div>"
+    linked = [
+        _linked(row, path, out_dir)
+        | {
+            "patient_href": _href(patient_pages[row["patient"]], out_dir)
+            if row["patient"] in patient_pages
+            else None
+        }
+        for row, path in zip(rows, paths, strict=True)
+    ]
+    return pages.render(
+        "summary.html.j2",
+        rows=linked,
+        tally=list(counts.items()),
+        patients=[(name, _href(page, out_dir)) for name, page in sorted(patient_pages.items())],
     )
-    patients = ""
-    if patient_pages:
-        links = ", ".join(
-            f'<a href="{_href(p, out_dir)}">{esc(name)}</a>'
-            for name, p in sorted(patient_pages.items())
-        )
-        patients = f"<h2>Patients</h2><p>{links}</p>"
-    body = (
-        "<header><h1>MET copy number: cohort summary</h1>\n"
-        f'<p class="meta"><b>{len(rows)}</b> samples · {tally}</p></header>\n'
-        f'<section aria-label="samples"><h2>Samples</h2><p class="note">Click a column '
-        "header to sort. MET CN is the tumor copy number where a purity was given, else the "
-        "sample-average copy number (a lower bound of the tumor's for a gain).</p>\n"
-        f"{table}</section>\n{patients}"
-    )
-    return page("metcnv cohort summary", body, SORT_JS, wide=True)
 
 
 def patient_html(
     patient: str, rows: list[dict], paths: list[Path], folder: Path, summary: Path, settings: dict
 ) -> str:
+    """patients/{patient}.html: one patient's samples over time, dated ones plotted."""
     frame = pd.DataFrame(rows)
     frame["date"] = pd.to_datetime(frame["collection_date"].replace("", None), errors="coerce")
     frame["cn"] = pd.to_numeric(frame["met_copy_number"], errors="coerce")
@@ -313,60 +205,19 @@ def patient_html(
         source = "met_chr7_ratio" + ("" if not end else f"_ci{end}")
         frame[f"ratio{end}"] = pd.to_numeric(frame[source], errors="coerce")
     dated = frame["date"].notna()
-    figure = (
-        figures.patient_plot(frame, settings)
-        if dated.any()
-        else '<p class="note">No sample of this patient has a collection date in the '
-        "sample sheet: add collection_date (YYYY-MM-DD) to plot them over time.</p>"
-    )
     order = (
         frame.assign(_undated=frame["date"].isna())
         .sort_values(["_undated", "date", "sample_type", "sample"], kind="stable")
         .index
     )
-    lines = []
-    for i in order:
-        row, path = rows[i], paths[i]
-        lines.append(
-            f'<tr><td class="date">{esc(row["collection_date"] or "no date")}</td>'
-            f"<td>{_sample_link(row, path, folder)}</td>"
-            f"<td>{esc(row['sample_type'])}</td><td>{esc(row['site'])}</td>"
-            + _met_cells(row)
-            + _purity_cell(row["purity"])
-            + _qc_cell(row)
-            + "</tr>"
-        )
-    undated = int((~dated).sum())
-    note = (
-        f'<p class="note">{undated} sample(s) without a collection date are listed below '
-        "but not plotted.</p>"
-        if undated
-        else ""
+    return pages.render(
+        "patient.html.j2",
+        patient=patient,
+        rows=[_linked(rows[i], paths[i], folder) for i in order],
+        plot=Markup(figures.patient_plot(frame, settings)) if dated.any() else None,
+        undated=int((~dated).sum()),
+        summary_href=_href(summary, folder),
     )
-    body = (
-        f'<header><h1>Patient {esc(patient)}: MET over time</h1>\n<p class="meta">'
-        f'<b>{len(rows)}</b> samples · <a href="{_href(summary, folder)}">cohort summary</a>'
-        '</p></header>\n<section aria-label="timeline"><h2>MET copy number over time</h2>\n'
-        f"<figure>{figure}<figcaption>Each point is one sample at its collection date, coloured "
-        "by sample type, with its 95% interval. Filled: tumor copy number (purity known); "
-        "hollow: sample-average copy number (no purity; a lower bound of the tumor's). Dashed "
-        "lines: amplification thresholds (left) and FISH-equivalent ratio categories (right)."
-        f"</figcaption></figure>{note}</section>\n"
-        '<section aria-label="samples"><h2>Samples</h2><div class="scroll">'
-        '<table class="sortable"><thead><tr>'
-        "<th>date</th><th>sample</th><th>type</th><th>site</th><th>MET status</th>"
-        '<th class="num">MET CN (95% CI)</th><th>CN of</th><th class="num">MET/chr7 '
-        '(95% CI)</th><th class="num">purity</th><th>QC</th></tr></thead>\n'
-        "<tbody>\n" + "\n".join(lines) + "\n</tbody></table></div></section>\n"
-        '<section class="howto"><h2>How to read this page</h2><ul>'
-        "<li>A rising MET copy number during treatment can signal resistance (MET bypass), a "
-        "falling one response; compare like with like: tumor copy numbers with tumor copy "
-        "numbers.</li><li>Blood (cfDNA) samples without a tumor fraction show the "
-        "sample-average copy number, which falls with the tumor fraction even when the "
-        "tumor's MET copy number does not.</li><li>Samples from different sites on the same "
-        "date show agreement (or heterogeneity) between sites.</li></ul></section>"
-    )
-    return page(f"metcnv patient {patient}", body, SORT_JS)
 
 
 def write_summary(results: list[Path], out_dir: Path, samples: Path | None = None) -> list[Path]:
@@ -408,7 +259,7 @@ def write_summary(results: list[Path], out_dir: Path, samples: Path | None = Non
     written.append(summary_tsv)
 
     segs = [
-        seg_frame(r["sample"], _table(p.parent, r, "segments", p, dtype={"chrom": str}))
+        seg_frame(r["sample"], read_table(p.parent, r, "segments", p, dtype={"chrom": str}))
         for p, r in zip(paths, loaded, strict=True)
     ]
     written.append(write_seg(pd.concat(segs, ignore_index=True), out_dir / "cohort.seg"))
