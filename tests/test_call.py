@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from synthetic import GC, sample
 
-from metcnv.call import CallSettings, call_sample, normalized_bins
+from metcnv.call import call_sample, normalized_bins
+from metcnv.model import CallSettings, Sample, Status
 from metcnv.pon import build_pon
 
 
@@ -14,7 +15,8 @@ def pon():
 
 
 def call(pon, coverage, purity):
-    return call_sample(coverage, pon, purity, CallSettings())
+    given = Sample.given(coverage.sample, "tumor", purity, None)
+    return call_sample(coverage, pon, given.purity, given.ploidy, CallSettings())
 
 
 AMPLICON = ("chr7", 116_200_000, 117_300_000)
@@ -23,62 +25,62 @@ AMPLICON = ("chr7", 116_200_000, 117_300_000)
 def test_focal_high_level(pon):
     result = call(pon, sample("t", 100, purity=0.6, events=[(*AMPLICON, 20)]), 0.6)
     met = result.met
-    assert met["status"] == "high_level_focal_amplification", met["status_reason"]
-    assert met["focal"] is True and met["over_10_copies"] is True
-    assert met["tumor_copy_number"] == pytest.approx(20, rel=0.15)
-    low, high = met["tumor_copy_number_ci95"]
-    assert low < met["tumor_copy_number"] < high
-    assert met["amplicon"]["size"] < 3_000_000
-    assert met["met_chr7_ratio"] == pytest.approx(10, rel=0.2)
-    assert met["fish_category"] == "high"
-    assert result.qc["status"] in ("pass", "warn")
+    assert met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION, met.status_reason
+    assert met.focal is True and met.over_10_copies is True
+    assert met.tumor_copy_number == pytest.approx(20, rel=0.15)
+    low, high = met.tumor_copy_number_ci95
+    assert low < met.tumor_copy_number < high
+    assert met.amplicon.size < 3_000_000
+    assert met.chrom_ratio == pytest.approx(10, rel=0.2)
+    assert met.fish_category == "high"
+    assert result.qc.status in ("pass", "warn")
 
 
 def test_polysomy_is_never_focal(pon):
     met = call(pon, sample("p", 101, purity=0.7, events=[("chr7", 0, 160_000_000, 4)]), 0.7).met
-    assert met["status"] == "chr7_gain", met["status_reason"]
-    assert met["focal"] is False
-    assert met["tumor_copy_number"] == pytest.approx(4, rel=0.15)
-    assert met["met_chr7_ratio"] == pytest.approx(1, abs=0.25)
+    assert met.status is Status.CHR7_GAIN, met.status_reason
+    assert met.focal is False
+    assert met.tumor_copy_number == pytest.approx(4, rel=0.15)
+    assert met.chrom_ratio == pytest.approx(1, abs=0.25)
 
 
 def test_focal_on_top_of_chr7_gain(pon):
     events = [("chr7", 0, 160_000_000, 3), (*AMPLICON, 14)]
     met = call(pon, sample("e", 102, purity=0.4, events=events), 0.4).met
-    assert met["status"] == "high_level_focal_amplification", met["status_reason"]
-    assert met["chr7_background"]["tumor_copy_number"] == pytest.approx(3, abs=0.5)
-    assert met["met_chr7_ratio"] == pytest.approx(14 / 3, rel=0.25)
-    assert met["fish_category"] == "intermediate"
+    assert met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION, met.status_reason
+    assert met.chrom_background.tumor_copy_number == pytest.approx(3, abs=0.5)
+    assert met.chrom_ratio == pytest.approx(14 / 3, rel=0.25)
+    assert met.fish_category == "intermediate"
 
 
 def test_neutral_sample(pon):
     met = call(pon, sample("n", 103, purity=0.5), 0.5).met
-    assert met["status"] == "neutral", met["status_reason"]
-    assert met["over_10_copies"] is False
-    assert met["limit_of_detection"] < 6
+    assert met.status is Status.NEUTRAL, met.status_reason
+    assert met.over_10_copies is False
+    assert met.limit_of_detection < 6
 
 
 def test_without_purity_the_lower_bound_decides(pon):
     high = call(pon, sample("h", 104, purity=1.0, events=[(*AMPLICON, 20)]), None).met
-    assert high["tumor_copy_number"] is None and high["ci95_of"] == "copy_number"
-    assert high["over_10_copies"] is True and high["status"] == "high_level_focal_amplification"
+    assert high.tumor_copy_number is None and high.headline()[2] == "sample_average"
+    assert high.over_10_copies is True and high.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION
     low = call(pon, sample("l", 105, purity=0.1, events=[(*AMPLICON, 30)]), None).met
-    assert low["status"] == "inconclusive" and "--purity" in low["status_reason"]
-    assert low["over_10_copies"] is None and "--purity" in low["over_10_reason"]
+    assert low.status is Status.INCONCLUSIVE and "--purity" in low.status_reason
+    assert low.over_10_copies is None and "--purity" in low.over_10_reason
 
 
 def test_low_purity_limit_of_detection_makes_neutral_inconclusive(pon):
     met = call(pon, sample("b", 106, depth=60, purity=0.02), 0.02).met
-    assert met["status"] == "inconclusive", met["status_reason"]
-    assert met["limit_of_detection"] > 6
-    assert met["over_10_copies"] is None
+    assert met.status is Status.INCONCLUSIVE, met.status_reason
+    assert met.limit_of_detection > 6
+    assert met.over_10_copies is None
 
 
 def test_interval_coverage_on_repeated_samples(pon):
     inside = 0
     for seed in range(200, 230):
         met = call(pon, sample("c", seed, purity=0.5, events=[(*AMPLICON, 8)]), 0.5).met
-        low, high = met["tumor_copy_number_ci95"]
+        low, high = met.tumor_copy_number_ci95
         inside += low <= 8 <= high
     assert inside >= 25  # nominal 95% of 30 is 28.5
 
@@ -86,9 +88,9 @@ def test_interval_coverage_on_repeated_samples(pon):
 def test_gene_sized_amplicon_is_not_diluted(pon):
     met_only = ("chr7", 116_672_195, 116_798_377)  # 126 kb: no off-target bin is inside
     met = call(pon, sample("g", 107, purity=0.3, events=[(*met_only, 12)]), 0.3).met
-    assert met["status"] == "high_level_focal_amplification", met["status_reason"]
-    assert met["tumor_copy_number"] == pytest.approx(12, rel=0.2)
-    assert met["amplicon"]["size"] < 1_000_000
+    assert met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION, met.status_reason
+    assert met.tumor_copy_number == pytest.approx(12, rel=0.2)
+    assert met.amplicon.size < 1_000_000
 
 
 def test_thin_neutral_bins_average_to_zero(pon):

@@ -42,7 +42,7 @@ def test_focal_and_polysomy_are_told_apart(example_results):
     assert focal["fish_category"] == "high"
     polysomy = result(example_results, "tumor_polysomy")["met"]
     assert polysomy["focal"] is False and polysomy["status"] == "chr7_gain"
-    assert polysomy["chr7_background"]["tumor_copy_number"] == pytest.approx(4, abs=0.8)
+    assert polysomy["chrom_background"]["tumor_copy_number"] == pytest.approx(4, abs=0.8)
 
 
 def test_result_files_and_json_keys(example_results):
@@ -55,11 +55,12 @@ def test_result_files_and_json_keys(example_results):
         "copy_ratio",
         "copy_number",
         "tumor_copy_number",
-        "ci95",
+        "copy_number_ci95",
         "z",
         "focal",
         "segment",
-        "met_chr7_ratio",
+        "chrom_ratio",
+        "chrom_background",
         "fish_category",
         "over_10_copies",
         "status",

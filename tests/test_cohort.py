@@ -21,7 +21,8 @@ from test_report import (
 from metcnv import cohort, report
 from metcnv.chromium import chromium
 from metcnv.errors import MetcnvError
-from metcnv.export import SEG_COLUMNS, safe_stem
+from metcnv.export import SEG_COLUMNS
+from metcnv.files import safe_stem
 
 # sample, purity, MET log2, type, patient, date, site
 SAMPLES = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from metcnv.export import (
     write_exports,
     write_vcf,
 )
+from metcnv.loading import read_json
+from metcnv.model import Result, Status
 
 BCFTOOLS = shutil.which("bcftools")
 MULTIQC = Path(sys.executable).parent / "multiqc"
@@ -40,6 +41,13 @@ def results(tmp_path_factory) -> dict[str, Path]:
     for path in paths.values():
         report.write_sample_reports(path, path.parent)
     return paths
+
+
+def with_gene(result: Result, name: str, **changes) -> Result:
+    """The result with one gene call changed (in `genes`, and in `met` if it is MET)."""
+    genes = [g.model_copy(update=changes) if g.gene == name else g for g in result.genes]
+    met = next(g for g in genes if g.gene == result.met.gene)
+    return result.model_copy(update={"genes": genes, "met": met})
 
 
 def vcf_of(path: Path) -> Path:
@@ -73,7 +81,7 @@ def test_vcf_records_one_per_called_gene(results):
     assert sample == ["GC-001"]
     assert len(records) == 1  # only MET is called; the neutral genes are not events
     rec = records[0]
-    met = json.loads(results["focal"].read_text())["met"]
+    met = read_json(results["focal"]).met.model_dump()
     assert (rec.chrom, rec.alts, rec.ref) == ("chr7", ("<CNV>",), "N")
     assert rec.pos == met["start"]  # the padding base before the 0-based start
     assert rec.stop == met["end"]  # END
@@ -92,9 +100,8 @@ def test_vcf_without_events_or_purity(results, tmp_path):
     with pysam.VariantFile(str(vcf_of(results["blood"]))) as vcf:
         assert list(vcf) == []
         assert "chr7" in vcf.header.contigs
-    result = json.loads(results["blood"].read_text())
-    result["met"] |= {"status": "chr7_gain", "focal": False}
-    result["qc"]["status"] = "warn"
+    result = with_gene(read_json(results["blood"]), "MET", status=Status.CHR7_GAIN, focal=False)
+    result = result.model_copy(update={"qc": result.qc.model_copy(update={"status": "warn"})})
     path = tmp_path / "gain.cnv.vcf.gz"
     write_vcf(vcf_content(result), path)
     with pysam.VariantFile(str(path)) as vcf:
@@ -107,15 +114,13 @@ def test_vcf_without_events_or_purity(results, tmp_path):
 @needs_bcftools
 def test_vcf_is_4_4_and_reads_back_in_bcftools_and_pysam(results, tmp_path):
     """Two records (a loss on chr12 sorts after MET on chr7): CN and END as the result says."""
-    result = json.loads(results["focal"].read_text())
-    kras = next(g for g in result["genes"] if g["gene"] == "KRAS")
-    kras["status"] = "loss"
+    result = with_gene(read_json(results["focal"]), "KRAS", status=Status.LOSS)
     path = tmp_path / "two.cnv.vcf.gz"
     write_vcf(vcf_content(result), path)
-    met = result["met"]
+    met, kras = result.met, next(g for g in result.genes if g.gene == "KRAS")
     expected = [  # (chrom, END, CN rounded to 2 decimals as written)
-        ("chr7", met["end"], pytest.approx(met["tumor_copy_number"], abs=0.005)),
-        ("chr12", kras["end"], pytest.approx(kras["tumor_copy_number"], abs=0.005)),
+        ("chr7", met.end, pytest.approx(met.tumor_copy_number, abs=0.005)),
+        ("chr12", kras.end, pytest.approx(kras.tumor_copy_number, abs=0.005)),
     ]
     header = subprocess.run(
         [BCFTOOLS, "view", "-h", str(path)], capture_output=True, text=True, check=True

@@ -15,7 +15,9 @@ import pytest
 from metcnv import report
 from metcnv.chromium import chromium, screenshot
 from metcnv.errors import MetcnvError
-from metcnv.export import safe_stem
+from metcnv.files import safe_stem
+from metcnv.model import GeneCall, Result, Sample
+from metcnv.results import gene_table
 
 HOSTILE = ["<script>alert(1)</script>", "../../x"]
 needs_chromium = pytest.mark.usefixtures("require_chromium")
@@ -142,19 +144,7 @@ def write_fake_result(
     segments["copy_number"] = 2 * segments["copy_ratio"]
     segments.to_csv(folder / f"{safe_stem(sample)}.segments.tsv", sep="\t", index=False)
 
-    genes, gene_rows = [], []
-    settings = {
-        "ploidy": 2.0,
-        "focal_max_size": 3000000,
-        "amp_min_cn": 6.0,
-        "high_level_cn": 10.0,
-        "min_z": 3.0,
-        "fish_low": 1.8,
-        "fish_intermediate": 2.2,
-        "fish_high": 5.0,
-        "segment_alpha": 0.01,
-        "min_gene_bins": 3,
-    }
+    genes = []
     for gene, (chrom, start, end) in HG38_GENES.items():
         level = met_log2 if gene == "MET" else 0.0
         se = 0.05
@@ -165,7 +155,6 @@ def write_fake_result(
             else [max(0.0, ratio_to_tumor_cn(2**v, purity)) for v in (level, lo, hi)]
         )
         lod_ratio = 2 ** (3 * se + 1.645 * se)
-        z = level / se
         amp = gene == "MET" and met_log2 > 0.5
         status = (
             "high_level_focal_amplification"
@@ -174,57 +163,36 @@ def write_fake_result(
             if amp
             else "neutral"
         )
-        g = {
-            "gene": gene,
-            "chrom": chrom,
-            "start": start,
-            "end": end,
-            "n_bins": 24 if gene == "MET" else 12,
-            "log2": level,
-            "log2_ci95": [lo, hi],
-            "copy_ratio": 2**level,
-            "copy_number": 2 * 2**level,
-            "copy_number_ci95": [2 * 2**lo, 2 * 2**hi],
-            "tumor_copy_number": None if tumor is None else tumor[0],
-            "tumor_copy_number_ci95": None if tumor is None else tumor[1:],
-            "tumor_copy_number_clamped": False,
-            "z": z,
-            "limit_of_detection": None if purity is None else ratio_to_tumor_cn(lod_ratio, purity),
-            "limit_of_detection_copy_ratio": lod_ratio,
-            "status": status,
-        }
-        genes.append(g)
-        gene_rows.append(
+        genes.append(
             {
                 "gene": gene,
                 "chrom": chrom,
                 "start": start,
                 "end": end,
-                "n_bins": g["n_bins"],
+                "n_bins": 24 if gene == "MET" else 12,
                 "log2": level,
-                "log2_ci_low": lo,
-                "log2_ci_high": hi,
+                "log2_se": se,
+                "log2_ci95": [lo, hi],
                 "copy_ratio": 2**level,
-                "copy_number": g["copy_number"],
-                "copy_number_ci_low": g["copy_number_ci95"][0],
-                "copy_number_ci_high": g["copy_number_ci95"][1],
-                "tumor_copy_number": g["tumor_copy_number"],
-                "tumor_copy_number_ci_low": None if tumor is None else tumor[1],
-                "tumor_copy_number_ci_high": None if tumor is None else tumor[2],
-                "z": z,
-                "limit_of_detection": g["limit_of_detection"],
+                "copy_number": 2 * 2**level,
+                "copy_number_ci95": [2 * 2**lo, 2 * 2**hi],
+                "tumor_copy_number": None if tumor is None else tumor[0],
+                "tumor_copy_number_ci95": None if tumor is None else tumor[1:],
+                "z": level / se,
+                "limit_of_detection": None
+                if purity is None
+                else ratio_to_tumor_cn(lod_ratio, purity),
+                "limit_of_detection_copy_ratio": lod_ratio,
                 "status": status,
+                "status_reason": f"{gene} within the normals' range",
+                "over_10_copies": False,
+                "over_10_reason": "no gain seen",
             }
         )
-    pd.DataFrame(gene_rows).to_csv(
-        folder / f"{safe_stem(sample)}.genes.tsv", sep="\t", index=False, na_rep="NA"
-    )
-    met = dict(genes[2])
+    met = genes[2]
     focal = met_log2 > 0.5
     tumor_cn = met["tumor_copy_number"]
     met |= {
-        "ci95": met["tumor_copy_number_ci95"] or met["copy_number_ci95"],
-        "ci95_of": "tumor_copy_number" if purity else "copy_number",
         "segment": {
             "chrom": "chr7",
             "start": AMPLICON[1],
@@ -233,20 +201,29 @@ def write_fake_result(
             "n_bins": 30,
             "log2": met_log2,
         },
+        "amplicon": {
+            "chrom": "chr7",
+            "start": AMPLICON[1],
+            "end": AMPLICON[2],
+            "size": AMPLICON[2] - AMPLICON[1],
+            "from": "segment",
+        },
         "focal": focal,
         "focal_reason": (
             "segment 1.1 Mb < 3 Mb and 22 standard errors above chr7"
             if focal
             else "MET is not above the rest of chr7"
         ),
-        "chr7_background": {
+        "chrom_background": {
             "log2": 0.01,
+            "log2_se": 0.02,
             "copy_number": 2.01,
             "tumor_copy_number": None if purity is None else 2.02,
             "n_bins": 140,
+            "bins": "bins outside the gene's segment",
         },
-        "met_chr7_ratio": (tumor_cn / 2.02) if tumor_cn is not None else 2**met_log2,
-        "met_chr7_ratio_ci95": (
+        "chrom_ratio": (tumor_cn / 2.02) if tumor_cn is not None else 2**met_log2,
+        "chrom_ratio_ci95": (
             [met["tumor_copy_number_ci95"][0] / 2.1, met["tumor_copy_number_ci95"][1] / 1.95]
             if tumor_cn
             else [2 ** met["log2_ci95"][0], 2 ** met["log2_ci95"][1]]
@@ -261,7 +238,7 @@ def write_fake_result(
         if focal
         else "MET within the normals' range",
     }
-    ratio = met["met_chr7_ratio"]
+    ratio = met["chrom_ratio"]
     met["fish_category"] = (
         "high"
         if ratio >= 5
@@ -271,25 +248,23 @@ def write_fake_result(
         if ratio >= 1.8
         else "none"
     )
-    result = {
-        "schema": "metcnv-result",
-        "schema_version": 1,
-        "sample": sample,
-        "sample_type": sample_type,
-        "purity": purity,
-        "purity_source": None if purity is None else "user",
-        "ploidy": 2.0,
-        "build": "hg38",
-        "verdict": (
+    calls = [GeneCall(**g) for g in genes]
+    result = Result(
+        sample=sample,
+        sample_type=sample_type,
+        purity=Sample.given(sample, sample_type, purity, None).purity,
+        ploidy={"value": 2.0, "source": "default"},
+        build="hg38",
+        verdict=(
             "High-level focal MET amplification."
             if met["status"].startswith("high")
             else "MET focal amplification."
             if focal
             else "No MET amplification."
         ),
-        "met": met,
-        "genes": genes,
-        "qc": {
+        met=calls[2],
+        genes=calls,
+        qc={
             "status": "pass" if purity else "warn",
             "reasons": [] if purity else ["warn: median depth over MET 88 < 100"],
             "met_median_depth": 450.0,
@@ -300,8 +275,10 @@ def write_fake_result(
             "bins_masked": 25,
             "masked_fraction": 25 / len(bins),
             "pon_correlation": 0.97,
+            "pon_correlation_normals": 0.98,
+            "pon_correlation_relative": 0.99,
         },
-        "reference": {
+        reference={
             "path": "/data/pon/gastric_panel_v2.pon",
             "md5": "0" * 32,
             "flat": False,
@@ -310,13 +287,14 @@ def write_fake_result(
             "build": "hg38",
             "bins_md5": "1" * 32,
             "metcnv_version": "0.1.0",
+            "settings": {"panel": "gastric_panel_v2.bed", "min_mapq": 20},
         },
-        "inputs": {
+        inputs={
             "coverage": {"path": f"{sample}.coverage.tsv.gz", "md5": "2" * 32},
             "alignments": {"path": f"/data/{sample}.bam", "md5": "3" * 32},
         },
-        "settings": settings,
-        "software": {
+        settings={"min_mapq": 20, "exclude_flags": "0x704"},
+        software={
             "metcnv": "0.1.0",
             "python": "3.11.7",
             "numpy": "2",
@@ -324,15 +302,18 @@ def write_fake_result(
             "pandas": "2",
             "pysam": "0.24",
         },
-        "warnings": [],
-        "outputs": {
+        warnings=[],
+        outputs={
             "bins": f"{safe_stem(sample)}.bins.tsv.gz",
             "segments": f"{safe_stem(sample)}.segments.tsv",
             "genes": f"{safe_stem(sample)}.genes.tsv",
         },
-    }
+    )
+    gene_table(result.genes).to_csv(
+        folder / f"{safe_stem(sample)}.genes.tsv", sep="\t", index=False, na_rep="NA"
+    )
     path = folder / f"{safe_stem(sample)}.metcnv.json"
-    path.write_text(json.dumps(result, indent=1))
+    path.write_text(result.to_json())
     return path
 
 
@@ -428,7 +409,7 @@ def test_verdict_box_with_purity(written):
     text = written["focal"][0].read_text()
     verdict = text[text.index('aria-label="verdict"') : text.index('aria-label="figures"')]
     for expected in [
-        "MET high-level focal amplification",
+        "High-level focal MET amplification",
         "MET tumor copy number",
         "14.1",
         "95% CI 12.9\u201315.3",

@@ -199,6 +199,18 @@ def make_bins(
     return sort_bins(pd.concat(frames, ignore_index=True))[BIN_COLUMNS]
 
 
+def gene_labels(bins: pd.DataFrame) -> pd.Series:
+    """Each bin's gene names: the `gene` column holds comma-separated names or '-'."""
+    return bins["gene"].astype(str).str.split(",")
+
+
+def gene_mask(bins: pd.DataFrame, gene: str, labels: pd.Series | None = None) -> np.ndarray:
+    """Target bins whose gene label names `gene` (`labels`: gene_labels(bins), if at hand)."""
+    labels = gene_labels(bins) if labels is None else labels
+    named = labels.map(lambda names: gene in names).to_numpy(bool)
+    return named & (bins["kind"] == "target").to_numpy()
+
+
 def bins_checksum(bins: pd.DataFrame) -> str:
     """MD5 of the bin coordinates and kinds: two files with equal checksums share bins."""
     text = bins[["chrom", "start", "end", "kind"]].to_csv(sep="\t", index=False, header=False)

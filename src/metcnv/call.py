@@ -1,4 +1,4 @@
-"""Gene-level copy number calls, and the MET verdict, from a sample's coverage.
+"""Gene-level copy number calls and their status (MET first) from a sample's coverage.
 
 For every panel gene the estimate is the weighted mean log2 ratio of the gene's own
 target bins (so segmentation can never dilute a small focal event), with a standard
@@ -18,15 +18,17 @@ chromosome-wide gain (polysomy) has no such contrast and is never called focal.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from metcnv import params
+from metcnv.bins import NO_GENE, gene_labels, gene_mask
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
+from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
 from metcnv.qc import sample_qc
@@ -39,25 +41,6 @@ BACKGROUND_GAP = 1_500_000  # fallback background keeps this far from the gene
 FLAT_SYSTEMATIC_SD = 0.15  # log2 noise floor of a gene when no normals measure it
 MONTE_CARLO_DRAWS = 20_000  # draws for the MET/chr7 ratio interval
 LN2 = np.log(2)
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    """Every threshold a call depends on; all are printed with the result."""
-
-    ploidy: float = params.PLOIDY
-    focal_max_size: int = params.FOCAL_MAX_SIZE
-    amp_min_cn: float = params.AMP_MIN_CN
-    high_level_cn: float = params.HIGH_LEVEL_CN
-    min_z: float = params.MIN_Z
-    fish_low: float = params.FISH_LOW
-    fish_intermediate: float = params.FISH_INTERMEDIATE
-    fish_high: float = params.FISH_HIGH
-    segment_alpha: float = params.SEGMENT_ALPHA
-    min_gene_bins: int = params.MIN_GENE_BINS
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -77,12 +60,17 @@ class Estimate:
 
 @dataclass
 class CallResult:
+    """The normalised bins and segments (the tables) and the typed calls made from them."""
+
     bins: pd.DataFrame
     segments: pd.DataFrame
-    genes: list[dict]
-    met: dict
-    qc: dict
+    genes: list[GeneCall]
+    qc: QC
     warnings: list[str]
+
+    @property
+    def met(self) -> GeneCall:
+        return next(gene for gene in self.genes if gene.gene == "MET")
 
 
 def normalized_bins(
@@ -166,10 +154,10 @@ def estimate(bins: pd.DataFrame, rows: np.ndarray, loo: np.ndarray) -> Estimate 
 def gene_rows(bins: pd.DataFrame) -> dict[str, np.ndarray]:
     """Used target rows of each panel gene; names whose bins span > 5 Mb are backbones."""
     target = (bins["kind"] == "target").to_numpy()
-    names = bins["gene"].str.split(",")
+    labels = gene_labels(bins)
     genes = {}
-    for name in sorted({n for group in names[target] for n in group if n != "-"}):
-        rows = target & names.map(lambda group, name=name: name in group).to_numpy()
+    for name in sorted({n for group in labels[target] for n in group if n != NO_GENE}):
+        rows = gene_mask(bins, name, labels)
         span = bins["end"][rows].max() - bins["start"][rows].min()
         if bins["chrom"][rows].nunique() == 1 and span <= BACKBONE_SPAN:
             genes[name] = rows
@@ -179,56 +167,63 @@ def gene_rows(bins: pd.DataFrame) -> dict[str, np.ndarray]:
 def call_sample(
     coverage: SampleCoverage,
     pon: PanelOfNormals,
-    purity: float | None,
+    purity: Purity,
+    ploidy: Ploidy,
     settings: CallSettings,
 ) -> CallResult:
-    """Normalise, segment and call every panel gene; MET gets the headline verdict."""
+    """Normalise, segment and call every panel gene (MET among them) against the normals."""
     bins, warnings = normalized_bins(coverage, pon)
     used = bins["used"].to_numpy(bool)
     segments = segment_bins(bins[used], settings.segment_alpha).assign(
         copy_ratio=lambda s: 2 ** s["log2"],
         copy_number=lambda s: sample_copy_number(2 ** s["log2"]),
     )
-    qc = sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction)
+    qc = QC(**sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction))
     calls = {}
     for name, rows in gene_rows(bins).items():
         if (rows & used).any():
             caller = GeneCaller(
-                name, rows & used, bins, segments, pon.loo_residuals, purity, settings, qc
+                name, rows & used, bins, segments, pon.loo_residuals, purity, ploidy, settings, qc
             )
             calls[name] = caller.call()
         else:
-            calls[name] = GeneCaller.absent(name, purity, f"every {name} bin is masked")
+            calls[name] = GeneCaller.absent(name, f"every {name} bin is masked")
+    pon_mapq = pon.settings.get("min_mapq")
+    if pon_mapq is not None and str(pon_mapq) != coverage.meta.get("min_mapq"):
+        warnings.append(
+            f"the sample was counted with MAPQ >= {coverage.meta.get('min_mapq')} but the "
+            f"normals with MAPQ >= {pon_mapq}: counts are not comparable"
+        )
     if "MET" not in calls:
         warnings.append("the panel has no MET target bins")
-        calls["MET"] = GeneCaller.absent("MET", purity, "the panel has no MET target bins")
-    return CallResult(bins, segments, list(calls.values()), met_fields(calls["MET"]), qc, warnings)
-
-
-MET_NAMES = {
-    "chrom_background": "chr7_background",
-    "chrom_ratio": "met_chr7_ratio",
-    "chrom_ratio_ci95": "met_chr7_ratio_ci95",
-}
-
-
-def met_fields(gene: dict) -> dict:
-    """The MET call under the names of the result schema (chr7 background, MET/chr7 ratio)."""
-    return {MET_NAMES.get(key, key): value for key, value in gene.items()}
+        calls["MET"] = GeneCaller.absent("MET", "the panel has no MET target bins")
+    return CallResult(bins, segments, list(calls.values()), qc, warnings)
 
 
 class GeneCaller:
     """Everything reported for one gene; see the module docstring for the method."""
 
-    def __init__(self, name, rows, bins, segments, loo, purity, settings, qc):
+    def __init__(
+        self,
+        name: str,
+        rows: np.ndarray,
+        bins: pd.DataFrame,
+        segments: pd.DataFrame,
+        loo: np.ndarray,
+        purity: Purity,
+        ploidy: Ploidy,
+        settings: CallSettings,
+        qc: QC,
+    ):
         self.name, self.rows, self.bins, self.segments = name, rows, bins, segments
-        self.loo, self.purity, self.s, self.qc = loo, purity, settings, qc
+        self.loo, self.s, self.qc = loo, settings, qc
+        self.purity, self.ploidy = purity.value, ploidy.value
         self.chrom = str(bins["chrom"][rows].iloc[0]) if rows.any() else None
 
     @classmethod
-    def absent(cls, name: str, purity: float | None, reason: str) -> dict:
+    def absent(cls, name: str, reason: str) -> GeneCall:
         """An uncallable gene: no usable bins."""
-        return {"gene": name, "n_bins": 0, "purity": purity, "focal": None} | uncallable(reason)
+        return GeneCall(gene=name, n_bins=0, **uncallable(reason))
 
     def _segment(self) -> pd.Series:
         """The segment holding most of the gene's bins."""
@@ -272,7 +267,7 @@ class GeneCaller:
         )
         return away, "the gene's segment covers the chromosome: bins over 1.5 Mb from the gene"
 
-    def call(self) -> dict:
+    def call(self) -> GeneCall:
         """Every gene-level field of docs/outputs.md, status last (it uses the others)."""
         b = self.bins[self.rows]
         out: dict = {
@@ -281,12 +276,14 @@ class GeneCaller:
             "start": int(b["start"].min()),
             "end": int(b["end"].max()),
             "n_bins": int(self.rows.sum()),
-            "purity": self.purity,
         }
         if self.rows.sum() < self.s.min_gene_bins:
-            return out | uncallable(
-                f"only {int(self.rows.sum())} usable {self.name} bins "
-                f"(at least {self.s.min_gene_bins} needed)"
+            return GeneCall(
+                **out,
+                **uncallable(
+                    f"only {int(self.rows.sum())} usable {self.name} bins "
+                    f"(at least {self.s.min_gene_bins} needed)"
+                ),
             )
         est = estimate(self.bins, self.rows, self.loo)
         lo, hi = est.ci()
@@ -306,15 +303,13 @@ class GeneCaller:
         out |= self._detection_limit(est.se)
         out |= self._focality(est)
         out |= self._status(out)
-        if self.qc["status"] == "fail":
-            out |= uncallable("QC failed (" + "; ".join(self.qc["reasons"]) + ")")
-        return out
+        if self.qc.status == "fail":
+            out |= uncallable("QC failed (" + "; ".join(self.qc.reasons) + ")")
+        return GeneCall(**out)
 
     def _tumor(self, log2) -> np.ndarray:
         """Purity-adjusted tumor copy number of log2 ratio(s), clamped at 0."""
-        return np.maximum(
-            tumor_copy_number(2.0 ** np.asarray(log2), self.purity, self.s.ploidy), 0.0
-        )
+        return np.maximum(tumor_copy_number(2.0 ** np.asarray(log2), self.purity, self.ploidy), 0.0)
 
     def _tumor_fields(self, est: Estimate) -> dict:
         lo, hi = est.ci()
@@ -323,17 +318,13 @@ class GeneCaller:
                 "tumor_copy_number": None,
                 "tumor_copy_number_ci95": None,
                 "tumor_copy_number_clamped": False,
-                "ci95_of": "copy_number",
-                "ci95": [float(sample_copy_number(2**lo)), float(sample_copy_number(2**hi))],
             }
-        raw = float(tumor_copy_number(2**est.log2, self.purity, self.s.ploidy))
+        raw = float(tumor_copy_number(2**est.log2, self.purity, self.ploidy))
         ci = [float(self._tumor(lo)), float(self._tumor(hi))]
         return {
             "tumor_copy_number": max(raw, 0.0),
             "tumor_copy_number_ci95": ci,
             "tumor_copy_number_clamped": raw < 0,
-            "ci95_of": "tumor_copy_number",
-            "ci95": ci,
         }
 
     def _detection_limit(self, se: float) -> dict:
@@ -344,7 +335,7 @@ class GeneCaller:
         if self.purity is not None:
             out["limit_of_detection"] = float(self._tumor(log2_lod))
             return out
-        c, ploidy = self.s.high_level_cn, self.s.ploidy
+        c, ploidy = self.s.high_level_cn, self.ploidy
         needed = 2 * (ratio - 1) / (c - 2 + ratio * (2 - ploidy))
         out["limit_of_detection_reason"] = (
             f"without a purity: gains of {ratio:.2f}-fold and more are detected, so "

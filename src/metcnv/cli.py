@@ -1,37 +1,24 @@
-"""Command-line interface. `_cmd_*` functions parse and print; `do_*` functions do the work
-(and are the Python API). A MetcnvError becomes one line on stderr and exit code 2."""
+"""Command-line interface: parses options, calls the Python API (metcnv.api) and prints.
+
+A MetcnvError becomes one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from pathlib import Path
 
-import pandas as pd
+from pydantic import ValidationError
 
-from metcnv import __version__, params
-from metcnv.bins import make_bins, read_bed
-from metcnv.call import CallResult, CallSettings, call_sample
+from metcnv import __version__, api, params
 from metcnv.cohort import write_summary
-from metcnv.coverage import (
-    SampleCoverage,
-    count_bins,
-    header_lengths,
-    open_alignments,
-    read_coverage,
-    write_coverage,
-)
+from metcnv.coverage import read_coverage, write_coverage
 from metcnv.errors import MetcnvError
-from metcnv.files import md5sum, require_file, safe_stem
-from metcnv.gc import bin_gc, fasta_lengths
-from metcnv.genome import detect_build
-from metcnv.pon import PanelOfNormals, build_pon, flat_pon
+from metcnv.model import SAMPLE_TYPES, CallSettings, Result, Sample
+from metcnv.pon import PanelOfNormals
 from metcnv.report import write_sample_reports
-from metcnv.results import Sample, output_paths, result_document, write_results
-
-SAMPLE_TYPES = ("tumor", "blood", "effusion", "normal")
-ALIGNMENT_SUFFIXES = (".bam", ".cram")
+from metcnv.results import output_paths
 
 EXAMPLES = """examples:
   metcnv pon build --targets panel.bed --fasta ref.fa --out panel.pon normal*.bam
@@ -42,133 +29,65 @@ EXAMPLES = """examples:
 """
 
 
-# --- the work ------------------------------------------------------------------------------
-def do_bins(targets: Path, lengths: dict[str, int], build: str, args) -> pd.DataFrame:
-    """The panel's bins on a genome with these contig lengths."""
-    access = read_bed(args.access) if args.access else None
-    return make_bins(
-        read_bed(require_file(targets, "the panel's target BED"), build),
-        lengths,
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _validated(model, **values):
+    """`model(**values)`, or a one-line error naming the option and what it must be."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = problem["loc"][0] if problem["loc"] else ""
+        given = f" {values[where]}" if where in values else ""
+        option = _flag(str(where)) if where else "options"
+        raise MetcnvError(f"{option}{given}: {problem['msg']}") from None
+
+
+def bin_settings(args) -> api.BinSettings:
+    return api.BinSettings(
         target_bin_size=args.target_bin_size,
         offtarget_bin_size=args.offtarget_bin_size,
-        access=access,
+        access=args.access,
         offtarget=not args.no_offtarget,
     )
 
 
-def do_coverage(alignments: Path, pon: PanelOfNormals, args) -> SampleCoverage:
-    """Count a BAM/CRAM on the bins of a panel of normals, refusing another build first."""
-    pon.check_build(alignment_genome(alignments, args.fasta)[1], str(alignments))
-    coverage = count_bins(
-        alignments,
-        pon.bins,
-        fasta=args.fasta,
-        min_mapq=args.min_mapq,
-        threads=args.threads,
-        sample=args.sample,
-    )
-    pon.check_sample(coverage, str(alignments))
-    return coverage
-
-
-def alignment_genome(path: Path, fasta: Path | None) -> tuple[dict[str, int], str]:
-    """Contig lengths and build of a BAM/CRAM header."""
-    with open_alignments(path, fasta, 1) as handle:
-        lengths = header_lengths(handle)
-    return lengths, detect_build(lengths, str(path))
-
-
-def bin_settings(args) -> dict:
-    """What fixes a panel's bins and counts; stored in the panel of normals."""
-    panel = Path(args.targets)
-    return {
-        "panel": panel.name,
-        "panel_md5": md5sum(panel),
-        "target_bin_size": args.target_bin_size,
-        "offtarget_bin_size": args.offtarget_bin_size,
-        "offtarget": not args.no_offtarget,
-        "access": Path(args.access).name if args.access else None,
-        "min_mapq": args.min_mapq,
-    }
-
-
-def do_pon_build(inputs: list[Path], args) -> PanelOfNormals:
-    """Count (or read) every normal on the panel's bins and fit the panel of normals."""
-    lengths = fasta_lengths(args.fasta)
-    build = detect_build(lengths, str(args.fasta))
-    bins = do_bins(args.targets, lengths, build, args)
-    normals = []
-    for path in inputs:
-        if path.suffix.lower() in ALIGNMENT_SUFFIXES:
-            coverage = count_bins(
-                path, bins, fasta=args.fasta, min_mapq=args.min_mapq, threads=args.threads
-            )
-        else:
-            coverage = read_coverage(path)
-        if coverage.build != build:
-            raise MetcnvError(
-                f"{path}: aligned to {coverage.build} but {args.fasta} is {build}; "
-                "use normals and a reference of one genome build"
-            )
-        normals.append(coverage)
-    return build_pon(normals, bin_gc(bins, args.fasta), bin_settings(args))
-
-
-def do_call(
-    coverage: SampleCoverage, pon: PanelOfNormals, purity: float | None, settings: CallSettings
-) -> CallResult:
-    result = call_sample(coverage, pon, purity, settings)
-    pon_mapq = pon.settings.get("min_mapq")
-    if pon_mapq is not None and str(pon_mapq) != coverage.meta.get("min_mapq"):
-        result.warnings.append(
-            f"the sample was counted with MAPQ >= {coverage.meta.get('min_mapq')} but the "
-            f"normals with MAPQ >= {pon_mapq}: counts are not comparable"
-        )
-    return result
-
-
-def call_and_write(
-    coverage: SampleCoverage,
-    coverage_path: Path | None,
-    pon: PanelOfNormals,
-    settings: CallSettings,
-    args,
-) -> dict:
-    """Call a counted sample and write the result files; returns the JSON."""
-    pon.check_sample(coverage, coverage.meta.get("source", str(coverage_path)))
-    sample = Sample(args.sample or coverage.sample, args.sample_type, args.purity, args.ploidy)
-    result = do_call(coverage, pon, sample.purity, settings)
-    outputs = output_paths(Path(args.out), sample.name)
-    document = result_document(
-        result, sample, settings, coverage, coverage_path, pon, Path(args.pon), outputs
-    )
-    write_results(result, document, outputs)
-    return document
+def read_settings(args) -> api.ReadSettings:
+    return api.ReadSettings(fasta=args.fasta, min_mapq=args.min_mapq, threads=args.threads)
 
 
 def call_settings(args) -> CallSettings:
-    if args.purity is not None and not 0 < args.purity <= 1:
-        raise MetcnvError(f"--purity {args.purity}: a tumor fraction is in (0, 1]; e.g. 0.3")
-    if args.ploidy <= 0:
-        raise MetcnvError(f"--ploidy {args.ploidy}: ploidy must be positive; e.g. 2")
-    names = [f.name for f in fields(CallSettings) if hasattr(args, f.name)]
-    return CallSettings(**{name: getattr(args, name) for name in names})
+    return _validated(
+        CallSettings, **{name: getattr(args, name) for name in CallSettings.model_fields}
+    )
+
+
+RANGES = {
+    "purity": "a tumor fraction is in (0, 1]; e.g. 0.3",
+    "ploidy": f"a tumor ploidy is in (0, {params.MAX_PLOIDY:g}]; e.g. 2",
+}
+
+
+def sample_of(args, default_name: str) -> Sample:
+    """The sample as the user described it; purity and ploidy checked (finite, in range)."""
+    try:
+        return Sample.given(args.sample or default_name, args.sample_type, args.purity, args.ploidy)
+    except ValidationError as error:
+        where = str(error.errors()[0]["loc"][0])
+        value = getattr(args, where, None)
+        raise MetcnvError(f"{_flag(where)} {value}: {RANGES.get(where, 'not valid')}") from None
 
 
 # --- commands ------------------------------------------------------------------------------
 def _cmd_coverage(args) -> None:
+    reads = read_settings(args)
     if args.pon:
-        coverage = do_coverage(args.alignments, PanelOfNormals.load(args.pon), args)
+        coverage = api.count(args.alignments, PanelOfNormals.load(args.pon), reads, args.sample)
     else:
-        lengths, build = alignment_genome(args.alignments, args.fasta)
-        bins = do_bins(args.targets, lengths, build, args)
-        coverage = count_bins(
-            args.alignments,
-            bins,
-            fasta=args.fasta,
-            min_mapq=args.min_mapq,
-            threads=args.threads,
-            sample=args.sample,
+        coverage = api.count_panel(
+            args.alignments, args.targets, bin_settings(args), reads, args.sample
         )
     write_coverage(coverage, args.out)
     print(
@@ -178,7 +97,9 @@ def _cmd_coverage(args) -> None:
 
 
 def _cmd_pon_build(args) -> None:
-    pon = do_pon_build(args.inputs, args)
+    pon = api.build_panel_of_normals(
+        args.inputs, args.targets, bin_settings(args), read_settings(args)
+    )
     pon.save(args.out)
     for warning in pon.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -189,28 +110,39 @@ def _cmd_pon_build(args) -> None:
 
 
 def _cmd_pon_flat(args) -> None:
-    lengths = fasta_lengths(args.fasta)
-    build = detect_build(lengths, str(args.fasta))
-    bins = do_bins(args.targets, lengths, build, args)
-    flat_pon(bins, bin_gc(bins, args.fasta), build, bin_settings(args)).save(args.out)
-    print(f"flat reference ({len(bins)} bins, no normals) -> {args.out}")
+    pon = api.flat_reference(args.targets, args.fasta, bin_settings(args))
+    pon.save(args.out)
+    print(f"flat reference ({len(pon.bins)} bins, no normals) -> {args.out}")
 
 
 def _cmd_call(args) -> None:
     settings, pon = call_settings(args), PanelOfNormals.load(args.pon)
     coverage = read_coverage(args.coverage)
-    _print_call(call_and_write(coverage, Path(args.coverage), pon, settings, args))
+    sample = sample_of(args, coverage.sample)
+    result = api.call_and_write(
+        coverage, Path(args.coverage), pon, Path(args.pon), sample, settings, args.out
+    )
+    _print_call(result)
 
 
 def _cmd_run(args) -> None:
-    settings, pon = call_settings(args), PanelOfNormals.load(args.pon)
-    coverage = do_coverage(args.alignments, pon, args)
-    path = Path(args.out) / f"{safe_stem(args.sample or coverage.sample)}.coverage.tsv.gz"
-    write_coverage(coverage, path)
-    document = call_and_write(coverage, path, pon, settings, args)
-    _print_call(document)
-    json_path = output_paths(Path(args.out), document["sample"])["json"]
-    _print_written(write_sample_reports(json_path, pdf=args.pdf))
+    settings = call_settings(args)
+    sample_of(args, "sample")  # refuse a bad purity or ploidy before reading the BAM
+    result = api.run(
+        args.alignments,
+        args.pon,
+        args.out,
+        sample=args.sample,
+        sample_type=args.sample_type,
+        purity=args.purity,
+        ploidy=args.ploidy,
+        settings=settings,
+        reads=read_settings(args),
+    )
+    _print_call(result)
+    _print_written(
+        write_sample_reports(output_paths(Path(args.out), result.sample)["json"], pdf=args.pdf)
+    )
 
 
 def _cmd_report(args) -> None:
@@ -227,11 +159,10 @@ def _print_written(paths: list[Path]) -> None:
         print(f"wrote {path}")
 
 
-def _print_call(document: dict) -> None:
-    met, qc = document["met"], document["qc"]
-    print(f"{document['sample']}: {met['status']} (QC {qc['status']})")
-    print(document["verdict"])
-    for warning in document["warnings"]:
+def _print_call(result: Result) -> None:
+    print(f"{result.sample}: {result.met.status.value} (QC {result.qc.status})")
+    print(result.verdict)
+    for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
 
@@ -289,20 +220,15 @@ def _call_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-type", choices=SAMPLE_TYPES, default="tumor")
     parser.add_argument("--purity", type=float, help="tumor fraction in (0, 1], if known")
     parser.add_argument(
-        "--ploidy", type=float, default=params.PLOIDY, help="tumor ploidy (default %(default)s)"
+        "--ploidy", type=float, help=f"tumor ploidy (default {params.PLOIDY:g}, assumed)"
     )
     group = parser.add_argument_group("calling thresholds")
-    for flag, default, text in (
-        ("--focal-max-size", params.FOCAL_MAX_SIZE, "longest focal amplicon, bp"),
-        ("--amp-min-cn", params.AMP_MIN_CN, "tumor copies for amplification"),
-        ("--high-level-cn", params.HIGH_LEVEL_CN, "high-level: strictly more tumor copies"),
-        ("--min-z", params.MIN_Z, "standard errors for a gain or a focal contrast"),
-        ("--fish-low", params.FISH_LOW, "MET/chr7 ratio for FISH-like 'low'"),
-        ("--fish-intermediate", params.FISH_INTERMEDIATE, "ratio above which 'intermediate'"),
-        ("--fish-high", params.FISH_HIGH, "ratio for 'high'"),
-    ):
+    for name, field in CallSettings.model_fields.items():
         group.add_argument(
-            flag, type=type(default), default=default, help=f"{text} (default %(default)s)"
+            _flag(name),
+            type=field.annotation if isinstance(field.annotation, type) else float,
+            default=field.default,
+            help=f"{field.description} (default %(default)s)",
         )
 
 

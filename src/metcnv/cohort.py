@@ -30,9 +30,10 @@ from markupsafe import Markup
 
 from metcnv import figures, pages
 from metcnv.errors import MetcnvError
-from metcnv.export import _num, headline, safe_stem, seg_frame, write_seg
-from metcnv.files import atomic_write, require_file
+from metcnv.export import seg_frame, write_seg
+from metcnv.files import atomic_write, require_file, safe_stem
 from metcnv.loading import read_json, read_table
+from metcnv.model import CallSettings, Interval, Result
 
 SHEET_COLUMNS = ["patient", "collection_date", "site"]
 SUMMARY_COLUMNS = [
@@ -107,48 +108,44 @@ def read_sheet(path: Path) -> pd.DataFrame:
     return sheet.set_index("sample")
 
 
-def _ci(value, index: int):
-    if not value or len(value) != 2:
-        return None
-    return _num(value[index])
+def _ends(ci: Interval | None) -> tuple[float | None, float | None]:
+    return (None, None) if ci is None else ci
 
 
-def summary_row(path: Path, result: dict, sheet: pd.DataFrame | None, out_dir: Path) -> dict:
+def summary_row(path: Path, result: Result, sheet: pd.DataFrame | None, out_dir: Path) -> dict:
     """One summary line of a result (and its sample-sheet entry, if any)."""
-    met = result.get("met") or {}
-    qc = result.get("qc") or {}
-    cn, ci, kind = headline(met)
-    sample = result["sample"]
-    info = sheet.loc[sample] if sheet is not None and sample in sheet.index else None
+    met, qc = result.met, result.qc
+    cn, ci, kind = met.headline()
+    info = sheet.loc[result.sample] if sheet is not None and result.sample in sheet.index else None
     return {
-        "sample": sample,
+        "sample": result.sample,
         "patient": "" if info is None else info["patient"],
-        "sample_type": result.get("sample_type") or "",
+        "sample_type": result.sample_type,
         "collection_date": ""
         if info is None or pd.isna(info["date"])
         else info["date"].strftime("%Y-%m-%d"),
         "site": "" if info is None else info["site"],
-        "met_status": met.get("status") or "inconclusive",
+        "met_status": met.status.value,
         "met_copy_number": cn,
-        "met_copy_number_ci_low": _ci(ci, 0),
-        "met_copy_number_ci_high": _ci(ci, 1),
+        "met_copy_number_ci_low": _ends(ci)[0],
+        "met_copy_number_ci_high": _ends(ci)[1],
         "met_cn_type": kind,
-        "met_sample_copy_number": _num(met.get("copy_number")),
-        "met_log2": _num(met.get("log2")),
-        "met_z": _num(met.get("z")),
-        "met_chr7_ratio": _num(met.get("met_chr7_ratio")),
-        "met_chr7_ratio_ci_low": _ci(met.get("met_chr7_ratio_ci95"), 0),
-        "met_chr7_ratio_ci_high": _ci(met.get("met_chr7_ratio_ci95"), 1),
-        "fish_category": met.get("fish_category") or "",
-        "over_10_copies": _flag(met.get("over_10_copies")),
-        "focal": _flag(met.get("focal")),
-        "purity": _num(result.get("purity")),
-        "purity_source": result.get("purity_source") or "",
-        "limit_of_detection": _num(met.get("limit_of_detection")),
-        "limit_of_detection_copy_ratio": _num(met.get("limit_of_detection_copy_ratio")),
-        "qc_status": qc.get("status") or "",
-        "qc_reasons": "; ".join(qc.get("reasons") or []),
-        "verdict": " ".join(str(result.get("verdict") or "").split()),
+        "met_sample_copy_number": met.copy_number,
+        "met_log2": met.log2,
+        "met_z": met.z,
+        "met_chr7_ratio": met.chrom_ratio,
+        "met_chr7_ratio_ci_low": _ends(met.chrom_ratio_ci95)[0],
+        "met_chr7_ratio_ci_high": _ends(met.chrom_ratio_ci95)[1],
+        "fish_category": met.fish_category or "",
+        "over_10_copies": _flag(met.over_10_copies),
+        "focal": _flag(met.focal),
+        "purity": result.purity.value,
+        "purity_source": result.purity.source,
+        "limit_of_detection": met.limit_of_detection,
+        "limit_of_detection_copy_ratio": met.limit_of_detection_copy_ratio,
+        "qc_status": qc.status,
+        "qc_reasons": "; ".join(qc.reasons),
+        "verdict": " ".join(result.verdict.split()),
         "result": os.path.relpath(path.resolve(), out_dir.resolve()),
     }
 
@@ -192,7 +189,12 @@ def summary_html(
 
 
 def patient_html(
-    patient: str, rows: list[dict], paths: list[Path], folder: Path, summary: Path, settings: dict
+    patient: str,
+    rows: list[dict],
+    paths: list[Path],
+    folder: Path,
+    summary: Path,
+    settings: CallSettings,
 ) -> str:
     """patients/{patient}.html: one patient's samples over time, dated ones plotted."""
     frame = pd.DataFrame(rows)
@@ -229,7 +231,7 @@ def write_summary(results: list[Path], out_dir: Path, samples: Path | None = Non
     paths, loaded, seen = [], [], {}
     for path in map(Path, results):
         result = read_json(path)
-        sample = result["sample"]
+        sample = result.sample
         if sample in seen:
             raise MetcnvError(
                 f"{path}: sample {sample!r} is also in {seen[sample]}; give each "
@@ -259,7 +261,7 @@ def write_summary(results: list[Path], out_dir: Path, samples: Path | None = Non
     written.append(summary_tsv)
 
     segs = [
-        seg_frame(r["sample"], read_table(p.parent, r, "segments", p, dtype={"chrom": str}))
+        seg_frame(r.sample, read_table(p.parent, r, "segments", p, dtype={"chrom": str}))
         for p, r in zip(paths, loaded, strict=True)
     ]
     written.append(write_seg(pd.concat(segs, ignore_index=True), out_dir / "cohort.seg"))
@@ -287,7 +289,7 @@ def write_summary(results: list[Path], out_dir: Path, samples: Path | None = Non
 
     for patient, indexes in by_patient.items():
         target = patient_pages[patient]
-        settings = loaded[indexes[0]].get("settings") or {}
+        settings = loaded[indexes[0]].settings
         with atomic_write(target) as handle:
             handle.write(
                 patient_html(

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import gzip
 from array import array
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +52,7 @@ class SampleCoverage:
     total_fragments: int
     meta: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def bins_md5(self) -> str:
         return bins_checksum(self.bins)
 
@@ -153,11 +155,17 @@ def count_bins(
     exclude_flags: int = params.EXCLUDE_FLAGS,
     threads: int = 1,
     sample: str | None = None,
+    check_build: Callable[[str, str], None] | None = None,
 ) -> SampleCoverage:
-    """Count fragments and depth of one BAM/CRAM over `bins` (from its own build)."""
+    """Count fragments and depth of one BAM/CRAM over `bins` (from its own build).
+
+    `check_build(build, path)` may refuse the file's genome build before anything is read.
+    """
     with ThreadPoolExecutor(max_workers=1) as pool, open_alignments(path, fasta, threads) as handle:
         checksum = pool.submit(md5sum, path)  # hashing overlaps with counting
         build = detect_build(header_lengths(handle), str(path))
+        if check_build is not None:
+            check_build(build, str(path))
         by_name = {canonical(c): c for c in handle.references}
         missing = sorted(set(bins["chrom"]) - set(by_name))
         if missing:

@@ -34,44 +34,13 @@ import pysam
 from scipy.stats import norm
 
 from metcnv import __version__
-from metcnv.errors import MetcnvError
-from metcnv.files import atomic_write
-from metcnv.files import safe_stem as files_safe_stem
+from metcnv.files import CONTROL, atomic_write
 from metcnv.genome import LENGTHS, PRIMARY, canonical, contig_order
+from metcnv.model import GeneCall, Result, Status
 
-NO_EVENT = {"neutral", "inconclusive", "", None}
 CNQ_MAX = 99.0
 SEG_COLUMNS = ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean"]
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TEMPLATE = resources.files("metcnv").joinpath("templates/cnv.vcf.header")
-
-
-def safe_stem(name: str, what: str = "sample", source: str | Path = "") -> str:
-    """A file-name stem for `name` that cannot leave its folder: `files.safe_stem`.
-
-    Names are sanitised, not refused (as `metcnv call` names its results): every character
-    other than letters, digits, `.`, `_`, `-` becomes `_` and leading dots go, so
-    `../../x` becomes `_.._x` and `<script>` becomes `_script_`. Names with tabs, newlines
-    or other control characters would break every tab-separated output and are refused.
-    """
-    prefix = f"{source}: " if source else ""
-    if not name or CONTROL.search(name):
-        raise MetcnvError(
-            f"{prefix}{what} name {name!r} is empty or contains a tab, newline or other "
-            f"control character; rename the {what} (letters, digits, . _ - are safest)"
-        )
-    return files_safe_stem(name)
-
-
-def _num(value) -> float | None:
-    """A finite float, or None for null / NaN / missing."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 # --- VCF ------------------------------------------------------------------------------
@@ -98,76 +67,62 @@ class VcfContent:
     records: list[CnvRecord]
 
 
-def headline(gene: dict) -> tuple[float | None, list | None, str]:
-    """The copy number a reader should see first: tumor's when known, else sample average."""
-    if _num(gene.get("tumor_copy_number")) is not None:
-        return gene["tumor_copy_number"], gene.get("tumor_copy_number_ci95"), "tumor"
-    return _num(gene.get("copy_number")), gene.get("copy_number_ci95"), "sample_average"
-
-
-def vcf_content(result: dict) -> VcfContent:
+def vcf_content(result: Result) -> VcfContent:
     """The VCF of one result: the one place the VCF reads the result's own fields."""
-    met = result.get("met") or {}
-    genes = [g | met if g.get("gene") == met.get("gene") else g for g in result.get("genes") or []]
-    records = [r for r in map(cnv_record, genes) if r is not None]
+    records = [r for r in map(cnv_record, result.genes) if r is not None]
     records.sort(key=lambda r: (contig_order(canonical(r.chrom)), r.chrom, r.pos))
-    qc = (result.get("qc") or {}).get("status")
     return VcfContent(
-        sample=result["sample"],
-        source=f"metcnv {result.get('software', {}).get('metcnv', __version__)}",
-        build=result.get("build"),
-        chroms={g["chrom"] for g in genes if g.get("chrom")},
-        filter={"warn": "qc_warn", "fail": "qc_fail"}.get(qc, "PASS"),
+        sample=result.sample,
+        source=f"metcnv {result.software.get('metcnv', __version__)}",
+        build=result.build,
+        chroms={g.chrom for g in result.genes if g.chrom},
+        filter={"warn": "qc_warn", "fail": "qc_fail"}.get(result.qc.status, "PASS"),
         records=records,
     )
 
 
-def cnv_record(gene: dict) -> CnvRecord | None:
+def cnv_record(gene: GeneCall) -> CnvRecord | None:
     """One gene call as a `<CNV>` record, or None if it calls no change or has no place.
 
     The one place the VCF reads a gene call's fields.
     """
-    if gene.get("status") in NO_EVENT or not gene.get("chrom"):
+    if not gene.status.is_event or gene.chrom is None or gene.start is None:
         return None
-    if gene.get("start") is None or gene.get("end") is None:
-        return None
-    pos = max(int(gene["start"]), 1)  # 1-based position of the base before the event
-    end = int(gene["end"])
-    cn, ci, kind = headline(gene)
-    z = _num(gene.get("z"))
+    pos = max(gene.start, 1)  # 1-based position of the base before the event
+    end = gene.end
+    cn, ci, kind = gene.headline()
+    z = gene.z
     cnq = None if z is None else min(CNQ_MAX, -10 * math.log10(max(float(norm.sf(abs(z))), 1e-300)))
     info: dict[str, object] = {
         "SVLEN": end - pos,
         "SVCLAIM": "D",
         "IMPRECISE": True,
-        "GENE": _info_value(gene["gene"]),
-        "STATUS": _info_value(gene["status"]),
+        "GENE": _info_value(gene.gene),
+        "STATUS": gene.status.value,
     }
-    if gene.get("focal"):
+    if gene.focal:
         info["FOCAL"] = True
-    if _num(gene.get("log2")) is not None:
-        info["LOG2"] = _round(gene["log2"], 3)
-        ci_log2 = gene.get("log2_ci95") or [None, None]
-        if all(_num(v) is not None for v in ci_log2):
-            info["LOG2CI"] = tuple(_round(v, 3) for v in ci_log2)
+    if gene.log2 is not None:
+        info["LOG2"] = _round(gene.log2, 3)
+        if gene.log2_ci95 is not None:
+            info["LOG2CI"] = tuple(_round(v, 3) for v in gene.log2_ci95)
     info["CNTYPE"] = kind
-    if _num(gene.get("copy_number")) is not None:
-        info["SAMPLECN"] = _round(gene["copy_number"], 3)
+    if gene.copy_number is not None:
+        info["SAMPLECN"] = _round(gene.copy_number, 3)
     if z is not None:
         info["Z"] = _round(z, 2)
     call = {
         "GT": (None, 1),  # ./1
         "CN": _round(cn, 2),
         "CNQ": _round(cnq, 1),
-        "CICN": tuple(_round(v, 2) for v in ci) if ci and len(ci) == 2 else (None, None),
+        "CICN": (None, None) if ci is None else tuple(_round(v, 2) for v in ci),
     }
-    return CnvRecord(gene["chrom"], pos, end, info, call)
+    return CnvRecord(gene.chrom, pos, end, info, call)
 
 
 def _round(value, digits: int) -> float | None:
-    """`value` rounded to `digits` decimals, or None for null / NaN / missing."""
-    number = _num(value)
-    return None if number is None else round(number, digits)
+    """`value` rounded to `digits` decimals; None stays None (written as missing)."""
+    return None if value is None else round(value, digits)
 
 
 def _info_value(text: str) -> str:
@@ -259,7 +214,7 @@ def write_seg(frame: pd.DataFrame, path: Path) -> Path:
 
 
 # --- MultiQC --------------------------------------------------------------------------
-MQC_HEADER = """\
+MQC_TEMPLATE = """\
 # id: 'metcnv'
 # section_name: 'MET copy number (metcnv)'
 # description: "MET amplification calls and sample quality from metcnv. MET CN is the tumor
@@ -270,9 +225,9 @@ MQC_HEADER = """\
 #         title: 'MET status'
 #         description: 'metcnv MET call'
 #         cond_formatting_rules:
-#             fail: [{s_eq: 'high_level_focal_amplification'}, {s_eq: 'focal_amplification'}]
-#             warn: [{s_eq: 'chr7_gain'}, {s_eq: 'inconclusive'}]
-#             blue: [{s_eq: 'loss'}]
+#             fail: {fail}
+#             warn: {warn}
+#             blue: {blue}
 #     met_copy_number:
 #         title: 'MET CN'
 #         description: 'MET copy number: tumor (purity-adjusted), else sample average 2r'
@@ -299,6 +254,18 @@ MQC_HEADER = """\
 #         description: 'Why QC warned or failed'
 #         hidden: true
 """
+
+
+def _statuses(*statuses: Status) -> str:
+    """MultiQC's rule that a cell equals one of these statuses."""
+    return "[" + ", ".join(f"{{s_eq: '{status.value}'}}" for status in statuses) + "]"
+
+
+MQC_HEADER = (
+    MQC_TEMPLATE.replace("{fail}", _statuses(*(s for s in Status if s.is_amplification)))
+    .replace("{warn}", _statuses(Status.CHR7_GAIN, Status.INCONCLUSIVE))
+    .replace("{blue}", _statuses(Status.LOSS))
+)
 MQC_COLUMNS = [
     "Sample",
     "met_status",
@@ -311,31 +278,29 @@ MQC_COLUMNS = [
 ]
 
 
-def mqc_row(result: dict) -> list[str]:
+def mqc_row(result: Result) -> list[str]:
     """The general-statistics row of one result: the one place it reads the result."""
-    met = result.get("met") or {}
-    qc = result.get("qc") or {}
-    cn, _, kind = headline(met)
-    reasons = "; ".join(qc.get("reasons") or []) or "none"
+    met, qc = result.met, result.qc
+    cn, _, kind = met.headline()
     row = [
-        result["sample"],
-        met.get("status") or "inconclusive",
+        result.sample,
+        met.status.value,
         "" if cn is None else f"{cn:.3f}",
         kind,
-        "" if _num(met.get("met_chr7_ratio")) is None else f"{met['met_chr7_ratio']:.3f}",
-        met.get("fish_category") or "",
-        qc.get("status") or "",
-        reasons,
+        "" if met.chrom_ratio is None else f"{met.chrom_ratio:.3f}",
+        met.fish_category or "",
+        qc.status,
+        "; ".join(qc.reasons) or "none",
     ]
     return [CONTROL.sub(" ", str(v)) for v in row]
 
 
-def mqc_text(result: dict) -> str:
+def mqc_text(result: Result) -> str:
     """The whole `_mqc.tsv` of one result: the shared header block, columns and its row."""
     return MQC_HEADER + "\t".join(MQC_COLUMNS) + "\n" + "\t".join(mqc_row(result)) + "\n"
 
 
-def write_mqc(result: dict, path: Path) -> Path:
+def write_mqc(result: Result, path: Path) -> Path:
     with atomic_write(path) as handle:
         handle.write(mqc_text(result))
     return Path(path)
@@ -351,7 +316,7 @@ class Export:
 
     name: str
     suffix: str
-    write: Callable[[dict, pd.DataFrame, Path], list[Path]]
+    write: Callable[[Result, pd.DataFrame, Path], list[Path]]
 
 
 EXPORTS: tuple[Export, ...] = (
@@ -359,13 +324,13 @@ EXPORTS: tuple[Export, ...] = (
     Export(
         "IGV SEG",
         ".seg",
-        lambda result, segments, path: [write_seg(seg_frame(result["sample"], segments), path)],
+        lambda result, segments, path: [write_seg(seg_frame(result.sample, segments), path)],
     ),
     Export("MultiQC", "_mqc.tsv", lambda result, _, path: [write_mqc(result, path)]),
 )
 
 
-def write_exports(result: dict, segments: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
+def write_exports(result: Result, segments: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
     """Every file of EXPORTS of one sample into `out_dir`; returns the paths written."""
     out_dir = Path(out_dir)
     return [

@@ -25,24 +25,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from metcnv.bins import gene_mask
 from metcnv.genome import CHR7_CENTROMERE, LENGTHS, canonical, contig_order
+from metcnv.model import CallSettings, GeneCall, Status
 
 RASTER_POINTS = 4_000  # above this many points a scatter is embedded as a bitmap
 RASTER_DPI = 150
 YLIM = (-2.5, 2.5)  # default log2 range; widened to show a high amplicon, clipped beyond
 YMAX = 7.0  # points above this (128-fold) are drawn at the edge as triangles
 
-# Colours by call status; used by the figures and by the HTML views.
-STATUS_COLOURS = {
-    "high_level_focal_amplification": "#b2182b",
-    "focal_amplification": "#e66101",
-    "amplification": "#e66101",
-    "chr7_gain": "#b8860b",
-    "gain": "#b8860b",
-    "neutral": "#4d4d4d",
-    "loss": "#2166ac",
-    "inconclusive": "#7b3294",
-}
 SAMPLE_TYPE_STYLE = {  # colour and marker per sample type in the patient view
     "tumor": ("#b2182b", "o"),
     "effusion": ("#1b7837", "^"),
@@ -52,17 +43,6 @@ SAMPLE_TYPE_STYLE = {  # colour and marker per sample type in the patient view
 GREY, LIGHT, MET_RED = "#555555", "#b0b0b0", "#d7191c"
 GAIN_LOG2 = 0.2  # segments above/below +-this are coloured as gains/losses
 MIN_SEGMENT_WIDTH = 0.01  # genome-wide view: segments drawn at least this share of the axis
-
-
-def status_colour(status: str | None) -> str:
-    """Colour of a call status; unknown statuses by their wording, else grey."""
-    if status in STATUS_COLOURS:
-        return STATUS_COLOURS[status]
-    text = (status or "").lower()
-    for word in ("amplification", "gain", "loss"):
-        if word in text:
-            return STATUS_COLOURS[word]
-    return STATUS_COLOURS["neutral"]
 
 
 RC = {
@@ -127,17 +107,10 @@ def _scatter(ax: plt.Axes, x, y, lo, hi, **kwargs) -> None:
 
 def _segment_colour(log2: float) -> str:
     if log2 > GAIN_LOG2:
-        return STATUS_COLOURS["focal_amplification"]
+        return Status.FOCAL_AMPLIFICATION.colour
     if log2 < -GAIN_LOG2:
-        return STATUS_COLOURS["loss"]
+        return Status.LOSS.colour
     return "#111111"
-
-
-def _gene_mask(bins: pd.DataFrame, gene: str) -> np.ndarray:
-    """Target bins whose comma-separated gene label names `gene`."""
-    names = bins["gene"].astype(str).str.split(",")
-    named = names.map(lambda group: gene in group).to_numpy(bool)
-    return named & (bins["kind"] == "target").to_numpy()
 
 
 def chromosome_offsets(bins: pd.DataFrame, build: str | None) -> dict[str, tuple[int, int]]:
@@ -169,7 +142,7 @@ def genome_plot(
         target = (used["kind"] == "target").to_numpy()
         _scatter(ax, x[~target], used["log2"].to_numpy(float)[~target], lo, hi, s=2, c=LIGHT)
         _scatter(ax, x[target], used["log2"].to_numpy(float)[target], lo, hi, s=3, c=GREY)
-        met = _gene_mask(used, gene)
+        met = gene_mask(used, gene)
         _scatter(ax, x[met], used["log2"].to_numpy(float)[met], lo, hi, s=6, c=MET_RED, zorder=4)
         total = sum(length for _, length in offsets.values())
         for seg in segments.itertuples():
@@ -218,10 +191,11 @@ def genome_plot(
 
 
 def chromosome_plot(
-    bins: pd.DataFrame, segments: pd.DataFrame, met: dict, build: str | None, gene: str = "MET"
+    bins: pd.DataFrame, segments: pd.DataFrame, met: GeneCall, build: str | None
 ) -> str:
     """Bins and segments of the gene's chromosome, with its centromere and the gene marked."""
-    chrom = met.get("chrom") or _find_chrom(bins, "7")
+    gene = met.gene
+    chrom = met.chrom or _find_chrom(bins, "7")
     with matplotlib.rc_context(RC):
         fig, ax = _figure(10, 3.0)
         rows = bins[(bins["chrom"] == chrom) & bins["used"].astype(bool)]
@@ -253,7 +227,7 @@ def chromosome_plot(
                 lw=0.6,
                 label="masked bin (position)",
             )
-        gene_rows = _gene_mask(rows, gene)
+        gene_rows = gene_mask(rows, gene)
         _scatter(ax, mid[gene_rows], log2[gene_rows], lo, hi, s=10, c=MET_RED, zorder=4)
         for seg in segments[segments["chrom"] == chrom].itertuples():
             y = float(np.clip(seg.log2, lo, hi))
@@ -265,11 +239,17 @@ def chromosome_plot(
                 solid_capstyle="butt",
                 zorder=5,
             )
-        background = (met.get("chr7_background") or {}).get("log2")
-        if background is not None and np.isfinite(background):
-            ax.axhline(background, c="#1b7837", lw=1.0, ls="--", zorder=6, label="chr7 background")
-        if met.get("start") is not None:
-            centre = (met["start"] + met["end"]) / 2e6
+        if met.chrom_background is not None:
+            ax.axhline(
+                met.chrom_background.log2,
+                c="#1b7837",
+                lw=1.0,
+                ls="--",
+                zorder=6,
+                label=f"{chrom} background",
+            )
+        if met.start is not None:
+            centre = (met.start + met.end) / 2e6
             ax.axvline(centre, c=MET_RED, lw=0.8, ls=":", zorder=2)
             ax.annotate(
                 gene,
@@ -302,11 +282,12 @@ def _find_chrom(bins: pd.DataFrame, name: str) -> str:
     return f"chr{name}"
 
 
-def gene_closeup(bins: pd.DataFrame, met: dict, gene: str = "MET") -> str:
+def gene_closeup(bins: pd.DataFrame, met: GeneCall) -> str:
     """The gene's own bins against the panel of normals' 95% range around each bin."""
+    gene = met.gene
     with matplotlib.rc_context(RC):
         fig, ax = _figure(5.2, 3.0)
-        rows = bins[_gene_mask(bins, gene)]
+        rows = bins[gene_mask(bins, gene)]
         if not len(rows):
             ax.text(0.5, 0.5, f"no {gene} bins in this panel", ha="center", transform=ax.transAxes)
             ax.set_axis_off()
@@ -329,9 +310,9 @@ def gene_closeup(bins: pd.DataFrame, met: dict, gene: str = "MET") -> str:
             zorder=1,
         )
         ax.axhline(0, c="#888888", lw=0.6, zorder=0)
-        est, ci = met.get("log2"), met.get("log2_ci95")
-        if est is not None and np.isfinite(est):
-            if ci and None not in ci:
+        est, ci = met.log2, met.log2_ci95
+        if est is not None:
+            if ci is not None:
                 ax.axhspan(
                     ci[0],
                     ci[1],
@@ -342,9 +323,14 @@ def gene_closeup(bins: pd.DataFrame, met: dict, gene: str = "MET") -> str:
                     label=f"{gene} estimate, 95% CI",
                 )
             ax.axhline(est, c=MET_RED, lw=1.2, zorder=2)
-        background = (met.get("chr7_background") or {}).get("log2")
-        if background is not None and np.isfinite(background):
-            ax.axhline(background, c="#1b7837", lw=0.9, ls="--", label="chr7 background")
+        if met.chrom_background is not None:
+            ax.axhline(
+                met.chrom_background.log2,
+                c="#1b7837",
+                lw=0.9,
+                ls="--",
+                label=f"{met.chrom} background",
+            )
         ax.scatter(x[used], log2[used], s=14, c=MET_RED, zorder=3, label=f"{gene} bin")
         if (~used).any():
             ax.scatter(
@@ -367,7 +353,7 @@ def gene_closeup(bins: pd.DataFrame, met: dict, gene: str = "MET") -> str:
         return to_svg(fig, f"{gene} bins against the panel of normals", "closeup")
 
 
-def genes_plot(genes: pd.DataFrame, tumor: bool, settings: dict, gene: str = "MET") -> str:
+def genes_plot(genes: pd.DataFrame, tumor: bool, settings: CallSettings, gene: str = "MET") -> str:
     """Every panel gene's copy number with its 95% interval on a log2 axis.
 
     `tumor` plots the purity-adjusted tumor copy number (and the calling thresholds, which
@@ -385,7 +371,7 @@ def genes_plot(genes: pd.DataFrame, tumor: bool, settings: dict, gene: str = "ME
         high = pd.to_numeric(frame[f"{column}_ci_high"], errors="coerce").to_numpy(float)
         floor = 0.25  # copy numbers at or near 0 are drawn at this edge of the log axis
         value, low, high = (np.maximum(a, floor) for a in (value, low, high))
-        colours = [status_colour(s) for s in frame["status"]]
+        colours = [Status(s).colour for s in frame["status"]]
         for yi, v, lo_, hi_, colour in zip(y, value, low, high, colours, strict=True):
             if np.isfinite(lo_) and np.isfinite(hi_):
                 ax.plot([lo_, hi_], [yi, yi], c=colour, lw=1.4)
@@ -394,19 +380,19 @@ def genes_plot(genes: pd.DataFrame, tumor: bool, settings: dict, gene: str = "ME
         ax.axvline(2, c="#888888", lw=0.7)
         if tumor:
             for key, label in (("amp_min_cn", "amplification"), ("high_level_cn", "high level")):
-                if settings.get(key):
-                    ax.axvline(settings[key], c="#999999", lw=0.7, ls="--")
-                    ax.annotate(
-                        f"{label} {settings[key]:g}",
-                        (settings[key], 1),
-                        xycoords=("data", "axes fraction"),
-                        xytext=(2, -2),
-                        textcoords="offset points",
-                        rotation=90,
-                        va="top",
-                        fontsize=6.5,
-                        color="#666666",
-                    )
+                threshold = getattr(settings, key)
+                ax.axvline(threshold, c="#999999", lw=0.7, ls="--")
+                ax.annotate(
+                    f"{label} {threshold:g}",
+                    (threshold, 1),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(2, -2),
+                    textcoords="offset points",
+                    rotation=90,
+                    va="top",
+                    fontsize=6.5,
+                    color="#666666",
+                )
         ax.set_xscale("log", base=2)
         finite = np.concatenate([value[np.isfinite(value)], high[np.isfinite(high)], [4, 12]])
         ax.set_xlim(0.25 if (value <= 1).any() else 1, max(16, float(np.max(finite)) * 1.4))
@@ -423,7 +409,7 @@ def genes_plot(genes: pd.DataFrame, tumor: bool, settings: dict, gene: str = "ME
         return to_svg(fig, "Copy number of every panel gene", "genes")
 
 
-def patient_plot(samples: pd.DataFrame, settings: dict) -> str:
+def patient_plot(samples: pd.DataFrame, settings: CallSettings) -> str:
     """MET copy number and MET/chr7 ratio over collection date, one series per sample type.
 
     `samples` has columns date (datetime), sample_type, cn, cn_low, cn_high, tumor (bool:
@@ -485,18 +471,18 @@ def patient_plot(samples: pd.DataFrame, settings: dict) -> str:
             (ax_ratio, "fish_high", "FISH high"),
         )
         for axis, key, label in lines:
-            if settings.get(key):
-                axis.axhline(settings[key], c="#999999", lw=0.7, ls="--")
-                axis.annotate(
-                    f"{label} {settings[key]:g}",
-                    (1, settings[key]),
-                    xycoords=("axes fraction", "data"),
-                    xytext=(-2, 2),
-                    textcoords="offset points",
-                    ha="right",
-                    fontsize=6.5,
-                    color="#666666",
-                )
+            value = getattr(settings, key)
+            axis.axhline(value, c="#999999", lw=0.7, ls="--")
+            axis.annotate(
+                f"{label} {value:g}",
+                (1, value),
+                xycoords=("axes fraction", "data"),
+                xytext=(-2, 2),
+                textcoords="offset points",
+                ha="right",
+                fontsize=6.5,
+                color="#666666",
+            )
         ax_cn.axhline(2, c="#888888", lw=0.6)
         ax_ratio.axhline(1, c="#888888", lw=0.6)
         handles = [

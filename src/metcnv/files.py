@@ -80,8 +80,21 @@ def require_file(path: str | Path, what: str) -> Path:
     return path
 
 
-def safe_stem(name: str) -> str:
-    """A file-name stem for a sample name: anything but letters, digits, '.', '_', '-'
-    becomes '_', and leading dots go, so no name can leave its folder or hide."""
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
-    return stem or "sample"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_stem(name: str, what: str = "sample", source: str | Path = "") -> str:
+    """A file-name stem for `name` that cannot leave its folder.
+
+    Names are sanitised, not refused: every character other than letters, digits, `.`,
+    `_`, `-` becomes `_` and leading dots go, so `../../x` becomes `_.._x` and `<script>`
+    becomes `_script_`. Names with tabs, newlines or other control characters would break
+    every tab-separated output and are refused (`source`: the file the name came from).
+    """
+    if not name or CONTROL.search(name):
+        prefix = f"{source}: " if source else ""
+        raise MetcnvError(
+            f"{prefix}{what} name {name!r} is empty or contains a tab, newline or other "
+            f"control character; rename the {what} (letters, digits, . _ - are safest)"
+        )
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or what

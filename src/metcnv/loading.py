@@ -1,83 +1,70 @@
-"""Reading a result back: one `{sample}.metcnv.json` and the tables written beside it.
+"""Reading a result back: one `{sample}.metcnv.json` (a `model.Result`) and its tables.
 
-`read_json` checks the document is a metcnv-result of the version this metcnv reads;
-`load_result` adds its bins, segments and genes tables (docs/outputs.md). Every problem
-is one MetcnvError line saying what to re-run. Used by the per-sample report and the
-cohort pages.
+`read_json` parses and validates the document against the shipped JSON Schema;
+`load_result` adds its bins and segments tables (docs/outputs.md). Every problem is one
+MetcnvError line saying what to re-run. Used by the per-sample report and the cohort pages.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
-from metcnv import __version__
 from metcnv.errors import MetcnvError
-from metcnv.export import safe_stem
-from metcnv.files import require_file
-
-SCHEMA, SCHEMA_VERSION = "metcnv-result", 1
+from metcnv.files import require_file, safe_stem
+from metcnv.model import GeneCall, Result
+from metcnv.results import gene_table
 
 
 @dataclass
 class SampleResult:
-    """One sample's result JSON and the tables beside it."""
+    """One sample's result and the bin and segment tables beside it."""
 
     path: Path
-    result: dict
+    result: Result
     bins: pd.DataFrame
     segments: pd.DataFrame
-    genes: pd.DataFrame
 
     @property
     def sample(self) -> str:
-        return self.result["sample"]
+        return self.result.sample
 
     @property
     def stem(self) -> str:
         return safe_stem(self.sample, source=self.path)
 
     @property
-    def met(self) -> dict:
-        return self.result.get("met") or {}
+    def met(self) -> GeneCall:
+        return self.result.met
+
+    @cached_property
+    def genes(self) -> pd.DataFrame:
+        """The gene calls as the rows of `{sample}.genes.tsv`."""
+        return gene_table(self.result.genes)
 
 
-def read_json(path: Path) -> dict:
-    """A metcnv-result v1 document, or a one-line error saying what is wrong with it."""
+def read_json(path: Path) -> Result:
+    """A metcnv result, or a one-line error saying what is wrong with it."""
     path = require_file(path, "a {sample}.metcnv.json written by `metcnv call` or `metcnv run`")
     try:
-        result = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        text = path.read_text()
+    except UnicodeDecodeError as error:
         raise MetcnvError(
-            f"{path}: not valid JSON ({error}); pass the {{sample}}.metcnv.json "
-            "written by `metcnv call` or `metcnv run`"
+            f"{path}: not a text file ({error}); pass a {{sample}}.metcnv.json"
         ) from None
-    if not isinstance(result, dict) or result.get("schema") != SCHEMA:
-        raise MetcnvError(
-            f"{path}: not a metcnv result (schema is not {SCHEMA!r}); pass the "
-            "{sample}.metcnv.json written by `metcnv call` or `metcnv run`"
-        )
-    if result.get("schema_version") != SCHEMA_VERSION:
-        raise MetcnvError(
-            f"{path}: metcnv-result schema version {result.get('schema_version')!r}, this "
-            f"metcnv {__version__} reads version {SCHEMA_VERSION}; re-run `metcnv call` with "
-            "this version"
-        )
-    if not isinstance(result.get("sample"), str) or not result["sample"]:
-        raise MetcnvError(f"{path}: no sample name in the result; re-run `metcnv call`")
-    safe_stem(result["sample"], source=path)  # refuses control characters early
+    result = Result.from_json(text, path)
+    safe_stem(result.sample, source=path)  # refuses control characters early
     return result
 
 
-def read_table(folder: Path, result: dict, key: str, json_path: Path, **kwargs) -> pd.DataFrame:
+def read_table(folder: Path, result: Result, key: str, json_path: Path, **kwargs) -> pd.DataFrame:
     """The table named by the result's `outputs.{key}`, read from `folder` (pandas kwargs)."""
-    name = (result.get("outputs") or {}).get(key)
-    if not name:
-        raise MetcnvError(f"{json_path}: 'outputs.{key}' is missing; re-run `metcnv call`")
-    path = require_file(folder / name, f"the {key} table written with {json_path.name}")
+    path = require_file(
+        folder / getattr(result.outputs, key), f"the {key} table written with {json_path.name}"
+    )
     try:
         return pd.read_csv(path, sep="\t", **kwargs)
     except (ValueError, OSError) as error:
@@ -87,7 +74,7 @@ def read_table(folder: Path, result: dict, key: str, json_path: Path, **kwargs) 
 
 
 def load_result(path: Path) -> SampleResult:
-    """Read a result JSON and its bins, segments and genes tables (docs/outputs.md)."""
+    """Read a result JSON and its bins and segments tables (docs/outputs.md)."""
     path = Path(path)
     result = read_json(path)
     folder = path.parent
@@ -101,12 +88,11 @@ def load_result(path: Path) -> SampleResult:
         na_values=["", "NA", "nan", "NaN"],
     )
     segments = read_table(folder, result, "segments", path, dtype={"chrom": str})
-    genes = read_table(folder, result, "genes", path, dtype={"chrom": str, "gene": str})
     missing = {"chrom", "start", "end", "kind", "log2", "used", "pon_spread", "gene"} - set(bins)
     if missing:
         raise MetcnvError(
-            f"{folder / result['outputs']['bins']}: columns {sorted(missing)} are "
+            f"{folder / result.outputs.bins}: columns {sorted(missing)} are "
             "missing; re-run `metcnv call`"
         )
     bins["gene"] = bins["gene"].fillna("-")
-    return SampleResult(path, result, bins, segments, genes)
+    return SampleResult(path, result, bins, segments)

@@ -9,31 +9,41 @@ the filters registered here, so every page writes them the same way.
 
 from __future__ import annotations
 
+import math
+
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from metcnv import figures
-from metcnv.export import _num
+from metcnv.model import Status
 
 DASH = "\u2013"  # typographic en dash, between the ends of a range
 QC_COLOURS = {"pass": "#1a7f37", "warn": "#b8860b", "fail": "#b2182b"}
 
 
+def finite(value) -> float | None:
+    """A finite float, or None for null / NaN / missing / not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def num(value, digits: int = 1) -> str:
     """The value with `digits` decimals, or 'n/a' when it is missing or not a number."""
-    number = _num(value)
+    number = finite(value)
     return "n/a" if number is None else f"{number:.{digits}f}"
 
 
 def interval(ci, digits: int = 1) -> str:
     """'95% CI lo-hi' (with an en dash), or '' when the interval is unknown."""
-    if not ci or len(ci) != 2 or any(_num(v) is None for v in ci):
+    if not ci or len(ci) != 2 or any(finite(v) is None for v in ci):
         return ""
     return f"95% CI {num(ci[0], digits)}{DASH}{num(ci[1], digits)}"
 
 
 def locus(chrom, start, end) -> str:
     """'chrom:start-end' (en dash), 1-based inclusive, from a 0-based start."""
-    if chrom is None or _num(start) is None or _num(end) is None:
+    if chrom is None or finite(start) is None or finite(end) is None:
         return "n/a"
     return f"{chrom}:{int(start) + 1:,}{DASH}{int(end):,}"
 
@@ -85,11 +95,11 @@ ENVIRONMENT.filters |= {
     "percent": percent,
     "megabases": megabases,
     "significant": significant,
-    "finite": _num,
-    "status_colour": figures.status_colour,
+    "finite": finite,
+    "status_colour": lambda status: Status(status).colour,
     "qc_colour": qc_colour,
 }
-ENVIRONMENT.tests["known"] = lambda value: _num(value) is not None  # a finite number
+ENVIRONMENT.tests["known"] = lambda value: finite(value) is not None  # a finite number
 
 
 def render(template: str, **context) -> str:

@@ -33,6 +33,7 @@ SEGMENT_MIN_BINS = 2
 
 # Calling -------------------------------------------------------------------------------------
 PLOIDY = 2.0
+MAX_PLOIDY = 8.0  # tumor ploidies above octoploid are not seen; PureCN searches 1.4-6
 FOCAL_MAX_SIZE = 3_000_000  # PureCN: a focal amplicon is shorter than 3 Mb
 AMP_MIN_CN = 6.0  # tumor copies for "amplification" (published NGS cut-off GCN >= 6)
 HIGH_LEVEL_CN = 10.0  # NCCN: NGS copy number above 10 is high-level

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -57,7 +58,7 @@ class PanelOfNormals:
     def flat(self) -> bool:
         return not self.normals
 
-    @property
+    @cached_property
     def bins_md5(self) -> str:
         return bins_checksum(self.bins)
 
@@ -150,8 +151,9 @@ class PanelOfNormals:
 
 def _fit(
     counts: np.ndarray, gc: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
-) -> tuple[Reference, np.ndarray]:
-    """Fit a reference to normals' counts (normals x bins): centre, spread, mask, components."""
+) -> tuple[Reference, np.ndarray, list[str]]:
+    """Fit a reference to normals' counts (normals x bins): centre, spread, mask, components,
+    and the warning that the zero line had to include chr7 (a chr7-wide gain is then unseen)."""
     zero_line, _ = reference_bins(chrom, usable, kinds)
     log2 = np.vstack([centre_per_kind(log2_counts(row), kinds, zero_line) for row in counts])
     first = np.median(log2, axis=0)
@@ -163,8 +165,8 @@ def _fit(
     n = len(counts)
     k = min(params.MAX_COMPONENTS, n // 2) if n >= params.MIN_NORMALS_FOR_DENOISING else 0
     components = principal_components(log2 - centre, kinds, used, k)
-    zero_line, _ = reference_bins(chrom, used, kinds)
-    return Reference(centre, gc, kinds, used, zero_line, components), spread
+    zero_line, warnings = reference_bins(chrom, used, kinds)
+    return Reference(centre, gc, kinds, used, zero_line, components), spread, warnings
 
 
 def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> PanelOfNormals:
@@ -200,7 +202,8 @@ def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> 
             f"only {len(normals)} normals: per-bin spreads are crude and no denoising is done; "
             f"use at least {params.WARN_NORMALS}"
         )
-    reference, spread = _fit(counts, gc, chrom, kinds, usable)
+    reference, spread, zero_line_warnings = _fit(counts, gc, chrom, kinds, usable)
+    warnings += zero_line_warnings
     loo = np.vstack(
         [
             normalize(counts[i], _fit(np.delete(counts, i, axis=0), gc, chrom, kinds, usable)[0])
@@ -244,6 +247,9 @@ def flat_pon(bins: pd.DataFrame, gc: np.ndarray, build: str, settings: dict) -> 
     every result made with it says "flat reference".
     """
     n = len(bins)
+    _, zero_line_warnings = reference_bins(
+        bins["chrom"].to_numpy(), np.ones(n, dtype=bool), bins["kind"].to_numpy()
+    )
     return PanelOfNormals(
         bins=bins[BIN_COLUMNS].reset_index(drop=True),
         gc=gc,
@@ -255,7 +261,10 @@ def flat_pon(bins: pd.DataFrame, gc: np.ndarray, build: str, settings: dict) -> 
         normals=[],
         build=build,
         settings=settings,
-        warnings=["flat reference: no normals, capture efficiency is not corrected"],
+        warnings=[
+            "flat reference: no normals, capture efficiency is not corrected",
+            *zero_line_warnings,
+        ],
     )
 
 

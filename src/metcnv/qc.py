@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from metcnv import params
+from metcnv.bins import gene_mask
 from metcnv.normalize import reference_bins
 
 
@@ -32,7 +33,7 @@ def sample_qc(
     """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz)."""
     used = bins["used"].to_numpy(bool)
     target = bins["kind"].to_numpy() == "target"
-    gene_rows = target & bins["gene"].str.split(",").map(lambda names: gene in names).to_numpy()
+    gene_rows = gene_mask(bins, gene)
     metrics = {
         "met_median_depth": _median(bins["depth"].to_numpy()[gene_rows]),
         "on_target_fraction": on_target_fraction,

@@ -11,7 +11,7 @@ segment and gene tables beside it into:
 
 The page is templates/report.html.j2; the functions here read what it shows from the
 result (`report_context`), and the template lays it out. `{sample}` in file names is
-`export.safe_stem(sample)`: names other than letters, digits and `. _ -` are sanitised
+`files.safe_stem(sample)`: names other than letters, digits and `. _ -` are sanitised
 (never refused), so no sample name can write outside `out_dir`. Everything shown from
 the data is HTML-escaped (pages.py).
 """
@@ -21,38 +21,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
 from markupsafe import Markup
 
 from metcnv import __version__, figures, pages
 from metcnv.chromium import print_pdf, require_chromium
-from metcnv.export import _num, headline, write_exports
+from metcnv.export import write_exports
 from metcnv.files import atomic_write, md5sum
 from metcnv.loading import SampleResult, load_result
-from metcnv.results import GENE_OUTPUT
+from metcnv.model import GeneCall, Settings
 
 log = logging.getLogger(__name__)
-
-STATUS_WORDS = {
-    "high_level_focal_amplification": "MET high-level focal amplification",
-    "focal_amplification": "MET focal amplification",
-    "chr7_gain": "Chromosome 7 gain, not a focal MET amplification",
-    "neutral": "No MET amplification detected",
-    "loss": "MET copy loss",
-    "inconclusive": "Inconclusive: MET copy number could not be called",
-}
-SETTING_LABELS = {
-    "ploidy": "tumor ploidy assumed",
-    "focal_max_size": "largest focal amplicon (bp)",
-    "amp_min_cn": "tumor copies for amplification",
-    "high_level_cn": "tumor copies for high-level (NCCN: >10)",
-    "min_z": "gain must exceed background by (standard errors)",
-    "fish_low": "MET/chr7 ratio: low from",
-    "fish_intermediate": "MET/chr7 ratio: intermediate above",
-    "fish_high": "MET/chr7 ratio: high from",
-    "segment_alpha": "segmentation significance",
-    "min_gene_bins": "fewest usable MET bins",
-}
 
 QC_METRICS = [  # (key in the result's qc, label, decimals)
     ("met_median_depth", "median depth over MET", 0),
@@ -60,114 +38,98 @@ QC_METRICS = [  # (key in the result's qc, label, decimals)
     ("mapd_target", "noise: MAPD of target bins", 3),
     ("mapd_offtarget", "noise: MAPD of off-target bins", 3),
     ("pon_correlation", "correlation with the normals' coverage profile", 3),
+    ("pon_correlation_normals", "the same for each normal left out (median)", 3),
+    ("pon_correlation_relative", "correlation relative to the normals'", 3),
     ("bins_used", "bins used", 0),
     ("bins_masked", "bins masked", 0),
     ("masked_fraction", "fraction of bins masked", 3),
 ]
+PURITY_SOURCES = {"given": "given by the user"}
 
 
 # --- what the report shows, read from the result ------------------------------------------
-def status_words(status: str | None) -> str:
-    """The headline of a call status: 'neutral' -> 'No MET amplification detected'."""
-    return STATUS_WORDS.get(status or "", (status or "unknown").replace("_", " "))
-
-
-def _setting(result: dict, key: str, default: str = "?") -> str:
-    value = (result.get("settings") or {}).get(key)
-    return default if value is None else pages.significant(value)
-
-
-def _span(met: dict) -> dict | None:
+def _span(met: GeneCall) -> dict | None:
     """The amplicon of a focal call, else MET's segment: label, place and size, if known."""
-    amplicon = met.get("amplicon") if met.get("focal") else None
-    span = amplicon or met.get("segment") or {}
-    if _num(span.get("size")) is None:
+    span = met.amplicon if met.focal and met.amplicon else met.segment
+    if span is None:
         return None
     return {
-        "label": "amplicon" if amplicon else "segment",
-        "located": bool(span.get("chrom")) and _num(span.get("start")) is not None,
-        "chrom": span.get("chrom"),
-        "start": span.get("start"),
-        "end": span.get("end"),
-        "size": span["size"],
+        "label": "amplicon" if span is met.amplicon else "segment",
+        "located": True,
+        "chrom": span.chrom,
+        "start": span.start,
+        "end": span.end,
+        "size": span.size,
     }
 
 
 def verdict_facts(r: SampleResult) -> dict:
     """The call, its sentence and the facts of the verdict box."""
     res, met = r.result, r.met
-    status = met.get("status") or "inconclusive"
-    cn, ci, kind = headline(met)
-    background = met.get("chr7_background") or {}
-    tumor_background = _num(background.get("tumor_copy_number")) is not None
-    qc = res.get("qc") or {}
-    sentence = res.get("verdict") or met.get("status_reason") or ""
-    reason = met.get("status_reason") or ""
+    cn, ci, kind = met.headline()
+    background = met.chrom_background
+    tumor_background = background is not None and background.tumor_copy_number is not None
+    settings = res.settings
     return {
-        "title": status_words(status),
-        "colour": figures.status_colour(status),
-        "sentence": sentence,
-        "reason": reason if reason != sentence else "",
-        "z": met.get("z"),
+        "title": met.status.headline(met.gene),
+        "colour": met.status.colour,
+        "sentence": res.verdict,
+        "reason": met.status_reason if met.status_reason != res.verdict else "",
+        "z": met.z,
         "tumor": kind == "tumor",
         "cn": cn,
         "ci": ci,
-        "clamped": bool(met.get("tumor_copy_number_clamped")),
-        "ratio": met.get("met_chr7_ratio"),
-        "ratio_ci": met.get("met_chr7_ratio_ci95"),
-        "fish": met.get("fish_category") or "n/a",
-        "fish_low": _setting(res, "fish_low"),
-        "fish_intermediate": _setting(res, "fish_intermediate"),
-        "fish_high": _setting(res, "fish_high"),
-        "high_level_cn": _setting(res, "high_level_cn", "10"),
-        "over_10": met.get("over_10_copies"),
-        "over_10_reason": met.get("over_10_reason") or "",
-        "focal": met.get("focal"),
+        "clamped": met.tumor_copy_number_clamped,
+        "ratio": met.chrom_ratio,
+        "ratio_ci": met.chrom_ratio_ci95,
+        "fish": met.fish_category or "n/a",
+        "fish_low": pages.significant(settings.fish_low),
+        "fish_intermediate": pages.significant(settings.fish_intermediate),
+        "fish_high": pages.significant(settings.fish_high),
+        "high_level_cn": pages.significant(settings.high_level_cn),
+        "over_10": met.over_10_copies,
+        "over_10_reason": met.over_10_reason,
+        "focal": met.focal,
         "span": _span(met),
-        "focal_reason": met.get("focal_reason") or "",
+        "focal_reason": met.focal_reason or "",
         "background_kind": "tumor" if tumor_background else "sample-average",
-        "background_cn": background.get("tumor_copy_number" if tumor_background else "copy_number"),
-        "purity": _num(res.get("purity")),
-        "purity_source": {"user": "given by the user"}.get(
-            res.get("purity_source"), res.get("purity_source") or "source unknown"
-        ),
-        "ploidy": res.get("ploidy"),
-        "qc_status": qc.get("status") or "unknown",
-        "qc_reasons": qc.get("reasons") or [],
-        "lod": met.get("limit_of_detection"),
-        "lod_ratio": met.get("limit_of_detection_copy_ratio"),
+        "background_cn": None
+        if background is None
+        else background.tumor_copy_number
+        if tumor_background
+        else background.copy_number,
+        "purity": res.purity.value,
+        "purity_source": PURITY_SOURCES.get(res.purity.source, res.purity.reason),
+        "ploidy": res.ploidy.value,
+        "qc_status": res.qc.status,
+        "qc_reasons": res.qc.reasons,
+        "lod": met.limit_of_detection,
+        "lod_ratio": met.limit_of_detection_copy_ratio,
     }
 
 
-def _plots(r: SampleResult, gene: str, tumor: bool) -> dict[str, Markup]:
+def _plots(r: SampleResult, tumor: bool) -> dict[str, Markup]:
     """The four SVG figures (markup made by figures.py, so not escaped again)."""
-    res = r.result
-    build, settings = res.get("build"), res.get("settings") or {}
+    build, met = r.result.build, r.met
     plots = {
-        "genome": figures.genome_plot(r.bins, r.segments, build, gene),
-        "chromosome": figures.chromosome_plot(r.bins, r.segments, r.met, build, gene),
-        "closeup": figures.gene_closeup(r.bins, r.met, gene),
-        "genes": figures.genes_plot(r.genes, tumor, settings, gene) if len(r.genes) else "",
+        "genome": figures.genome_plot(r.bins, r.segments, build, met.gene),
+        "chromosome": figures.chromosome_plot(r.bins, r.segments, met, build),
+        "closeup": figures.gene_closeup(r.bins, met),
+        "genes": figures.genes_plot(r.genes, tumor, r.result.settings, met.gene),
     }
     return {name: Markup(svg) for name, svg in plots.items()}
 
 
 def gene_rows(r: SampleResult) -> list[dict]:
     """The genes table's rows, missing values as None; the main gene's row in focus."""
-    main_gene = r.met.get("gene", "MET")
-    shown = r.genes.reindex(columns=GENE_OUTPUT).astype(object)  # columns a file lacks: n/a
+    shown = r.genes.astype(object)
     rows = shown.where(shown.notna(), None).to_dict("records")
-    return [row | {"focus": row["gene"] == main_gene} for row in rows]
+    return [row | {"focus": row["gene"] == r.met.gene} for row in rows]
 
 
-def qc_values(r: SampleResult) -> dict:
-    """The QC metrics (value, decimals) in a fixed order, then any other QC values."""
-    qc = r.result.get("qc") or {}
-    known = {key for key, _, _ in QC_METRICS} | {"status", "reasons"}
-    return {
-        "metrics": [(label, qc.get(key), digits) for key, label, digits in QC_METRICS],
-        "other": [(key, value) for key, value in qc.items() if key not in known],
-    }
+def qc_values(r: SampleResult) -> list[tuple[str, float | None, int]]:
+    """The QC metrics (label, value, decimals) in a fixed order."""
+    return [(label, getattr(r.result.qc, key), digits) for key, label, digits in QC_METRICS]
 
 
 def flatten(mapping: dict, prefix: str = "") -> dict:
@@ -181,62 +143,54 @@ def flatten(mapping: dict, prefix: str = "") -> dict:
     return flat
 
 
+def _setting_label(key: str) -> str:
+    """A threshold's description (the model's), with its key."""
+    field = Settings.model_fields.get(key)
+    words = field.description if field and field.description else key.replace("_", " ")
+    return f"{words} ({key})"
+
+
 def methods_tables(r: SampleResult) -> dict:
     """Thresholds, panel of normals, inputs with checksums, software and warnings."""
     res = r.result
-    ref = res.get("reference") or {}
-    normals = ref.get("normals") or []
-    inputs = res.get("inputs") or {}
-    checked = [
-        (key, (inputs.get(key) or {}).get("path"), (inputs.get(key) or {}).get("md5"))
-        for key in ("alignments", "coverage")
-        if inputs.get(key)
-    ]
+    ref = res.reference
+    inputs = [(key, item.path, item.md5) for key, item in res.inputs if item is not None]
     return {
         "thresholds": [
-            (SETTING_LABELS.get(k, k.replace("_", " ")) + f" ({k})", v)
-            for k, v in flatten(res.get("settings") or {}).items()
+            (_setting_label(k), v) for k, v in flatten(res.settings.model_dump()).items()
         ],
         "reference": {
-            "name": Path(str(ref.get("path") or "n/a")).name,
-            "kind": "flat reference (no normals)" if ref.get("flat") else "panel of normals",
-            "n_normals": ref.get("n_normals", len(normals)),
-            "normals": ", ".join(map(str, normals)) or "none",
-            "build": ref.get("build") or res.get("build"),
-            "md5": ref.get("md5"),
-            "bins_md5": ref.get("bins_md5"),
-            "metcnv_version": ref.get("metcnv_version"),
-            "settings": list(flatten(ref.get("settings") or {}).items()),
-            "path": ref.get("path"),
+            "name": Path(ref.path).name,
+            "kind": "flat reference (no normals)" if ref.flat else "panel of normals",
+            "n_normals": ref.n_normals,
+            "normals": ", ".join(ref.normals) or "none",
+            "build": ref.build,
+            "md5": ref.md5,
+            "bins_md5": ref.bins_md5,
+            "metcnv_version": ref.metcnv_version,
+            "settings": list(flatten(ref.settings).items()),
+            "path": ref.path,
         },
-        "inputs": [*checked, ("result", r.path.name, md5sum(r.path))],
-        "software": [
-            *(res.get("software") or {}).items(),
-            ("report rendered by metcnv", __version__),
-        ],
-        "warnings": res.get("warnings") or [],
+        "inputs": [*inputs, ("result", r.path.name, md5sum(r.path))],
+        "software": [*res.software.items(), ("report rendered by metcnv", __version__)],
+        "warnings": res.warnings,
     }
 
 
 def report_context(r: SampleResult) -> dict:
     """Everything templates/report.html.j2 shows of one result."""
-    res = r.result
-    gene = r.met.get("gene") or "MET"
-    tumor = (
-        _num(res.get("purity")) is not None
-        and "tumor_copy_number" in r.genes
-        and pd.to_numeric(r.genes["tumor_copy_number"], errors="coerce").notna().any()
-    )
+    res, met = r.result, r.met
+    tumor = res.purity.value is not None and any(g.tumor_copy_number is not None for g in res.genes)
     return {
         "sample": r.sample,
-        "sample_type": res.get("sample_type") or "unknown",
-        "build": res.get("build"),
-        "metcnv_version": (res.get("software") or {}).get("metcnv", __version__),
+        "sample_type": res.sample_type,
+        "build": res.build,
+        "metcnv_version": res.software.get("metcnv", __version__),
         "verdict": verdict_facts(r),
-        "gene": gene,
-        "chrom": r.met.get("chrom") or "7",
+        "gene": met.gene,
+        "chrom": met.chrom or "7",
         "tumor": tumor,
-        "plots": _plots(r, gene, tumor),
+        "plots": _plots(r, tumor),
         "genes": gene_rows(r),
         "qc": qc_values(r),
         "methods": methods_tables(r),

@@ -1,30 +1,35 @@
-"""The result files of one call: JSON (schema metcnv-result v1), bins, segments, genes.
+"""The result files of one call: the JSON (a `model.Result`), bins, segments and genes.
 
-The layout is documented in docs/outputs.md. Every file is written atomically, and the
-JSON carries what is needed to reproduce it: inputs with checksums, the panel of normals,
-every threshold, software versions.
+The layout is documented in docs/outputs.md. Every file is written atomically, the JSON
+last, so that its presence means the set is complete.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import platform
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from metcnv import __version__, params
-from metcnv.call import CallResult, CallSettings
+from metcnv import __version__
+from metcnv.call import CallResult
 from metcnv.coverage import SampleCoverage
 from metcnv.files import atomic_write, md5sum, safe_stem
+from metcnv.model import (
+    CallSettings,
+    FileRef,
+    GeneCall,
+    Inputs,
+    Outputs,
+    PonInfo,
+    Result,
+    Sample,
+    Settings,
+)
 from metcnv.pon import PanelOfNormals
 from metcnv.verdict import verdict
 
-SCHEMA, SCHEMA_VERSION = "metcnv-result", 1
 BIN_OUTPUT = [
     "chrom",
     "start",
@@ -63,16 +68,6 @@ GENE_OUTPUT = [
 ]
 
 
-@dataclass
-class Sample:
-    """What the user said about the sample."""
-
-    name: str
-    sample_type: str
-    purity: float | None
-    ploidy: float
-
-
 def output_paths(out_dir: Path, sample: str) -> dict[str, Path]:
     stem = safe_stem(sample)
     return {
@@ -83,8 +78,8 @@ def output_paths(out_dir: Path, sample: str) -> dict[str, Path]:
     }
 
 
-def result_document(
-    result: CallResult,
+def make_result(
+    call: CallResult,
     sample: Sample,
     settings: CallSettings,
     coverage: SampleCoverage,
@@ -92,108 +87,81 @@ def result_document(
     pon: PanelOfNormals,
     pon_path: Path,
     outputs: dict[str, Path],
-) -> dict:
-    """The JSON result (see docs/outputs.md), with NaN and numpy types made JSON-safe."""
-    inputs = {
-        "alignments": {"path": coverage.meta.get("source"), "md5": coverage.meta.get("source_md5")}
-    }
-    if coverage_path is not None:
-        inputs["coverage"] = {"path": str(coverage_path), "md5": md5sum(coverage_path)}
-    document = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "sample": sample.name,
-        "sample_type": sample.sample_type,
-        "purity": sample.purity,
-        "purity_source": None if sample.purity is None else "user",
-        "ploidy": sample.ploidy,
-        "build": coverage.build,
-        "verdict": verdict(result.met),
-        "met": result.met,
-        "genes": result.genes,
-        "qc": result.qc,
-        "reference": {
-            "path": str(pon_path),
-            "md5": md5sum(pon_path),
-            "flat": pon.flat,
-            "n_normals": len(pon.normals),
-            "normals": pon.normals,
-            "build": pon.build,
-            "bins_md5": pon.bins_md5,
-            "metcnv_version": pon.version,
-            "settings": pon.settings,
-        },
-        "inputs": inputs,
-        "settings": settings.as_dict()
-        | {
-            "min_mapq": int(coverage.meta.get("min_mapq", -1)),
-            "exclude_flags": coverage.meta.get("exclude_flags"),
-            "qc": qc_thresholds(),
-        },
-        "software": software_versions(),
-        "warnings": result.warnings,
-        "outputs": {key: path.name for key, path in outputs.items() if key != "json"},
-    }
-    return _json_safe(document)
-
-
-def qc_thresholds() -> dict:
-    return {
-        "min_met_depth": params.QC_MIN_MET_DEPTH,
-        "max_mapd": params.QC_MAX_MAPD,
-        "min_relative_pon_correlation": params.QC_MIN_RELATIVE_CORRELATION,
-        "max_masked_fraction": params.QC_MAX_MASKED_FRACTION,
-        "min_on_target_fraction": params.QC_MIN_ON_TARGET,
-    }
+) -> Result:
+    """The typed result of a call, with what is needed to reproduce it: inputs with
+    checksums, the panel of normals, every threshold, software versions."""
+    inputs = Inputs(
+        alignments=FileRef(path=coverage.meta.get("source"), md5=coverage.meta.get("source_md5")),
+        coverage=None
+        if coverage_path is None
+        else FileRef(path=str(coverage_path), md5=md5sum(coverage_path)),
+    )
+    min_mapq = coverage.meta.get("min_mapq")
+    return Result(
+        sample=sample.name,
+        sample_type=sample.sample_type,
+        purity=sample.purity,
+        ploidy=sample.ploidy,
+        build=coverage.build,
+        verdict=verdict(call.met, sample.purity),
+        met=call.met,
+        genes=call.genes,
+        qc=call.qc,
+        reference=PonInfo(
+            path=str(pon_path),
+            md5=md5sum(pon_path),
+            flat=pon.flat,
+            n_normals=len(pon.normals),
+            normals=pon.normals,
+            build=pon.build,
+            bins_md5=pon.bins_md5,
+            metcnv_version=pon.version,
+            settings=pon.settings,
+        ),
+        inputs=inputs,
+        settings=Settings(
+            **settings.model_dump(),
+            min_mapq=None if min_mapq is None else int(min_mapq),
+            exclude_flags=coverage.meta.get("exclude_flags"),
+        ),
+        software=software_versions(),
+        warnings=call.warnings,
+        outputs=Outputs(**{key: path.name for key, path in outputs.items() if key != "json"}),
+    )
 
 
 def software_versions() -> dict:
-    packages = ("numpy", "scipy", "pandas", "pysam")
+    packages = ("numpy", "scipy", "pandas", "pysam", "pydantic")
     return {"metcnv": __version__, "python": platform.python_version()} | {
         name: version(name) for name in packages
     }
 
 
-def _json_safe(value):
-    """Plain Python values for json: numpy scalars unwrapped, NaN/inf as null."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def gene_table(genes: list[dict]) -> pd.DataFrame:
+def gene_table(genes: list[GeneCall]) -> pd.DataFrame:
     """genes.tsv: one row per panel gene, intervals split into low/high columns."""
     rows = []
     for gene in genes:
-        row = dict(gene)
+        row = gene.model_dump(mode="json")
         for key in ("log2", "copy_number", "tumor_copy_number"):
-            low, high = gene.get(f"{key}_ci95") or (None, None)
-            row[f"{key}_ci_low"], row[f"{key}_ci_high"] = low, high
-        rows.append({column: row.get(column) for column in GENE_OUTPUT})
+            row[f"{key}_ci_low"], row[f"{key}_ci_high"] = row[f"{key}_ci95"] or (None, None)
+        rows.append({column: row[column] for column in GENE_OUTPUT})
     return pd.DataFrame(rows, columns=GENE_OUTPUT)
 
 
-def write_results(result: CallResult, document: dict, outputs: dict[str, Path]) -> None:
+def write_results(call: CallResult, result: Result, outputs: dict[str, Path]) -> None:
     """Write the four result files; the JSON last, so its presence means all are complete."""
-    bins = result.bins.assign(
-        log2=result.bins["log2"].round(5),
-        weight=result.bins["weight"].round(3),
-        pon_spread=result.bins["pon_spread"].round(4),
+    bins = call.bins.assign(
+        log2=call.bins["log2"].round(5),
+        weight=call.bins["weight"].round(3),
+        pon_spread=call.bins["pon_spread"].round(4),
     )
     tables = {
         "bins": bins[BIN_OUTPUT],
-        "segments": result.segments[SEGMENT_OUTPUT].round(5),
+        "segments": call.segments[SEGMENT_OUTPUT].round(5),
         "genes": gene_table(result.genes).round(5),
     }
     for key, table in tables.items():
         with atomic_write(outputs[key], "wt") as handle:
             table.to_csv(handle, sep="\t", index=False, na_rep="NA")
     with atomic_write(outputs["json"]) as handle:
-        json.dump(document, handle, indent=2, allow_nan=False)
-        handle.write("\n")
+        handle.write(result.to_json())
