@@ -314,16 +314,10 @@ def get_call_args(wildcards):
     if row["purity"] is not None:
         args += ["--purity", row["purity"]]
     args += ["--ploidy", ploidy]
-    for key in (
-        "focal_max_size",
-        "amp_min_cn",
-        "high_level_cn",
-        "min_z",
-        "fish_low",
-        "fish_intermediate",
-        "fish_high",
-    ):
-        args += [f"--{key.replace('_', '-')}", thresholds[key]]
+    # every metcnv.model.CallSettings field (tests/test_model.py ties them)
+    for key, value in thresholds.items():
+        if key != "ploidy":
+            args += [f"--{key.replace('_', '-')}", value]
     return _join(args)
 
 
