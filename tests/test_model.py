@@ -163,3 +163,23 @@ def test_schema_tables_and_report_agree_for_every_bundled_sample(example_results
         with pysam.VariantFile(str(folder / f"{sample}.cnv.vcf.gz")) as vcf:
             recorded = {(r.info["GENE"], r.info["STATUS"]) for r in vcf}
         assert recorded == {(g.gene, g.status.value) for g in result.genes if g.status.is_event}
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--min-z", "nan"], "--min-z nan: Input should be a finite number"),
+        (["--ploidy", "inf"], "--ploidy inf: a tumor ploidy is in (0, 8]"),
+        (["--purity", "nan"], "--purity nan: a tumor fraction is in (0, 1]"),
+        (["--amp-min-cn", "25", "--high-level-cn", "5"], "amp_min_cn 25 is above high_level_cn 5"),
+    ],
+)
+def test_cli_refuses_nonsense_settings_in_one_line(tmp_path, capsys, option, message):
+    from metcnv.cli import main
+
+    coverage = tmp_path / "never-read.coverage.tsv.gz"
+    argv = ["call", str(coverage), "--pon", "p.pon", "--out", str(tmp_path / "out"), *option]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error, error
+    assert not (tmp_path / "out").exists()

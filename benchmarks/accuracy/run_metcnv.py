@@ -22,6 +22,8 @@ from pathlib import Path
 import design as design_module
 from parallel import parallel_map
 
+from metcnv.model import Status
+
 
 def metcnv(argv: list[str], log: Path) -> None:
     """Run one metcnv command line in this process, its output appended to `log`."""
@@ -35,7 +37,6 @@ def metcnv(argv: list[str], log: Path) -> None:
 
 
 _STATE: dict = {}
-AMPLIFICATION = ("high_level_focal_amplification", "focal_amplification")  # metcnv statuses
 
 
 def _bin_options(panel: str) -> list[str]:
@@ -125,14 +126,15 @@ def results(design: design_module.Design, out: Path) -> list[dict]:
         path = out / "calls" / f"{sample.name}.metcnv.json"
         doc = json.loads(path.read_text())
         met = doc["met"]
+        status = Status(met["status"])
         ci = met.get("tumor_copy_number_ci95") or [None, None]
         rows.append(
             {
                 "sample": sample.name,
                 "tool": "metcnv",
                 "status": met["status"],
-                "focal_amp": met["status"] in AMPLIFICATION,
-                "focal_any": met["status"] in (*AMPLIFICATION, "focal_gain"),
+                "focal_amp": status.is_amplification,
+                "focal_any": status.is_amplification or status is Status.FOCAL_GAIN,
                 "tumor_cn": met.get("tumor_copy_number"),
                 "tumor_cn_unrounded": met.get("tumor_copy_number"),  # never rounded
                 "ci_low": ci[0],

@@ -33,16 +33,19 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _validated(model, **values):
-    """`model(**values)`, or a one-line error naming the option and what it must be."""
-    try:
-        return model(**values)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = problem["loc"][0] if problem["loc"] else ""
-        given = f" {values[where]}" if where in values else ""
-        option = _flag(str(where)) if where else "options"
-        raise MetcnvError(f"{option}{given}: {problem['msg']}") from None
+RANGES = {  # what a refused --purity or --ploidy must be, in words
+    "purity": "a tumor fraction is in (0, 1]; e.g. 0.3",
+    "ploidy": f"a tumor ploidy is in (0, {params.MAX_PLOIDY:g}]; e.g. 2",
+}
+
+
+def _refused(error: ValidationError, values: dict) -> MetcnvError:
+    """A refused setting as one line: the option, the value given and what it must be."""
+    problem = error.errors()[0]
+    where = str(problem["loc"][0]) if problem["loc"] else ""
+    given = f" {values[where]}" if where in values else ""
+    option = _flag(where) if where else "options"
+    return MetcnvError(f"{option}{given}: {RANGES.get(where, problem['msg'])}")
 
 
 def bin_settings(args) -> api.BinSettings:
@@ -59,25 +62,21 @@ def read_settings(args) -> api.ReadSettings:
 
 
 def call_settings(args) -> CallSettings:
-    return _validated(
-        CallSettings, **{name: getattr(args, name) for name in CallSettings.model_fields}
-    )
-
-
-RANGES = {
-    "purity": "a tumor fraction is in (0, 1]; e.g. 0.3",
-    "ploidy": f"a tumor ploidy is in (0, {params.MAX_PLOIDY:g}]; e.g. 2",
-}
-
-
-def sample_of(args, default_name: str) -> Sample:
-    """The sample as the user described it; purity and ploidy checked (finite, in range)."""
+    values = {name: getattr(args, name) for name in CallSettings.model_fields}
     try:
-        return Sample.given(args.sample or default_name, args.sample_type, args.purity, args.ploidy)
+        return CallSettings(**values)
     except ValidationError as error:
-        where = str(error.errors()[0]["loc"][0])
-        value = getattr(args, where, None)
-        raise MetcnvError(f"{_flag(where)} {value}: {RANGES.get(where, 'not valid')}") from None
+        raise _refused(error, values) from None
+
+
+def sample_of(args) -> Sample:
+    """The sample as the user described it (named "sample" until its file says otherwise);
+    purity and ploidy checked (finite, in range) before any file is read."""
+    values = {"sample": args.sample or "sample", "purity": args.purity, "ploidy": args.ploidy}
+    try:
+        return Sample.given(values["sample"], args.sample_type, args.purity, args.ploidy)
+    except ValidationError as error:
+        raise _refused(error, values) from None
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -116,9 +115,9 @@ def _cmd_pon_flat(args) -> None:
 
 
 def _cmd_call(args) -> None:
-    settings, pon = call_settings(args), PanelOfNormals.load(args.pon)
-    coverage = read_coverage(args.coverage)
-    sample = sample_of(args, coverage.sample)
+    settings, sample = call_settings(args), sample_of(args)
+    pon, coverage = PanelOfNormals.load(args.pon), read_coverage(args.coverage)
+    sample = sample.model_copy(update={"name": args.sample or coverage.sample})
     result = api.call_and_write(
         coverage, Path(args.coverage), pon, Path(args.pon), sample, settings, args.out
     )
@@ -127,7 +126,7 @@ def _cmd_call(args) -> None:
 
 def _cmd_run(args) -> None:
     settings = call_settings(args)
-    sample_of(args, "sample")  # refuse a bad purity or ploidy before reading the BAM
+    sample_of(args)  # a bad purity or ploidy is refused before the BAM is read
     result = api.run(
         args.alignments,
         args.pon,

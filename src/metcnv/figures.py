@@ -113,6 +113,18 @@ def _segment_colour(log2: float) -> str:
     return "#111111"
 
 
+def _background_line(ax: plt.Axes, met: GeneCall, **style) -> None:
+    """The level of the gene's chromosome outside its amplicon (the ratio's denominator)."""
+    if met.chrom_background is not None:
+        ax.axhline(
+            met.chrom_background.log2,
+            c="#1b7837",
+            ls="--",
+            label=f"{met.chrom} background",
+            **style,
+        )
+
+
 def chromosome_offsets(bins: pd.DataFrame, build: str | None) -> dict[str, tuple[int, int]]:
     """Start offset and length of each chromosome on a concatenated genome axis."""
     lengths = LENGTHS.get(build or "", {})
@@ -239,15 +251,7 @@ def chromosome_plot(
                 solid_capstyle="butt",
                 zorder=5,
             )
-        if met.chrom_background is not None:
-            ax.axhline(
-                met.chrom_background.log2,
-                c="#1b7837",
-                lw=1.0,
-                ls="--",
-                zorder=6,
-                label=f"{chrom} background",
-            )
+        _background_line(ax, met, lw=1.0, zorder=6)
         if met.start is not None:
             centre = (met.start + met.end) / 2e6
             ax.axvline(centre, c=MET_RED, lw=0.8, ls=":", zorder=2)
@@ -323,14 +327,7 @@ def gene_closeup(bins: pd.DataFrame, met: GeneCall) -> str:
                     label=f"{gene} estimate, 95% CI",
                 )
             ax.axhline(est, c=MET_RED, lw=1.2, zorder=2)
-        if met.chrom_background is not None:
-            ax.axhline(
-                met.chrom_background.log2,
-                c="#1b7837",
-                lw=0.9,
-                ls="--",
-                label=f"{met.chrom} background",
-            )
+        _background_line(ax, met, lw=0.9)
         ax.scatter(x[used], log2[used], s=14, c=MET_RED, zorder=3, label=f"{gene} bin")
         if (~used).any():
             ax.scatter(

@@ -28,7 +28,7 @@ from metcnv.chromium import print_pdf, require_chromium
 from metcnv.export import write_exports
 from metcnv.files import atomic_write, md5sum
 from metcnv.loading import SampleResult, load_result
-from metcnv.model import GeneCall, Settings
+from metcnv.model import GeneCall, Settings, Status
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +121,14 @@ def _plots(r: SampleResult, tumor: bool) -> dict[str, Markup]:
 
 
 def gene_rows(r: SampleResult) -> list[dict]:
-    """The genes table's rows, missing values as None; the main gene's row in focus."""
+    """The genes table's rows, missing values as None; the main gene's row in focus, and
+    what each status means (shown on hovering over it)."""
     shown = r.genes.astype(object)
     rows = shown.where(shown.notna(), None).to_dict("records")
-    return [row | {"focus": row["gene"] == r.met.gene} for row in rows]
+    return [
+        row | {"focus": row["gene"] == r.met.gene, "meaning": Status(row["status"]).meaning}
+        for row in rows
+    ]
 
 
 def qc_values(r: SampleResult) -> list[tuple[str, float | None, int]]:
