@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from metcnv import params
@@ -117,7 +118,9 @@ def count_panel(
     return count(alignments, bins(targets, lengths, build, settings), reads, sample)
 
 
-def _panel(targets: Path, fasta: Path, settings: BinSettings, min_mapq: int) -> tuple:
+def _panel(
+    targets: Path, fasta: Path, settings: BinSettings, min_mapq: int
+) -> tuple[pd.DataFrame, np.ndarray, str, dict]:
     """Bins, their GC and build from the reference FASTA, and what fixes them (for the PoN)."""
     lengths = fasta_lengths(fasta)
     build = detect_build(lengths, str(fasta))
@@ -156,9 +159,12 @@ def build_panel_of_normals(
     return build_pon(normals, gc, stored)
 
 
-def flat_reference(targets: Path, fasta: Path, settings: BinSettings) -> PanelOfNormals:
-    """A reference without normals (noisier; every result made with it says so)."""
-    table, gc, build, stored = _panel(targets, fasta, settings, params.MIN_MAPQ)
+def flat_reference(
+    targets: Path, fasta: Path, settings: BinSettings, min_mapq: int = params.MIN_MAPQ
+) -> PanelOfNormals:
+    """A reference without normals (noisier; every result made with it says so), for
+    samples counted with `min_mapq`."""
+    table, gc, build, stored = _panel(targets, fasta, settings, min_mapq)
     return flat_pon(table, gc, build, stored)
 
 
@@ -172,7 +178,7 @@ def call_and_write(
     out: Path,
 ) -> Result:
     """Call a counted sample and write the four result files into `out`; returns the result."""
-    pon.check_sample(coverage, coverage.meta.get("source", str(coverage_path)))
+    pon.check_sample(coverage, str(coverage_path or coverage.meta.get("source")))
     called = call_sample(coverage, pon, sample.purity, sample.ploidy, settings)
     outputs = output_paths(Path(out), sample.name)
     result = make_result(called, sample, settings, coverage, coverage_path, pon, pon_path, outputs)

@@ -109,7 +109,7 @@ def _cmd_pon_build(args) -> None:
 
 
 def _cmd_pon_flat(args) -> None:
-    pon = api.flat_reference(args.targets, args.fasta, bin_settings(args))
+    pon = api.flat_reference(args.targets, args.fasta, bin_settings(args), args.min_mapq)
     pon.save(args.out)
     print(f"flat reference ({len(pon.bins)} bins, no normals) -> {args.out}")
 
