@@ -73,3 +73,22 @@ def test_noisy_bins_are_masked():
         normal.bins = normal.bins.assign(count=counts)
     pon = build_pon(group, GC, {})
     assert not pon.used[5] and pon.used.sum() > 0.95 * len(GC)
+
+
+def test_a_panel_without_bins_off_chr7_says_a_chr7_gain_cannot_be_seen():
+    """The zero line then includes chr7; the PoN keeps the warning and every call shows it."""
+    from dataclasses import replace
+
+    from metcnv.call import call_sample
+    from metcnv.model import CallSettings, Sample
+
+    def chr7_only(coverage):
+        return replace(coverage, bins=coverage.bins[coverage.bins["chrom"] == "chr7"])
+
+    keep = (sample("x", 0).bins["chrom"] == "chr7").to_numpy()
+    pon = build_pon([chr7_only(n) for n in normals(6)], GC[keep], {"min_mapq": 20})
+    unseen = [w for w in pon.warnings if "a chr7-wide gain cannot be detected" in w]
+    assert len(unseen) == 2  # target and off-target bins
+    given = Sample.given("t", "tumor", 0.5, None)
+    called = call_sample(chr7_only(sample("t", 9)), pon, given.purity, given.ploidy, CallSettings())
+    assert all(w in called.warnings for w in unseen)
