@@ -395,7 +395,7 @@ class Result(Model):
         regenerate = "re-run `metcnv call` on its coverage file with this metcnv"
         try:
             document = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except json.JSONDecodeError as error:
             raise MetcnvError(f"{source}: not valid JSON ({error}); {regenerate}") from None
         if not isinstance(document, dict) or document.get("schema") != SCHEMA:
             raise MetcnvError(

@@ -53,14 +53,8 @@ def _span(met: GeneCall) -> dict | None:
     span = met.amplicon if met.focal and met.amplicon else met.segment
     if span is None:
         return None
-    return {
-        "label": "amplicon" if span is met.amplicon else "segment",
-        "located": True,
-        "chrom": span.chrom,
-        "start": span.start,
-        "end": span.end,
-        "size": span.size,
-    }
+    label = "amplicon" if span is met.amplicon else "segment"
+    return {"label": label, **span.model_dump(include={"chrom", "start", "end", "size"})}
 
 
 def verdict_facts(r: SampleResult) -> dict:
