@@ -88,7 +88,7 @@ def test_vcf_records_one_per_called_gene(results):
     assert rec.info["SVLEN"] == (met["end"] - met["start"],)
     assert rec.info["SVCLAIM"] == ("D",) and rec.info["IMPRECISE"] and rec.info["FOCAL"]
     assert rec.info["GENE"] == "MET" and rec.info["CNTYPE"] == "tumor"
-    assert list(rec.format) == ["GT", "CN", "CNQ", "CICN"]
+    assert list(rec.format) == ["GT", "CN", "MCN", "CNQ", "CICN"]
     call = rec.samples["GC-001"]
     assert call["CN"] == pytest.approx(met["tumor_copy_number"], abs=0.01)
     assert call["CICN"] == pytest.approx(tuple(met["tumor_copy_number_ci95"]), abs=0.01)

@@ -31,6 +31,15 @@ from metcnv.coverage import SampleCoverage
 from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
+from metcnv.purity import (
+    Surface,
+    allele_copies,
+    assign_segments,
+    chosen_purity,
+    fit_purity,
+    fit_sites,
+    minor_allele_fraction,
+)
 from metcnv.qc import sample_qc
 from metcnv.segment import anchored_arc, noise_scale, segment_bins
 
@@ -67,6 +76,10 @@ class CallResult:
     genes: list[GeneCall]
     qc: QC
     warnings: list[str]
+    purity: Purity  # as used: given, estimated from the data, or none
+    ploidy: Ploidy
+    sites: pd.DataFrame | None = None  # SNP allele counts, as used by the fit
+    surface: Surface | None = None  # the purity/ploidy fit
 
     @property
     def met(self) -> GeneCall:
@@ -178,6 +191,21 @@ def call_sample(
         copy_ratio=lambda s: 2 ** s["log2"],
         copy_number=lambda s: sample_copy_number(2 ** s["log2"]),
     )
+    segments["se"] = [
+        estimate(bins, _rows(len(bins), s.first_row, s.last_row) & used, pon.loo_residuals).se
+        for s in segments.itertuples()
+    ]
+    sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
+    if sites is not None:
+        sites["segment"] = assign_segments(sites, segments)
+        sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
+    fit_snps = _empty_sites() if sites is None else sites[sites["used"]]
+    surface = fit_purity(segments, fit_snps, None if ploidy.source == "default" else ploidy.value)
+    purity, ploidy, notes = chosen_purity(
+        purity, ploidy, surface.summary(len(segments), len(fit_snps))
+    )
+    warnings += notes
+    segments = _with_alleles(segments, fit_snps, purity, ploidy)
     qc = QC(**sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction))
     calls = {}
     for name, rows in gene_rows(bins).items():
@@ -185,6 +213,7 @@ def call_sample(
             caller = GeneCaller(
                 name, rows & used, bins, segments, pon.loo_residuals, purity, ploidy, settings, qc
             )
+            caller.sites = fit_snps
             calls[name] = caller.call()
         else:
             calls[name] = GeneCaller.absent(name, f"every {name} bin is masked")
@@ -197,7 +226,49 @@ def call_sample(
     if "MET" not in calls:
         warnings.append("the panel has no MET target bins")
         calls["MET"] = GeneCaller.absent("MET", "the panel has no MET target bins")
-    return CallResult(bins, segments, list(calls.values()), qc, warnings)
+    return CallResult(
+        bins, segments, list(calls.values()), qc, warnings, purity, ploidy, sites, surface
+    )
+
+
+def _rows(n: int, first: int, last: int) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    mask[first : last + 1] = True
+    return mask
+
+
+def _empty_sites() -> pd.DataFrame:
+    """No SNP sites (a coverage counted without --snps): the fit uses depth alone."""
+    columns = ["pos", "segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
+    return pd.DataFrame(
+        {"chrom": pd.Series(dtype=str)} | {c: pd.Series(dtype=float) for c in columns}
+    )
+
+
+def _with_alleles(
+    segments: pd.DataFrame, sites: pd.DataFrame, purity: Purity, ploidy: Ploidy
+) -> pd.DataFrame:
+    """Segments with their SNPs' minor-allele fraction (and 95% interval) and, where the
+    purity is known, the tumor copies of each allele (continuous, from log2 and BAF)."""
+    out = segments.assign(
+        n_snps=0,
+        baf=np.nan,
+        baf_ci_low=np.nan,
+        baf_ci_high=np.nan,
+        major_cn=np.nan,
+        minor_cn=np.nan,
+    )
+    for k, seg in enumerate(segments.itertuples()):
+        own = sites[sites["segment"] == k]
+        out.loc[k, "n_snps"] = len(own)
+        found = minor_allele_fraction(own)
+        if found is None:
+            continue
+        out.loc[k, ["baf", "baf_ci_low", "baf_ci_high"]] = [found[0], *found[1]]
+        if purity.value is not None:
+            total = max(float(tumor_copy_number(2**seg.log2, purity.value, ploidy.value)), 0.0)
+            out.loc[k, ["major_cn", "minor_cn"]] = allele_copies(found[0], total, purity.value)
+    return out
 
 
 class GeneCaller:
@@ -218,7 +289,17 @@ class GeneCaller:
         self.name, self.rows, self.bins, self.segments = name, rows, bins, segments
         self.loo, self.s, self.qc = loo, settings, qc
         self.purity, self.ploidy = purity.value, ploidy.value
+        self.purity_ci = purity.ci95  # carried into tumor copy numbers when estimated
+        self.at_purity = (
+            f"estimated tumor fraction {purity.value:.0%} (95% CI "
+            f"{purity.ci95[0]:.0%}-{purity.ci95[1]:.0%})"
+            if purity.ci95
+            else f"purity {purity.value:g}"
+            if purity.value is not None
+            else ""
+        )
         self.chrom = str(bins["chrom"][rows].iloc[0]) if rows.any() else None
+        self.sites = _empty_sites()  # SNPs the purity fit used, to read the gene's BAF from
 
     @classmethod
     def absent(cls, name: str, reason: str) -> GeneCall:
@@ -302,6 +383,7 @@ class GeneCaller:
         out |= self._tumor_fields(est)
         out |= self._detection_limit(est.se)
         out |= self._focality(est)
+        out |= self._alleles(out)
         out |= self._status(out)
         if self.qc.status == "fail":
             out |= uncallable("QC failed (" + "; ".join(self.qc.reasons) + ")")
@@ -312,6 +394,8 @@ class GeneCaller:
         return np.maximum(tumor_copy_number(2.0 ** np.asarray(log2), self.purity, self.ploidy), 0.0)
 
     def _tumor_fields(self, est: Estimate) -> dict:
+        """Tumor copy number and its 95% interval, which also spans the purity's interval
+        when the purity was estimated (c is monotone in the ratio and in p: corners)."""
         lo, hi = est.ci()
         if self.purity is None:
             return {
@@ -320,12 +404,35 @@ class GeneCaller:
                 "tumor_copy_number_clamped": False,
             }
         raw = float(tumor_copy_number(2**est.log2, self.purity, self.ploidy))
-        ci = [float(self._tumor(lo)), float(self._tumor(hi))]
+        purities = self.purity_ci or (self.purity,)
+        corners = [
+            float(np.maximum(tumor_copy_number(2.0**x, p, self.ploidy), 0.0))
+            for x in (lo, hi)
+            for p in purities
+        ]
         return {
             "tumor_copy_number": max(raw, 0.0),
-            "tumor_copy_number_ci95": ci,
+            "tumor_copy_number_ci95": [min(corners), max(corners)],
             "tumor_copy_number_clamped": raw < 0,
         }
+
+    def _alleles(self, g: dict) -> dict:
+        """The amplicon's minor-allele fraction and, with a purity, each allele's copies."""
+        amplicon = g.get("amplicon") or {"chrom": self.chrom, "start": g["start"], "end": g["end"]}
+        pos0 = self.sites["pos"] - 1
+        inside = self.sites[
+            (self.sites["chrom"] == amplicon["chrom"])
+            & (pos0 >= amplicon["start"])
+            & (pos0 < amplicon["end"])
+        ]
+        found = minor_allele_fraction(inside)
+        if found is None:
+            return {"baf_snps": len(inside)}
+        out = {"baf": found[0], "baf_ci95": list(found[1]), "baf_snps": len(inside)}
+        if g["tumor_copy_number"] is not None:
+            major, minor = allele_copies(found[0], g["tumor_copy_number"], self.purity)
+            out |= {"major_cn": major, "minor_cn": minor}
+        return out
 
     def _detection_limit(self, se: float) -> dict:
         """The smallest gain this sample shows at `min_z` with 95% power."""
@@ -475,7 +582,7 @@ class GeneCaller:
                 if tumor >= s.amp_min_cn
                 else "focal_gain"
             )
-            why = f"focal, {tumor:.1f} tumor copies at purity {self.purity:g}"
+            why = f"focal, {tumor:.1f} tumor copies at {self.at_purity}"
         elif gained:
             status = (
                 "high_level_focal_amplification"
@@ -495,7 +602,7 @@ class GeneCaller:
         elif g["limit_of_detection"] is not None and g["limit_of_detection"] > s.amp_min_cn:
             status = "inconclusive"
             why = (
-                f"no {name} gain seen, but at purity {self.purity:g} this sample could only "
+                f"no {name} gain seen, but at {self.at_purity} this sample could only "
                 f"have shown {g['limit_of_detection']:.1f} tumor copies or more"
             )
         else:
@@ -517,7 +624,7 @@ class GeneCaller:
             lod = g["limit_of_detection"]
             if not gained and lod > c:
                 return None, f"no gain seen, but this sample could not have shown {c:g} copies"
-            return tumor > c, f"tumor copy number {tumor:.1f} at purity {self.purity:g}"
+            return tumor > c, f"tumor copy number {tumor:.1f} at {self.at_purity}"
         if gained and lower > c:
             return (
                 True,

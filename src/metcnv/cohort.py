@@ -57,6 +57,8 @@ SUMMARY_COLUMNS = [
     "over_10_copies",
     "focal",
     "purity",
+    "purity_ci_low",
+    "purity_ci_high",
     "purity_source",
     "limit_of_detection",
     "limit_of_detection_copy_ratio",
@@ -140,6 +142,8 @@ def summary_row(path: Path, result: Result, sheet: pd.DataFrame | None, out_dir:
         "over_10_copies": _flag(met.over_10_copies),
         "focal": _flag(met.focal),
         "purity": result.purity.value,
+        "purity_ci_low": _ends(result.purity.ci95)[0],
+        "purity_ci_high": _ends(result.purity.ci95)[1],
         "purity_source": result.purity.source,
         "limit_of_detection": met.limit_of_detection,
         "limit_of_detection_copy_ratio": met.limit_of_detection_copy_ratio,
@@ -204,8 +208,10 @@ def patient_html(
     frame["cn_high"] = pd.to_numeric(frame["met_copy_number_ci_high"], errors="coerce")
     frame["tumor"] = frame["met_cn_type"] == "tumor"
     for end in ("", "_low", "_high"):
-        source = "met_chr7_ratio" + ("" if not end else f"_ci{end}")
-        frame[f"ratio{end}"] = pd.to_numeric(frame[source], errors="coerce")
+        for name, column in (("ratio", "met_chr7_ratio"), ("purity", "purity")):
+            source = column + ("" if not end else f"_ci{end}")
+            frame[f"{name}{end}"] = pd.to_numeric(frame[source], errors="coerce")
+    frame["estimated"] = frame["purity_source"] == "estimated"
     dated = frame["date"].notna()
     order = (
         frame.assign(_undated=frame["date"].isna())

@@ -4,8 +4,9 @@
   nor `inconclusive`), spanning the gene's target bins: POS is the base before the
   event (1-based, the padding base, REF `N` as no reference sequence is read), END the
   event's last base, SVLEN = END - POS, SVCLAIM=D (an abundance claim from depth),
-  IMPRECISE (bin resolution). FORMAT GT:CN:CNQ:CICN. CN is the tumor copy number when the
-  purity is known, else the sample-average copy number (INFO/CNTYPE says which). CNQ is
+  IMPRECISE (bin resolution). FORMAT GT:CN:MCN:CNQ:CICN. CN is the tumor copy number when
+  the purity is known, else the sample-average copy number (INFO/CNTYPE says which); MCN
+  the minor allele's tumor copies where SNPs over the event and a purity give it. CNQ is
   the phred-scaled one-sided normal tail of the gene's z-score, capped at 99. Written
   by htslib (pysam) from the header template `templates/cnv.vcf.header`, so every record
   is checked against the header; bgzipped and tabix-indexed. Numbers are rounded (CN, CICN,
@@ -52,7 +53,7 @@ class CnvRecord:
     pos: int  # 1-based: the padding base before the event
     end: int  # the event's last base: INFO/END, which pysam keeps as the record's stop
     info: dict[str, object]  # the rest of INFO in order written; flags True; absent: not written
-    call: dict[str, object]  # the sample's GT:CN:CNQ:CICN
+    call: dict[str, object]  # the sample's GT:CN:MCN:CNQ:CICN
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def cnv_record(gene: GeneCall) -> CnvRecord | None:
     call = {
         "GT": (None, 1),  # ./1
         "CN": _round(cn, 2),
+        "MCN": _round(gene.minor_cn, 2),
         "CNQ": _round(cnq, 1),
         "CICN": (None, None) if ci is None else tuple(_round(v, 2) for v in ci),
     }

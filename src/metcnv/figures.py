@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 
 from metcnv.bins import gene_mask
 from metcnv.genome import CHR7_CENTROMERE, LENGTHS, canonical, contig_order
-from metcnv.model import CallSettings, GeneCall, Status
+from metcnv.model import CallSettings, GeneCall, Purity, Status
 
 RASTER_POINTS = 4_000  # above this many points a scatter is embedded as a bitmap
 RASTER_DPI = 150
@@ -207,7 +207,7 @@ def chromosome_plot(
 ) -> str:
     """Bins and segments of the gene's chromosome, with its centromere and the gene marked."""
     gene = met.gene
-    chrom = met.chrom or _find_chrom(bins, "7")
+    chrom = met.chrom or find_chrom(bins, "7")
     with matplotlib.rc_context(RC):
         fig, ax = _figure(10, 3.0)
         rows = bins[(bins["chrom"] == chrom) & bins["used"].astype(bool)]
@@ -279,7 +279,7 @@ def chromosome_plot(
         return to_svg(fig, f"Chromosome {chrom} log2 copy ratio", "chrom7")
 
 
-def _find_chrom(bins: pd.DataFrame, name: str) -> str:
+def find_chrom(bins: pd.DataFrame, name: str) -> str:
     for chrom in bins["chrom"].unique():
         if canonical(str(chrom)) == canonical(name):
             return chrom
@@ -407,29 +407,36 @@ def genes_plot(genes: pd.DataFrame, tumor: bool, settings: CallSettings, gene: s
 
 
 def patient_plot(samples: pd.DataFrame, settings: CallSettings) -> str:
-    """MET copy number and MET/chr7 ratio over collection date, one series per sample type.
+    """MET copy number, MET/chr7 ratio and tumor fraction over collection date, one series
+    per sample type.
 
     `samples` has columns date (datetime), sample_type, cn, cn_low, cn_high, tumor (bool:
-    purity-adjusted), ratio, ratio_low, ratio_high. Filled markers are tumor copy numbers;
-    hollow markers sample-average copy numbers (lower bounds of the tumor's).
+    purity-adjusted), ratio, ratio_low, ratio_high, purity, purity_low, purity_high and
+    estimated (bool: the tumor fraction was estimated from the reads). Filled markers are
+    tumor copy numbers (hollow: sample averages, lower bounds of the tumor's) and estimated
+    tumor fractions (hollow: given ones).
     """
     with matplotlib.rc_context(RC):
-        fig, (ax_cn, ax_ratio) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+        fig, (ax_cn, ax_ratio, ax_purity) = plt.subplots(
+            1, 3, figsize=(12, 3.4), layout="constrained"
+        )
         dated = samples.dropna(subset=["date"]).sort_values("date", kind="stable")
         span = (dated["date"].max() - dated["date"].min()) if len(dated) else pd.Timedelta(0)
         step = max(span / 80, pd.Timedelta(days=1)) if len(dated) > 1 else pd.Timedelta(days=1)
         types = list(dict.fromkeys(dated["sample_type"]))
-        for axis, prefix, ylabel in (
-            (ax_cn, "cn", "MET copy number (95% CI)"),
-            (ax_ratio, "ratio", "MET/chr7 ratio (95% CI)"),
+        for axis, prefix, ylabel, filled_by in (
+            (ax_cn, "cn", "MET copy number (95% CI)", "tumor"),
+            (ax_ratio, "ratio", "MET/chr7 ratio (95% CI)", "tumor"),
+            (ax_purity, "purity", "tumor fraction (95% CI)", "estimated"),
         ):
+            floor = 0.0 if axis is ax_purity else 0.05  # log axes cannot show 0
             for k, sample_type in enumerate(types):
                 colour, marker = SAMPLE_TYPE_STYLE.get(sample_type, ("#555555", "o"))
                 group = dated[dated["sample_type"] == sample_type]
                 x = group["date"] + step * (k - (len(types) - 1) / 2)
                 value = group[prefix].to_numpy(float)
                 for kind in (True, False):  # never join a tumor CN to a sample average
-                    same = group["tumor"].to_numpy(bool) == kind
+                    same = group[filled_by].to_numpy(bool) == kind
                     ls = "-" if kind else ":"
                     axis.plot(x[same], value[same], c=colour, lw=0.8, alpha=0.6, ls=ls)
                 low, high = (
@@ -438,14 +445,14 @@ def patient_plot(samples: pd.DataFrame, settings: CallSettings) -> str:
                 )
                 for xi, lo_, hi_ in zip(x, low, high, strict=True):
                     if np.isfinite(lo_) and np.isfinite(hi_):
-                        axis.plot([xi, xi], [max(lo_, 0.05), hi_], c=colour, lw=1.2)
-                tumor = group["tumor"].to_numpy(bool)
+                        axis.plot([xi, xi], [max(lo_, floor), hi_], c=colour, lw=1.2)
+                tumor = group[filled_by].to_numpy(bool)
                 for filled in (True, False):
                     pick = tumor == filled
                     if pick.any():
                         axis.plot(
                             x[pick],
-                            np.maximum(value[pick], 0.05),
+                            np.maximum(value[pick], floor),
                             ls="",
                             marker=marker,
                             ms=6,
@@ -454,8 +461,12 @@ def patient_plot(samples: pd.DataFrame, settings: CallSettings) -> str:
                             mew=1.3,
                         )
             axis.set_ylabel(ylabel)
-            axis.set_yscale("log", base=2)
-            axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            if axis is ax_purity:
+                axis.set_ylim(0, 1)
+            else:
+                axis.set_yscale("log", base=2)
+                formatter = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+                axis.yaxis.set_major_formatter(formatter)
             axis.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
             axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
             axis.tick_params(axis="x", labelrotation=30, labelsize=7)
@@ -494,7 +505,7 @@ def patient_plot(samples: pd.DataFrame, settings: CallSettings) -> str:
             for t in types
         ]
         handles += [
-            Line2D([], [], ls="", marker="o", c="#555555", label="tumor copy number"),
+            Line2D([], [], ls="", marker="o", c="#555555", label="tumor CN / estimated fraction"),
             Line2D(
                 [],
                 [],
@@ -502,7 +513,7 @@ def patient_plot(samples: pd.DataFrame, settings: CallSettings) -> str:
                 marker="o",
                 c="#555555",
                 mfc="white",
-                label="sample average (no purity)",
+                label="sample average (no purity) / given tumor fraction",
             ),
         ]
         fig.legend(
@@ -513,3 +524,89 @@ def patient_plot(samples: pd.DataFrame, settings: CallSettings) -> str:
             frameon=False,
         )
         return to_svg(fig, "MET copy number over time", "patient")
+
+
+def baf_plot(
+    snps: pd.DataFrame,
+    segments: pd.DataFrame,
+    bins: pd.DataFrame,
+    build: str | None,
+    chrom: str | None = None,
+) -> str:
+    """Alt-allele fraction of every SNP site the purity fit used, with each segment's
+    minor-allele fraction (and its mirror) drawn over it; genome-wide, or one chromosome."""
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure(10, 2.0)
+        offsets = chromosome_offsets(bins, build)
+        if chrom is not None:
+            offsets = {chrom: (0, offsets.get(chrom, (0, 1))[1])}
+        used = snps[snps["used"].astype(bool) & snps["chrom"].isin(offsets)]
+        scale = 1e6 if chrom is not None else 1.0
+        x = (used["chrom"].map(lambda c: offsets[c][0]) + used["pos"]).to_numpy(float) / scale
+        fraction = (used["alt_count"] / used["depth"].clip(lower=1)).to_numpy(float)
+        _scatter(ax, x, fraction, 0, 1, s=4, c=GREY)
+        for seg in segments[segments["chrom"].isin(offsets)].itertuples():
+            if not np.isfinite(seg.baf):
+                continue
+            base = offsets[seg.chrom][0]
+            span = [(base + seg.start) / scale, (base + seg.end) / scale]
+            for y in (seg.baf, 1 - seg.baf):
+                ax.plot(span, [y, y], lw=1.6, c="#e66101", solid_capstyle="butt", zorder=5)
+        if chrom is None:
+            for i, (start, length) in enumerate(offsets.values()):
+                if i % 2:
+                    ax.axvspan(start, start + length, color="#f2f2f2", lw=0, zorder=0)
+            ticks = [start + length / 2 for start, length in offsets.values()]
+            ax.set_xticks(ticks, [canonical(c)[3:] for c in offsets], fontsize=7)
+            ax.tick_params(axis="x", length=0)
+            ax.set_xlabel("chromosome")
+        else:
+            ax.set_xlabel(f"{chrom} position (Mb)")
+        ax.set_xlim(0, sum(length for _, length in offsets.values()) / scale)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
+        ax.set_ylabel("B-allele fraction")
+        ax.legend(
+            handles=[
+                Line2D([], [], ls="", marker="o", ms=3, c=GREY, label="SNP site"),
+                Line2D([], [], lw=1.6, c="#e66101", label="segment minor-allele fraction"),
+            ],
+            loc="upper left",
+            ncols=2,
+            fontsize=7,
+            frameon=False,
+        )
+        where = "genome-wide" if chrom is None else f"on {chrom}"
+        return to_svg(fig, f"B-allele fractions {where}", f"baf-{chrom or 'genome'}")
+
+
+def purity_plot(purity: Purity) -> str:
+    """The profile likelihood of the tumor fraction (best ploidy at each), its 95% interval,
+    the local optima (solutions) and the value the calls use."""
+    fit = purity.fit
+    with matplotlib.rc_context(RC):
+        fig, ax = _figure(5, 2.6)
+        p = np.array([s.purity for s in fit.profile])
+        ll = np.array([s.log_likelihood for s in fit.profile])
+        relative = 2 * (ll - ll.max())
+        ax.plot(p, np.maximum(relative, -40), c="#111111", lw=1.2)
+        ax.axhline(-3.84, c="#888888", lw=0.6, ls=":", label="95% cut-off")
+        ax.axvspan(*fit.ci95, color="#dcdcf0", lw=0, zorder=0, label="95% interval")
+        for rank, s in enumerate(fit.solutions):
+            y = max(2 * (s.log_likelihood - ll.max()), -40)
+            ax.scatter([s.purity], [y], s=30 if rank == 0 else 14, c="#e66101", zorder=5)
+            ax.annotate(
+                f"{s.purity:.0%}, ploidy {s.ploidy:.2f}",
+                (s.purity, y),
+                xytext=(4, -10 - 9 * rank),
+                textcoords="offset points",
+                fontsize=7,
+            )
+        if purity.value is not None:
+            ax.axvline(purity.value, c=MET_RED, lw=1, label=f"used ({purity.source})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(-41, 2)
+        ax.set_xlabel("tumor fraction")
+        ax.set_ylabel("2 x log-likelihood vs best")
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        return to_svg(fig, "Profile likelihood of the tumor fraction", "purity")

@@ -1,7 +1,7 @@
 """Reading a result back: one `{sample}.metcnv.json` (a `model.Result`) and its tables.
 
 `read_json` parses and validates the document against the shipped JSON Schema;
-`load_result` adds its bins and segments tables (docs/outputs.md). Every problem is one
+`load_result` adds its bins, segments and SNP tables (docs/outputs.md). Every problem is one
 MetcnvError line saying what to re-run. Used by the per-sample report and the cohort pages.
 """
 
@@ -21,12 +21,13 @@ from metcnv.results import gene_table
 
 @dataclass
 class SampleResult:
-    """One sample's result and the bin and segment tables beside it."""
+    """One sample's result and the bin, segment and SNP tables beside it."""
 
     path: Path
     result: Result
     bins: pd.DataFrame
     segments: pd.DataFrame
+    snps: pd.DataFrame
 
     @property
     def sample(self) -> str:
@@ -74,7 +75,7 @@ def read_table(folder: Path, result: Result, key: str, json_path: Path, **kwargs
 
 
 def load_result(path: Path) -> SampleResult:
-    """Read a result JSON and its bins and segments tables (docs/outputs.md)."""
+    """Read a result JSON and its bins, segments and SNP tables (docs/outputs.md)."""
     path = Path(path)
     result = read_json(path)
     folder = path.parent
@@ -95,4 +96,5 @@ def load_result(path: Path) -> SampleResult:
             "missing; re-run `metcnv call`"
         )
     bins["gene"] = bins["gene"].fillna("-")
-    return SampleResult(path, result, bins, segments)
+    snps = read_table(folder, result, "snps", path, dtype={"chrom": str, "reason": str})
+    return SampleResult(path, result, bins, segments, snps)

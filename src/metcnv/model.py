@@ -184,17 +184,47 @@ class Settings(CallSettings):
     qc: QcThresholds = Field(default_factory=QcThresholds)
 
 
+class PuritySolution(Model):
+    """One local optimum of the purity/ploidy likelihood surface."""
+
+    purity: float
+    ploidy: float
+    log_likelihood: float
+
+
+class PurityFit(Model):
+    """What the sample's own depth and allele counts say about its tumor fraction."""
+
+    identifiable: bool = Field(description="whether the data fix the tumor fraction")
+    value: float | None = Field(description="the best fit; null when not identifiable")
+    ci95: Interval = Field(description="95% profile-likelihood interval of the tumor fraction")
+    ploidy: float = Field(description="tumor ploidy of the best fit")
+    reason: str
+    n_segments: int
+    n_snps: int = Field(description="SNP sites whose allele counts entered the fit")
+    solutions: list[PuritySolution] = Field(description="local optima, best first")
+    profile: list[PuritySolution] = Field(
+        description="the profile likelihood: at each purity of the grid, its best ploidy"
+    )
+
+
 class Purity(Model):
     """The tumor fraction the tumor copy numbers are computed with, and where it came from."""
 
     value: float | None = Field(gt=0, le=1)
-    source: Literal["given", "none"]
+    ci95: Interval | None = Field(
+        None, description="95% interval carried into the tumor copy numbers (estimated only)"
+    )
+    source: Literal["given", "estimated", "none"]
     reason: str = Field(description="why this value, or why there is none")
+    fit: PurityFit | None = Field(None, description="the data's own estimate, also when given")
 
     @model_validator(mode="after")
     def _value_matches_source(self) -> Purity:
         if (self.value is None) != (self.source == "none"):
             raise ValueError(f"purity source {self.source!r} with value {self.value}")
+        if (self.ci95 is not None) != (self.source == "estimated"):
+            raise ValueError(f"purity source {self.source!r} with interval {self.ci95}")
         return self
 
 
@@ -202,7 +232,7 @@ class Ploidy(Model):
     """The tumor ploidy the purity formula uses."""
 
     value: float = Field(gt=0, le=params.MAX_PLOIDY)
-    source: Literal["given", "default"]
+    source: Literal["given", "estimated", "default"]
 
 
 class Sample(Model):
@@ -286,6 +316,11 @@ class GeneCall(Model):
     tumor_copy_number: float | None = Field(None, description="purity-adjusted; null without")
     tumor_copy_number_ci95: Interval | None = None
     tumor_copy_number_clamped: bool = False
+    baf: float | None = Field(None, description="minor-allele fraction of the amplicon's SNPs")
+    baf_ci95: Interval | None = None
+    baf_snps: int = Field(0, description="SNP sites over the amplicon in the BAF")
+    major_cn: float | None = Field(None, description="tumor copies of the more common allele")
+    minor_cn: float | None = Field(None, description="tumor copies of the other allele")
     limit_of_detection: float | None = None
     limit_of_detection_copy_ratio: float | None = None
     limit_of_detection_reason: str | None = None
@@ -357,6 +392,7 @@ class Outputs(Model):
     bins: str
     segments: str
     genes: str
+    snps: str
 
 
 class Result(Model):

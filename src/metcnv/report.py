@@ -28,7 +28,7 @@ from metcnv.chromium import print_pdf, require_chromium
 from metcnv.export import write_exports
 from metcnv.files import atomic_write, md5sum
 from metcnv.loading import SampleResult, load_result
-from metcnv.model import GeneCall, Settings, Status
+from metcnv.model import GeneCall, Purity, Settings, Status
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ QC_METRICS = [  # (key in the result's qc, label, decimals)
     ("bins_masked", "bins masked", 0),
     ("masked_fraction", "fraction of bins masked", 3),
 ]
-PURITY_SOURCES = {"given": "given by the user"}
+PURITY_SOURCES = {"given": "given by the user", "estimated": "estimated from the reads"}
 
 
 # --- what the report shows, read from the result ------------------------------------------
@@ -93,8 +93,12 @@ def verdict_facts(r: SampleResult) -> dict:
         if tumor_background
         else background.copy_number,
         "purity": res.purity.value,
+        "purity_ci": res.purity.ci95,
         "purity_source": PURITY_SOURCES.get(res.purity.source, res.purity.reason),
+        "purity_reason": res.purity.reason,
+        "purity_fit": _fit_words(res.purity) if res.purity.source == "given" else None,
         "ploidy": res.ploidy.value,
+        "ploidy_source": res.ploidy.source,
         "qc_status": res.qc.status,
         "qc_reasons": res.qc.reasons,
         "lod": met.limit_of_detection,
@@ -102,15 +106,33 @@ def verdict_facts(r: SampleResult) -> dict:
     }
 
 
+def _fit_words(purity: Purity) -> str | None:
+    """What the reads say about the tumor fraction, beside a given one."""
+    fit = purity.fit
+    if fit is None:
+        return None
+    if not fit.identifiable:
+        return "not identifiable"
+    return f"{fit.value:.0%} ({fit.ci95[0]:.0%}-{fit.ci95[1]:.0%})"
+
+
 def _plots(r: SampleResult, tumor: bool) -> dict[str, Markup]:
-    """The four SVG figures (markup made by figures.py, so not escaped again)."""
-    build, met = r.result.build, r.met
+    """The SVG figures (markup made by figures.py, so not escaped again); the B-allele
+    tracks only when SNPs were counted, the purity profile only when it was fitted."""
+    res, met = r.result, r.met
+    build = res.build
     plots = {
         "genome": figures.genome_plot(r.bins, r.segments, build, met.gene),
         "chromosome": figures.chromosome_plot(r.bins, r.segments, met, build),
         "closeup": figures.gene_closeup(r.bins, met),
-        "genes": figures.genes_plot(r.genes, tumor, r.result.settings, met.gene),
+        "genes": figures.genes_plot(r.genes, tumor, res.settings, met.gene),
     }
+    if r.snps["used"].astype(bool).any():
+        chrom = met.chrom or figures.find_chrom(r.bins, "7")
+        plots["baf_genome"] = figures.baf_plot(r.snps, r.segments, r.bins, build)
+        plots["baf_chromosome"] = figures.baf_plot(r.snps, r.segments, r.bins, build, chrom)
+    if res.purity.fit is not None:
+        plots["purity"] = figures.purity_plot(res.purity)
     return {name: Markup(svg) for name, svg in plots.items()}
 
 

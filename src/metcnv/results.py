@@ -44,7 +44,22 @@ BIN_OUTPUT = [
     "used",
     "pon_spread",
 ]
-SEGMENT_OUTPUT = ["chrom", "start", "end", "n_bins", "log2", "copy_ratio", "copy_number"]
+SEGMENT_OUTPUT = [
+    "chrom",
+    "start",
+    "end",
+    "n_bins",
+    "log2",
+    "se",
+    "copy_ratio",
+    "copy_number",
+    "n_snps",
+    "baf",
+    "baf_ci_low",
+    "baf_ci_high",
+    "major_cn",
+    "minor_cn",
+]
 GENE_OUTPUT = [
     "gene",
     "chrom",
@@ -64,7 +79,25 @@ GENE_OUTPUT = [
     "z",
     "limit_of_detection",
     "focal",
+    "baf",
+    "major_cn",
+    "minor_cn",
     "status",
+]
+SNP_OUTPUT = [
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "pop_af",
+    "ref_count",
+    "alt_count",
+    "other_count",
+    "depth",
+    "het_alt_fraction",
+    "segment",
+    "used",
+    "reason",
 ]
 
 
@@ -75,6 +108,7 @@ def output_paths(out_dir: Path, sample: str) -> dict[str, Path]:
         "bins": out_dir / f"{stem}.bins.tsv.gz",
         "segments": out_dir / f"{stem}.segments.tsv",
         "genes": out_dir / f"{stem}.genes.tsv",
+        "snps": out_dir / f"{stem}.snps.tsv.gz",
     }
 
 
@@ -100,10 +134,10 @@ def make_result(
     return Result(
         sample=sample.name,
         sample_type=sample.sample_type,
-        purity=sample.purity,
-        ploidy=sample.ploidy,
+        purity=call.purity,
+        ploidy=call.ploidy,
         build=coverage.build,
-        verdict=verdict(call.met, sample.purity),
+        verdict=verdict(call.met, call.purity),
         met=call.met,
         genes=call.genes,
         qc=call.qc,
@@ -148,8 +182,17 @@ def gene_table(genes: list[GeneCall]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GENE_OUTPUT)
 
 
+def snp_table(sites: pd.DataFrame | None) -> pd.DataFrame:
+    """snps.tsv.gz: every SNP site's allele counts, the normals' reference bias, its segment
+    (row of segments.tsv, -1 outside) and whether the purity fit used it (else why not);
+    only the header when the coverage was counted without --snps."""
+    if sites is None:
+        return pd.DataFrame(columns=SNP_OUTPUT)
+    return sites[SNP_OUTPUT].round({"pop_af": 4, "het_alt_fraction": 4}).astype({"used": int})
+
+
 def write_results(call: CallResult, result: Result, outputs: dict[str, Path]) -> None:
-    """Write the four result files; the JSON last, so its presence means all are complete."""
+    """Write the result files; the JSON last, so its presence means all are complete."""
     bins = call.bins.assign(
         log2=call.bins["log2"].round(5),
         weight=call.bins["weight"].round(3),
@@ -159,6 +202,7 @@ def write_results(call: CallResult, result: Result, outputs: dict[str, Path]) ->
         "bins": bins[BIN_OUTPUT],
         "segments": call.segments[SEGMENT_OUTPUT].round(5),
         "genes": gene_table(result.genes).round(5),
+        "snps": snp_table(call.sites),
     }
     for key, table in tables.items():
         with atomic_write(outputs[key], "wt") as handle:

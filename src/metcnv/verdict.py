@@ -20,6 +20,9 @@ def verdict(met: GeneCall, purity: Purity) -> str:
             f"{met.tumor_copy_number:.1f} tumor copies"
             f"{_interval(met.tumor_copy_number_ci95)} at tumor fraction {purity.value:.0%}"
         )
+        if purity.source == "estimated":
+            low, high = purity.ci95
+            number += f" (estimated from the reads, 95% CI {low:.0%}-{high:.0%})"
     else:
         number = (
             f"sample-average copy number {met.copy_number:.1f}"

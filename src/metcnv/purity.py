@@ -1,0 +1,328 @@
+"""Tumor fraction and ploidy from depth and B-allele frequencies, fitted jointly.
+
+The fit follows ASCAT, PureCN and FACETS: every segment is given integer allele-specific
+tumor copy numbers (major, minor), and a tumor fraction p and ploidy P are good when some
+such states explain every segment's log2 ratio and the allele counts of its heterozygous
+SNPs at once. For a segment in state (a, b), c = a + b,
+
+    expected log2  = log2((p*c + 2(1-p)) / (p*P + 2(1-p)))
+    expected BAF   = (p*b + (1-p)) / (p*c + 2(1-p))       (of the minor allele)
+
+The log2 likelihood is normal with the segment's standard error (from its bins and the
+normals' left-out scatter); each SNP's likelihood mixes its genotypes by the population
+allele frequency (hom-ref, hom-alt with sequencing error, or het, whose alt fraction is
+beta-binomial around the BAF or 1 - BAF, shifted by the site's reference bias in the
+normals). Any segment may instead be "unexplained" (subclonal, or an amplicon beyond
+MAX_COPIES) at a fixed cost, and any state but (1, 1) costs a small prior penalty, so
+noise is not fitted with ever finer states at low tumor fractions.
+
+The profile likelihood over p (maximised over P) gives the estimate and a 95% interval
+(likelihood ratio 3.84). Purity is *identifiable* only when the data reject p -> 0 and
+the interval is narrow; one allele amplified over a flat genome is not: its BAF is
+1 / (2r) whatever p is, and depth alone trades p against copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import betaln, gammaln
+
+from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
+
+PURITY_GRID = np.round(  # finer where cfDNA tumor fractions lie
+    np.concatenate([np.arange(0.01, 0.1, 0.005), np.arange(0.1, 1.0001, 0.01)]), 3
+)
+PLOIDY_GRID = np.round(np.arange(1.5, 5.0001, 0.02), 2)
+MAX_COPIES = 8  # integer states up to this; higher (amplicons) fit as "unexplained"
+UNEXPLAINED_COST = 6.0  # log-likelihood a segment pays to be left unexplained
+ABERRANT_COST = 2.0  # log prior cost of any state but (1, 1): noise is not an event
+BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction
+SEQUENCING_ERROR = 0.005  # alt fraction of a homozygous site
+SEGMENT_SD_FLOOR = 0.03  # log2 noise no segment mean is trusted below (waves, GC)
+LR_95 = 3.841  # chi-square(1) 95% quantile: the profile likelihood interval
+MAX_IDENTIFIABLE_WIDTH = 0.5  # a purity interval wider than this says nothing
+MIN_EVIDENCE = 3.841  # 2 x log-likelihood gain over "no tumor" needed to call it seen
+FIT_MIN_DEPTH = 10  # reads over a SNP site for its allele counts to enter the fit
+DEFAULT_POP_AF = 0.3  # population allele frequency of a site whose VCF gives none
+BIAS_MIN_HET_NORMALS = 2  # het normals needed to trust a site's own reference bias
+BAF_GRID = np.linspace(0.0, 0.5, 51)  # minor-allele fractions a segment's BAF is scanned on
+STATES = np.array(
+    [(a, b) for c in range(MAX_COPIES + 1) for b in range(c // 2 + 1) for a in [c - b]]
+)
+
+
+@dataclass
+class Surface:
+    """The likelihood surface, its best solution with a 95% interval, and whether p is
+    identifiable."""
+
+    purity: float
+    ploidy: float
+    ci95: tuple[float, float]
+    identifiable: bool
+    reason: str
+    solutions: list[PuritySolution]
+    surface: np.ndarray  # PURITY_GRID x ploidies log-likelihood
+    ploidies: np.ndarray  # the ploidy grid (one value when the ploidy was given)
+
+    def summary(self, n_segments: int, n_snps: int) -> PurityFit:
+        """The typed record of this fit, for the result."""
+        return PurityFit(
+            identifiable=self.identifiable,
+            value=self.purity if self.identifiable else None,
+            ci95=self.ci95,
+            ploidy=self.ploidy,
+            reason=self.reason,
+            n_segments=n_segments,
+            n_snps=n_snps,
+            solutions=self.solutions,
+            profile=[
+                PuritySolution(
+                    purity=float(p), ploidy=float(self.ploidies[j]), log_likelihood=float(row[j])
+                )
+                for p, row in zip(PURITY_GRID, self.surface, strict=True)
+                for j in [int(np.argmax(row))]
+            ],
+        )
+
+
+def _log_binom(a: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return gammaln(n + 1) - gammaln(a + 1) - gammaln(n - a + 1)
+
+
+def _bias_shift(fraction: np.ndarray, het_alt_fraction: np.ndarray) -> np.ndarray:
+    """Alt fraction a site shows for a true `fraction`, given its normals' het alt fraction."""
+    odds = het_alt_fraction / (1 - het_alt_fraction)
+    return fraction * odds / (fraction * odds + 1 - fraction)
+
+
+def snp_log_likelihood(
+    baf: np.ndarray, ref: np.ndarray, alt: np.ndarray, pop_af: np.ndarray, bias: np.ndarray
+) -> np.ndarray:
+    """Log-likelihood of each SNP's counts (rows) for each minor-allele BAF (last axis)."""
+    ref, alt, q, h = (np.asarray(v, float)[:, None] for v in (ref, alt, pop_af, bias))
+    n = ref + alt
+    baf = np.asarray(baf, float)[None, :]
+    choose = _log_binom(alt, n)
+    hom = np.logaddexp(
+        np.log((1 - q) ** 2) + alt * np.log(SEQUENCING_ERROR) + ref * np.log1p(-SEQUENCING_ERROR),
+        np.log(q**2) + ref * np.log(SEQUENCING_ERROR) + alt * np.log1p(-SEQUENCING_ERROR),
+    )
+    het = []
+    for f in (baf, 1 - baf):
+        f = np.clip(_bias_shift(f, h), 1e-4, 1 - 1e-4)
+        alpha, beta = BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)
+        het.append(betaln(alt + alpha, ref + beta) - betaln(alpha, beta))
+    het = np.logaddexp(*het) + np.log(0.5) + np.log(2 * q * (1 - q))
+    return choose + np.logaddexp(hom, het)
+
+
+def expected_baf(purity: float, states: np.ndarray) -> np.ndarray:
+    """Minor-allele BAF of each (major, minor) state at `purity`."""
+    cells = purity * states.sum(axis=1) + 2 * (1 - purity)  # copies per cell
+    with np.errstate(invalid="ignore", divide="ignore"):
+        baf = (purity * states[:, 1] + 1 - purity) / cells
+    return np.where(cells > 0, baf, 0.5)  # no copies at all: no reads, any BAF
+
+
+def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None = None) -> Surface:
+    """Fit p and P to segments (log2, se) and SNPs (segment, ref_count, alt_count, pop_af,
+    het_alt_fraction); see the module docstring. A given `ploidy` is held fixed."""
+    ploidies = PLOIDY_GRID if ploidy is None else np.array([float(ploidy)])
+    log2 = segments["log2"].to_numpy(float)
+    sd = np.hypot(segments["se"].to_numpy(float), SEGMENT_SD_FLOOR)
+    k = len(segments)
+    which = snps["segment"].to_numpy(int)
+    total = STATES.sum(axis=1)
+    prior = np.where((STATES[:, 0] == 1) & (STATES[:, 1] == 1), 0.0, -ABERRANT_COST)
+    snp_args = [snps[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
+    snp_args.append(snps["het_alt_fraction"].to_numpy(float))
+    free_ll = _per_segment(snp_log_likelihood(BAF_GRID, *snp_args), which, k)
+    # best BAF log-likelihood at or above each grid point (the lowest BAF a purity allows)
+    free_ll_above = np.maximum.accumulate(free_ll[:, ::-1], axis=1)[:, ::-1]
+
+    surface = np.empty((len(PURITY_GRID), len(ploidies)))
+    for i, p in enumerate(PURITY_GRID):
+        baf_ll = _per_segment(snp_log_likelihood(expected_baf(p, STATES), *snp_args), which, k)
+        with np.errstate(divide="ignore"):  # (0, 0) at p = 1: log2(0) = -inf, no fit
+            level = np.log2(p * total + 2 * (1 - p))  # numerator of each state's ratio
+        offset = np.log2(p * ploidies + 2 * (1 - p))
+        z = (log2[None, :, None] - (level[None, None, :] - offset[:, None, None])) / sd[:, None]
+        state_ll = -0.5 * z**2 + baf_ll[None] + prior
+        free = _unexplained(log2, sd, p, offset, free_ll_above)
+        surface[i] = np.maximum(state_ll.max(axis=2), free).sum(axis=1)
+
+    profile = surface.max(axis=1)
+    i_best, j_best = np.unravel_index(int(np.argmax(surface)), surface.shape)
+    p_best, ploidy_best = float(PURITY_GRID[i_best]), float(ploidies[j_best])
+    inside = PURITY_GRID[2 * (profile.max() - profile) <= LR_95]
+    ci = (float(inside.min()), float(inside.max()))
+    no_tumor = -0.5 * (log2 / sd) ** 2 + free_ll[:, -1]  # every segment (1, 1) at p -> 0
+    evidence = 2 * (profile.max() - no_tumor.sum())
+    identifiable, reason = _identifiable(evidence, ci)
+    return Surface(
+        purity=p_best,
+        ploidy=ploidy_best,
+        ci95=ci,
+        identifiable=identifiable,
+        reason=reason,
+        solutions=_local_optima(surface, ploidies),
+        surface=surface,
+        ploidies=ploidies,
+    )
+
+
+def _unexplained(
+    log2: np.ndarray, sd: np.ndarray, p: float, offset: np.ndarray, free_ll_above: np.ndarray
+) -> np.ndarray:
+    """Log-likelihood (ploidies x segments) of each segment at a non-integer (subclonal)
+    tumor copy number c >= 0 and any BAF this purity allows, minus UNEXPLAINED_COST.
+
+    Depth fits exactly unless it lies below what c = 0 gives; the BAF is free above its
+    floor (1-p) / (p*c + 2(1-p)) (no minor copies in the tumor). So a segment no clonal
+    state explains stays possible at any purity at which some tumor could produce it."""
+    normal = 2 * (1 - p)
+    with np.errstate(divide="ignore"):
+        floor_log2 = np.log2(normal) - offset  # log2 of c = 0, per ploidy
+    below = log2[None, :] < floor_log2[:, None]
+    depth = np.where(below, -0.5 * ((log2[None, :] - floor_log2[:, None]) / sd) ** 2, 0.0)
+    copies = np.maximum((2.0 ** log2[None, :] * 2.0 ** offset[:, None] - normal) / p, 0.0)
+    lowest_baf = (1 - p) / (p * copies + normal)
+    column = np.minimum(np.searchsorted(BAF_GRID, lowest_baf), len(BAF_GRID) - 1)
+    return depth + np.take_along_axis(free_ll_above, column.T, axis=1).T - UNEXPLAINED_COST
+
+
+def _per_segment(snp_ll: np.ndarray, which: np.ndarray, k: int) -> np.ndarray:
+    """Sum SNP log-likelihood rows into their segments (k x columns)."""
+    out = np.zeros((k, snp_ll.shape[1]))
+    np.add.at(out, which, snp_ll)
+    return out
+
+
+def _identifiable(evidence: float, ci: tuple[float, float]) -> tuple[bool, str]:
+    """Whether the fit says something about p, and why (not)."""
+    if ci[1] - ci[0] > MAX_IDENTIFIABLE_WIDTH:
+        return False, (
+            f"the data fit tumor fractions from {ci[0]:.0%} to {ci[1]:.0%} equally well (no "
+            "clonal loss of heterozygosity, balanced gain or set of copy levels fixes it)"
+        )
+    if evidence < MIN_EVIDENCE:
+        return False, (
+            "no clonal copy-number or allelic imbalance stands out of the noise, so the tumor "
+            f"fraction cannot be told from 0 (the data allow up to {ci[1]:.0%})"
+        )
+    return True, f"fitted from depth and allele frequencies (95% interval {ci[0]:.0%}-{ci[1]:.0%})"
+
+
+def _local_optima(surface: np.ndarray, ploidies: np.ndarray, keep: int = 5) -> list[PuritySolution]:
+    """The best points of the surface that beat their 8 neighbours, best first."""
+    padded = np.pad(surface, 1, constant_values=-np.inf)
+    peak = np.ones(surface.shape, bool)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            if di or dj:
+                peak &= (
+                    surface
+                    >= padded[
+                        1 + di : 1 + di + surface.shape[0], 1 + dj : 1 + dj + surface.shape[1]
+                    ]
+                )
+    rows, cols = np.nonzero(peak)
+    order = np.argsort(-surface[rows, cols])[:keep]
+    return [
+        PuritySolution(
+            purity=float(PURITY_GRID[rows[o]]),
+            ploidy=float(ploidies[cols[o]]),
+            log_likelihood=float(surface[rows[o], cols[o]]),
+        )
+        for o in order
+    ]
+
+
+def fit_sites(alleles: pd.DataFrame, pon_snps: pd.DataFrame | None) -> pd.DataFrame:
+    """The sample's SNP allele counts with what the normals say about each site: the
+    reference bias (`het_alt_fraction`, the panel's median where the site has too few het
+    normals) and whether the fit may use it (`used`, else `reason`)."""
+    sites = alleles.copy()
+    sites["depth"] = sites["ref_count"] + sites["alt_count"]
+    sites["pop_af"] = sites["pop_af"].fillna(DEFAULT_POP_AF).clip(0.01, 0.99)
+    reason = np.where(sites["depth"] < FIT_MIN_DEPTH, f"depth below {FIT_MIN_DEPTH}", "")
+    bias = np.full(len(sites), 0.5)
+    if pon_snps is not None:
+        keys = ["chrom", "pos", "ref", "alt"]
+        normals = sites[keys].merge(pon_snps, on=keys, how="left")
+        known = normals["usable"].notna().to_numpy()
+        usable = normals["usable"].fillna(False).astype(bool).to_numpy()
+        reason = np.where(reason != "", reason, np.where(known, "", "not in the panel of normals"))
+        reason = np.where(
+            (reason == "") & ~usable, normals["reason"].fillna("").astype(str), reason
+        )
+        measured = normals["het_normals"].fillna(0).to_numpy() >= BIAS_MIN_HET_NORMALS
+        fraction = normals["het_alt_fraction"].to_numpy(float)
+        typical = np.nanmedian(fraction[measured]) if measured.any() else 0.5
+        bias = np.where(measured, fraction, typical)
+    sites["het_alt_fraction"] = np.clip(bias, 0.3, 0.7)
+    sites["used"] = reason == ""
+    sites["reason"] = reason
+    return sites
+
+
+def assign_segments(sites: pd.DataFrame, segments: pd.DataFrame) -> np.ndarray:
+    """Row of the segment holding each site (1-based position), -1 outside every segment."""
+    out = np.full(len(sites), -1)
+    pos0 = sites["pos"].to_numpy() - 1
+    chrom = sites["chrom"].to_numpy()
+    for k, seg in enumerate(segments.itertuples()):
+        out[(chrom == seg.chrom) & (pos0 >= seg.start) & (pos0 < seg.end)] = k
+    return out
+
+
+def minor_allele_fraction(sites: pd.DataFrame) -> tuple[float, tuple[float, float]] | None:
+    """Maximum-likelihood minor-allele fraction of sites sharing one state, and its 95%
+    profile interval; None when no site is informative (all homozygous or none)."""
+    if not len(sites):
+        return None
+    grid = np.linspace(0.0, 0.5, 101)
+    args = [sites[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
+    ll = snp_log_likelihood(grid, *args, sites["het_alt_fraction"].to_numpy(float)).sum(axis=0)
+    inside = grid[2 * (ll.max() - ll) <= LR_95]
+    if inside.max() - inside.min() >= 0.5 - grid[1]:
+        return None
+    return float(grid[np.argmax(ll)]), (float(inside.min()), float(inside.max()))
+
+
+def allele_copies(baf: float, total: float, purity: float) -> tuple[float, float]:
+    """(major, minor) tumor copies from a minor-allele fraction and total tumor copies:
+    minor = (baf * (p*c + 2(1-p)) - (1-p)) / p, kept within [0, c/2]."""
+    cells = purity * total + 2 * (1 - purity)
+    minor = float(np.clip((baf * cells - (1 - purity)) / purity, 0, total / 2))
+    return total - minor, minor
+
+
+def chosen_purity(
+    given: Purity, ploidy: Ploidy, fit: PurityFit
+) -> tuple[Purity, Ploidy, list[str]]:
+    """The purity (and ploidy) the calls use: the user's when given, with the data's
+    estimate beside it and a warning when they disagree; else the estimate when the data
+    identify it; else none, with the reason."""
+    if given.source == "given":
+        warnings = []
+        low, high = fit.ci95
+        if fit.identifiable and not low <= given.value <= high:
+            warnings.append(
+                f"the given tumor fraction {given.value:g} lies outside the data's estimate "
+                f"{fit.value:.0%} (95% interval {low:.0%}-{high:.0%}); check it"
+            )
+        return given.model_copy(update={"fit": fit}), ploidy, warnings
+    if not fit.identifiable:
+        reason = f"no tumor fraction was given, and {fit.reason}"
+        return Purity(value=None, source="none", reason=reason, fit=fit), ploidy, []
+    estimated = Purity(
+        value=fit.value, ci95=fit.ci95, source="estimated", reason=fit.reason, fit=fit
+    )
+    if ploidy.source == "default":
+        ploidy = Ploidy(value=fit.ploidy, source="estimated")
+    return estimated, ploidy, []

@@ -1,0 +1,194 @@
+"""The purity/ploidy fit on segments and allele counts drawn from its own model."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metcnv.copynumber import copy_ratio
+from metcnv.model import Ploidy, Purity, Sample
+from metcnv.purity import (
+    BAF_CONCENTRATION,
+    STATES,
+    allele_copies,
+    assign_segments,
+    chosen_purity,
+    expected_baf,
+    fit_purity,
+    fit_sites,
+    minor_allele_fraction,
+)
+
+EVENTS = [(1, 1), (1, 0), (2, 1), (1, 1), (1, 1)]  # a loss (LOH) and a gain of one allele
+
+
+def draw(purity, states, seed, n_snps=30, depth=150, se=0.02):
+    """Segments (log2, se) and SNPs (HWE genotypes, beta-binomial het counts) of a tumor."""
+    rng = np.random.default_rng(seed)
+    states = np.array(states)
+    total = states.sum(axis=1)
+    log2 = np.log2(copy_ratio(total, purity, 2.0)) + rng.normal(0, se, len(states))
+    segments = pd.DataFrame({"log2": log2, "se": se})
+    rows = []
+    for k, (major, minor) in enumerate(states):
+        baf = expected_baf(purity, np.array([[major, minor]]))[0]
+        for _ in range(n_snps):
+            q = rng.uniform(0.3, 0.5)
+            genotype = rng.choice(3, p=[(1 - q) ** 2, 2 * q * (1 - q), q * q])
+            n = rng.poisson(depth * copy_ratio(major + minor, purity, 2.0))
+            f = [0.005, baf if rng.random() < 0.5 else 1 - baf, 0.995][genotype]
+            alt = rng.binomial(n, rng.beta(BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)))
+            rows.append((k, n - alt, alt, q, 0.5))
+    columns = ["segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
+    return segments, pd.DataFrame(rows, columns=columns)
+
+
+@pytest.mark.parametrize("purity", [0.3, 0.6])
+def test_events_fix_the_purity(purity):
+    segments, snps = draw(purity, EVENTS, seed=1)
+    fit = fit_purity(segments, snps)
+    assert fit.identifiable, fit.reason
+    assert abs(fit.purity - purity) <= 0.05
+    assert fit.ci95[0] <= purity <= fit.ci95[1]
+    assert abs(fit.ploidy - 2) <= 0.1
+    assert fit.solutions[0].purity == fit.purity
+
+
+def test_intervals_hold_the_truth_about_95_percent_of_the_time():
+    held = []
+    for seed in range(30):
+        segments, snps = draw(0.4, EVENTS, seed=100 + seed)
+        low, high = fit_purity(segments, snps).ci95
+        held.append(low <= 0.4 <= high)
+    assert 25 <= sum(held) <= 30
+
+
+def test_a_flat_tumor_has_no_identifiable_purity():
+    segments, snps = draw(0.5, [(1, 1)] * 3, seed=2)
+    fit = fit_purity(segments, snps)
+    assert not fit.identifiable
+    assert fit.ci95[0] <= 0.05 and fit.ci95[1] >= 0.9
+
+
+def test_one_amplified_allele_over_a_flat_genome_does_not_fix_the_purity():
+    # With one allele amplified, BAF = 1 / (2r) whatever the purity: no information.
+    for purity in (0.2, 0.5, 0.9):
+        states = np.array([[7, 1]])
+        r = copy_ratio(8, purity, 2.0)
+        assert expected_baf(purity, states)[0] == pytest.approx(1 / (2 * r))
+    segments, snps = draw(0.3, [(1, 1), (7, 1), (1, 1)], seed=3)
+    fit = fit_purity(segments, snps)
+    assert not fit.identifiable
+    assert "equally well" in fit.reason
+
+
+def test_depth_alone_can_be_fitted():
+    segments, _ = draw(0.6, EVENTS, seed=4)
+    empty = pd.DataFrame(
+        columns=["segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
+    )
+    fit = fit_purity(segments, empty)
+    assert fit.ci95[0] <= 0.6 <= fit.ci95[1]
+
+
+def test_a_given_ploidy_is_held():
+    segments, snps = draw(0.6, EVENTS, seed=5)
+    assert fit_purity(segments, snps, ploidy=2.4).ploidy == 2.4
+
+
+def test_states_are_every_allele_pair_up_to_the_maximum():
+    assert (STATES[:, 0] >= STATES[:, 1]).all()
+    assert {tuple(s) for s in STATES} >= {(0, 0), (1, 0), (1, 1), (2, 0), (4, 4), (8, 0)}
+
+
+def fitted(purity, identifiable=True):
+    segments, snps = draw(purity, EVENTS, seed=6)
+    fit = fit_purity(segments, snps)
+    assert fit.identifiable == identifiable
+    return fit.summary(len(segments), len(snps))
+
+
+def test_a_given_purity_is_kept_and_checked_against_the_data():
+    fit = fitted(0.6)
+    given = Sample.given("s", "tumor", 0.2, None)
+    purity, ploidy, warnings = chosen_purity(given.purity, given.ploidy, fit)
+    assert (purity.value, purity.source, purity.ci95) == (0.2, "given", None)
+    assert purity.fit == fit and ploidy == given.ploidy
+    assert len(warnings) == 1 and "outside the data's estimate" in warnings[0]
+    agreeing = Sample.given("s", "tumor", fit.value, None)
+    assert chosen_purity(agreeing.purity, agreeing.ploidy, fit)[2] == []
+
+
+def test_an_estimate_is_used_when_none_is_given():
+    fit = fitted(0.6)
+    none = Sample.given("s", "tumor", None, None)
+    purity, ploidy, _ = chosen_purity(none.purity, none.ploidy, fit)
+    assert purity.source == "estimated" and purity.value == fit.value
+    assert purity.ci95 == fit.ci95
+    assert ploidy == Ploidy(value=fit.ploidy, source="estimated")
+    given_ploidy = Sample.given("s", "tumor", None, 3.0).ploidy
+    assert chosen_purity(none.purity, given_ploidy, fit)[1] == given_ploidy
+
+
+def test_no_estimate_says_why():
+    segments, snps = draw(0.5, [(1, 1)] * 3, seed=7)
+    fit = fit_purity(segments, snps).summary(3, len(snps))
+    none = Sample.given("s", "tumor", None, None).purity
+    purity, _, _ = chosen_purity(none, Ploidy(value=2, source="default"), fit)
+    assert purity == Purity(value=None, source="none", reason=purity.reason, fit=fit)
+    assert purity.reason.startswith("no tumor fraction was given, and the data fit")
+    assert fit.value is None
+
+
+def test_minor_allele_fraction_and_allele_copies():
+    _, snps = draw(0.8, [(1, 0)], seed=8, n_snps=60)
+    baf, (low, high) = minor_allele_fraction(snps)
+    truth = expected_baf(0.8, np.array([[1, 0]]))[0]
+    assert low <= truth <= high and abs(baf - truth) < 0.03
+    assert minor_allele_fraction(snps.iloc[:0]) is None
+    homozygous = snps.assign(ref_count=100, alt_count=0, pop_af=0.01)
+    assert minor_allele_fraction(homozygous) is None
+    assert allele_copies(expected_baf(0.5, np.array([[9, 1]]))[0], 10, 0.5) == pytest.approx((9, 1))
+    assert allele_copies(0.5, 4, 0.7) == pytest.approx((2, 2))
+
+
+def alleles(rows):
+    columns = ["chrom", "pos", "ref", "alt", "pop_af", "ref_count", "alt_count", "other_count"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_sites_carry_the_normals_bias_and_why_they_are_not_used():
+    sample = alleles(
+        [
+            ("chr7", 100, "A", "G", 0.4, 50, 40, 0),
+            ("chr7", 200, "C", "T", np.nan, 50, 45, 1),
+            ("chr7", 300, "G", "A", 0.3, 3, 2, 0),
+            ("chr7", 400, "T", "C", 0.3, 40, 40, 0),
+            ("chr8", 500, "T", "C", 0.3, 40, 40, 0),
+        ]
+    )
+    pon = pd.DataFrame(
+        {
+            "chrom": ["chr7"] * 3 + ["chr8"],
+            "pos": [100, 200, 300, 500],
+            "ref": ["A", "C", "G", "T"],
+            "alt": ["G", "T", "A", "C"],
+            "pop_af": [0.4, np.nan, 0.3, 0.3],
+            "normals_covered": [5, 5, 5, 5],
+            "het_normals": [3, 1, 2, 2],
+            "het_alt_fraction": [0.45, 0.6, 0.5, 0.3],
+            "artefact_normals": [0, 0, 0, 3],
+            "usable": [True, True, True, False],
+            "reason": ["", "", "", "never balanced"],
+        }
+    )
+    sites = fit_sites(sample, pon)
+    assert sites["used"].tolist() == [True, True, False, False, False]
+    assert sites["reason"].tolist()[2:] == [
+        "depth below 10",
+        "not in the panel of normals",
+        "never balanced",
+    ]
+    assert sites["het_alt_fraction"].tolist()[:2] == [0.45, pytest.approx(0.45)]  # site 2: 1 het
+    assert sites["pop_af"].iloc[1] == 0.3  # no AF in the VCF: a common SNP's
+    segments = pd.DataFrame({"chrom": ["chr7", "chr7"], "start": [0, 250], "end": [250, 1000]})
+    assert assign_segments(sites, segments).tolist() == [0, 0, 1, 1, -1]
