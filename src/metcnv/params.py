@@ -1,6 +1,6 @@
 """Defaults, each with the reason for its value; some of them are CLI options too.
 
-The command line sets the bin sizes, MIN_MAPQ, PLOIDY and the MET call's cut-offs
+The command line sets the bin sizes, MIN_MAPQ, MIN_BASEQ, PLOIDY and the MET call's cut-offs
 (FOCAL_MAX_SIZE, AMP_MIN_CN, HIGH_LEVEL_CN, MIN_Z, FISH_*); the others, among them
 SEGMENT_ALPHA, MIN_GENE_BINS and the QC thresholds, are not options.
 """
@@ -14,6 +14,7 @@ TARGET_PADDING = 1_000  # keep off-target bins clear of capture spill-over aroun
 # Read filters -------------------------------------------------------------------------
 EXCLUDE_FLAGS = 0x704  # unmapped, secondary, QC-fail, duplicate (samtools/mosdepth default)
 MIN_MAPQ = 20  # drop multi-mapped reads; GATK CollectReadCounts uses 30, CNVkit 0
+MIN_BASEQ = 20  # allele counts skip bases below Q20 (1% error); GATK CollectAllelicCounts too
 
 # Panel of normals ------------------------------------------------------------------------
 MIN_NORMALS = 2  # the fewest normals a PoN accepts; spreads from 2 are crude
