@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from metcnv import params
 from metcnv.bins import bin_index
 from metcnv.errors import MetcnvError
 from metcnv.files import md5sum, require_file
@@ -188,3 +189,77 @@ def allele_table(sites: Sites, counters: dict[str, ContigSites]) -> pd.DataFrame
     return sites.table.assign(
         ref_count=counts[:, 0], alt_count=counts[:, 1], other_count=counts[:, 2]
     ).reset_index(drop=True)
+
+
+SNP_STAT_DTYPES = {
+    **{c: ALLELE_DTYPES[c] for c in SITE_COLUMNS},
+    "normals_covered": np.int64,
+    "het_normals": np.int64,
+    "het_alt_fraction": np.float64,
+    "artefact_normals": np.int64,
+    "usable": bool,
+    "reason": str,
+}
+SNP_STAT_COLUMNS = list(SNP_STAT_DTYPES)
+
+
+def snp_statistics(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-site statistics of the normals' allele counts (the same sites in each), as
+    PureCN's panel of normals keeps them, and whether the site is fit for a purity fit.
+
+    A normal covers a site with at least SNP_MIN_DEPTH ref + alt reads; it is het there
+    with an alt fraction in [SNP_HET_MIN, SNP_HET_MAX], an artefact with one that is neither
+    that nor within SNP_HOM_MAX_ERROR of 0 or 1. `het_alt_fraction` is the mean over the
+    het normals (the capture's and aligner's bias toward the reference; NaN if none).
+    A site is not usable (and `reason` says why, '; '-joined) when
+    - fewer than SNP_MIN_COVERED_FRACTION of the normals cover it ("rarely covered");
+    - more than SNP_MAX_ARTEFACT_FRACTION of the covered normals, and at least
+      SNP_MIN_ARTEFACT_NORMALS, are artefacts ("never balanced"): no clean germline SNP;
+    - at least SNP_MIN_HET_NORMALS_FOR_BIAS normals are het and their mean alt fraction is
+      more than SNP_MAX_HET_BIAS from 0.5 ("biased in normals").
+    """
+    ref = np.vstack([t["ref_count"].to_numpy(np.int64) for t in tables])  # normals x sites
+    alt = np.vstack([t["alt_count"].to_numpy(np.int64) for t in tables])
+    depth = ref + alt
+    covered = depth >= params.SNP_MIN_DEPTH
+    fraction = np.divide(alt, depth, out=np.zeros(depth.shape), where=depth > 0)
+    het = covered & (fraction >= params.SNP_HET_MIN) & (fraction <= params.SNP_HET_MAX)
+    hom = (fraction <= params.SNP_HOM_MAX_ERROR) | (fraction >= 1 - params.SNP_HOM_MAX_ERROR)
+    artefact = covered & ~het & ~hom
+    n_covered, n_het, n_artefact = covered.sum(0), het.sum(0), artefact.sum(0)
+    with np.errstate(invalid="ignore"):
+        het_fraction = np.where(het, fraction, 0).sum(0) / n_het
+    reasons = []
+    for site in range(ref.shape[1]):
+        found = []
+        if n_covered[site] < params.SNP_MIN_COVERED_FRACTION * len(tables):
+            found.append(
+                f"rarely covered: {n_covered[site]} of {len(tables)} normals have "
+                f">= {params.SNP_MIN_DEPTH} reads"
+            )
+        if (
+            n_artefact[site] >= params.SNP_MIN_ARTEFACT_NORMALS
+            and n_artefact[site] > params.SNP_MAX_ARTEFACT_FRACTION * n_covered[site]
+        ):
+            found.append(
+                f"never balanced: {n_artefact[site]} of {n_covered[site]} covered normals "
+                "are neither hom nor het"
+            )
+        if (
+            n_het[site] >= params.SNP_MIN_HET_NORMALS_FOR_BIAS
+            and abs(het_fraction[site] - 0.5) > params.SNP_MAX_HET_BIAS
+        ):
+            found.append(f"biased in normals: mean het alt fraction {het_fraction[site]:.2f}")
+        reasons.append("; ".join(found))
+    return (
+        tables[0][SITE_COLUMNS]
+        .assign(
+            normals_covered=n_covered,
+            het_normals=n_het,
+            het_alt_fraction=het_fraction,
+            artefact_normals=n_artefact,
+            usable=[not r for r in reasons],
+            reason=reasons,
+        )
+        .reset_index(drop=True)
+    )

@@ -25,6 +25,19 @@ MIN_RELATIVE_COVERAGE = -5.0  # log2 of a bin's median coverage vs the group's; 
 MAX_BIN_SPREAD = 1.0  # robust SD of a bin's log2 across normals; higher = masked
 PSEUDO_COUNT = 0.5  # keeps log2 finite for empty bins
 
+# SNPs in the panel of normals (alt fraction = alt / (ref + alt) reads at a site) ------------
+SNP_MIN_DEPTH = 20  # ref + alt reads for a normal to cover a site; at 20 a het's SD is 0.11
+SNP_HET_MIN, SNP_HET_MAX = 0.2, 0.8  # a covered normal in [0.2, 0.8] is heterozygous
+SNP_HOM_MAX_ERROR = 0.02  # <= 2% (or >= 98%) is homozygous: sequencing errors, not alleles
+SNP_MIN_COVERED_FRACTION = 0.5  # covered in fewer normals (target edges, off-target): dropped
+SNP_MAX_HET_BIAS = 0.1  # mean het alt fraction outside 0.5 +- 0.1: reference bias too strong
+# to correct (PureCN's max.mapping.bias 0.8, as alt fraction 0.4), or a paralog
+SNP_MIN_HET_NORMALS_FOR_BIAS = 2  # one het normal at 20x cannot tell a 0.4 from a 0.5
+# a site where over a quarter of the covered normals, and at least two, are neither hom nor
+# het is no clean germline SNP (paralog, error hotspot); one contaminated normal is not enough
+SNP_MAX_ARTEFACT_FRACTION = 0.25
+SNP_MIN_ARTEFACT_NORMALS = 2
+
 # GC correction ----------------------------------------------------------------------------
 GC_WINDOW_FRACTION = 0.1  # rolling-median window over GC-sorted bins (CNVkit uses 10%)
 
