@@ -19,7 +19,6 @@ read without bases (SEQ '*') gives none and is counted in `reads_without_bases`.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,33 +57,35 @@ class ContigSites:
     ref: list[str]
     alt: list[str]
     min_baseq: int
-    counts: np.ndarray = field(init=False)  # sites x (ref, alt, other)
+    counts: list[list[int]] = field(init=False)  # per site: ref, alt, other (lists: fast +=)
     seen: dict[int, set[str]] = field(default_factory=dict)  # site -> names counted
     reads_without_bases: int = 0
 
     def __post_init__(self) -> None:
-        self.counts = np.zeros((len(self.positions), 3), dtype=np.int64)
+        self.counts = [[0, 0, 0] for _ in self.positions]
 
-    def count(self, read: pysam.AlignedSegment, start: int, end: int) -> None:
-        """Count the read's bases at the sites in its aligned span [start, end)."""
-        positions = self.positions
-        first = bisect_left(positions, start)
-        if first == len(positions) or positions[first] >= end:
-            return
-        sequence = read.query_sequence
+    def count(self, read: pysam.AlignedSegment, first: int, end: int) -> None:
+        """Count the read's bases at sites `first`, `first` + 1, ... before its end `end`."""
+        positions, sequence = self.positions, read.query_sequence
         if sequence is None:
             self.reads_without_bases += 1
             return
         for done in [site for site in self.seen if site < first]:
             del self.seen[done]  # reads are sorted by start: no later read reaches these
-        qualities, name = read.query_qualities, read.query_name
+        qualities, name, seen = read.query_qualities, read.query_name, self.seen
         n, site, ref_pos, query_pos = len(positions), first, read.reference_start, 0
         for op, length in read.cigartuples:
             if op in (MATCH, EQUAL, DIFF):
                 while site < n and positions[site] < ref_pos + length:
                     offset = query_pos + positions[site] - ref_pos
-                    if qualities is None or qualities[offset] >= self.min_baseq:
-                        self._add(site, sequence[offset], name)
+                    names = seen.setdefault(site, set())
+                    if name not in names and (  # not counted through the other mate
+                        qualities is None or qualities[offset] >= self.min_baseq
+                    ):
+                        names.add(name)
+                        base = sequence[offset]
+                        column = 0 if base == self.ref[site] else 1 if base == self.alt[site] else 2
+                        self.counts[site][column] += 1
                     site += 1
                 ref_pos += length
                 query_pos += length
@@ -96,14 +97,6 @@ class ContigSites:
                 query_pos += length
             if site == n or positions[site] >= end:
                 return
-
-    def _add(self, site: int, base: str, name: str) -> None:
-        names = self.seen.setdefault(site, set())
-        if name in names:
-            return  # the other mate of a fragment already counted here
-        names.add(name)
-        column = 0 if base == self.ref[site] else 1 if base == self.alt[site] else 2
-        self.counts[site, column] += 1
 
 
 @dataclass
@@ -182,10 +175,10 @@ def _in_bins(sites: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
 
 def allele_table(sites: Sites, counters: dict[str, ContigSites]) -> pd.DataFrame:
     """The sites with their counts (ALLELE_COLUMNS), in the sites' order."""
-    counts = np.vstack(
-        [np.zeros((0, 3), dtype=np.int64)]
-        + [counters[chrom].counts for chrom in dict.fromkeys(sites.table["chrom"])]
-    )
+    counts = np.array(
+        [row for chrom in dict.fromkeys(sites.table["chrom"]) for row in counters[chrom].counts],
+        dtype=np.int64,
+    ).reshape(-1, 3)
     return sites.table.assign(
         ref_count=counts[:, 0], alt_count=counts[:, 1], other_count=counts[:, 2]
     ).reset_index(drop=True)

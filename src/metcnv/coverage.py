@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,6 +126,8 @@ def _passing_reads(handle, contig, min_mapq, exclude_flags, sites: ContigSites |
     alleles of the passing reads counted into `sites` on the way."""
     starts, ends, mids = array("q"), array("q"), array("q")
     add_start, add_end, add_mid = starts.append, ends.append, mids.append
+    positions = sites.positions if sites is not None else None
+    n_sites = len(positions) if positions is not None else 0
     for read in handle.fetch(contig):
         flag = read.flag
         if flag & exclude_flags or read.mapping_quality < min_mapq:
@@ -132,8 +135,10 @@ def _passing_reads(handle, contig, min_mapq, exclude_flags, sites: ContigSites |
         start, end = read.reference_start, read.reference_end
         add_start(start)
         add_end(end)
-        if sites is not None:
-            sites.count(read, start, end)
+        if positions is not None:
+            first = bisect_left(positions, start)  # sites checked here: most reads have none
+            if first < n_sites and positions[first] < end:
+                sites.count(read, first, end)
         if flag & PAIRED and not flag & MATE_UNMAPPED:
             if flag & READ2 and not (read.has_tag("MQ") and read.get_tag("MQ") < min_mapq):
                 continue  # counted through read 1, unless its MQ tag says read 1 fails MAPQ
