@@ -266,3 +266,22 @@ def test_amplicon_panel_without_offtarget_bins(tmp_path):
     assert main(argv) == 0
     met = json.loads((tmp_path / "tumor_focal.metcnv.json").read_text())["met"]
     assert met["status"] == "high_level_focal_amplification", met["status_reason"]
+
+
+def test_coverage_with_snps_writes_alleles_beside_the_coverage(tmp_path, capsys):
+    from test_coverage import SITES, make_snp_bam, make_vcf
+
+    bam, vcf = make_snp_bam(tmp_path / "s.bam"), make_vcf(tmp_path / "sites.vcf.gz", SITES)
+    bed = tmp_path / "panel.bed"
+    bed.write_text("chr7\t1000\t1200\tMET\n")
+    options = ["--targets", str(bed), "--no-offtarget", "--snps", str(vcf), "--min-baseq", "5"]
+    out = tmp_path / "s.coverage.tsv.gz"
+    assert main(["coverage", str(bam), "--out", str(out), *options]) == 0
+    printed = capsys.readouterr().out
+    assert "alleles at 2 SNPs (sites skipped: 3 multiallelic, 1 not snv, 3 outside bins)" in printed
+    assert f"-> {tmp_path / 's.alleles.tsv.gz'}" in printed
+    alleles = read_coverage(out).alleles
+    assert list(alleles["pos"]) == [1011, 1101] and list(alleles["alt_count"]) == [5, 0]
+    assert main(["coverage", str(bam), "--out", str(tmp_path / "s.tsv"), *options]) == 2
+    assert "s.tsv: a coverage file with allele counts must be named" in capsys.readouterr().err
+    assert not (tmp_path / "s.tsv").exists()

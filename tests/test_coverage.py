@@ -6,7 +6,13 @@ import pandas as pd
 import pysam
 import pytest
 
-from metcnv.coverage import bin_depth_sums, count_bins, read_coverage, write_coverage
+from metcnv.coverage import (
+    alleles_path,
+    bin_depth_sums,
+    count_bins,
+    read_coverage,
+    write_coverage,
+)
 from metcnv.errors import MetcnvError
 from metcnv.genome import LENGTHS
 
@@ -126,3 +132,166 @@ def test_outputs_are_readable_by_others(tmp_path):
     coverage = count_bins(make_bam(tmp_path / "s.bam", READS), BINS)
     write_coverage(coverage, tmp_path / "s.coverage.tsv.gz")
     assert (tmp_path / "s.coverage.tsv.gz").stat().st_mode & 0o044 == 0o044
+
+
+# --- allele counts at SNPs -------------------------------------------------------------------
+SITE_A, SITE_B, SITE_C = 1010, 1100, 5050  # 0-based: C>T AF 0.3, G>A no AF, off-target A>G
+SNP_READS = [  # name, flag, pos, cigar, {read offset: base} (others N), low-quality offsets, mapq
+    ("ref", 0, 1000, "50M", {10: "C"}, (), 60),
+    ("alt", 0, 990, "50M", {20: "T"}, (), 60),
+    ("other", 0, 1005, "50M", {5: "G"}, (), 60),
+    ("clipped", 0, 1000, "5S45M", {10: "C", 15: "T"}, (), 60),  # clip moves the read: T
+    ("inserted", 0, 1000, "5M3I42M", {10: "C", 13: "T"}, (), 60),  # insertion before site: T
+    ("deleted", 0, 1002, "8M4D42M", {8: "T"}, (), 60),  # the site falls in the deletion
+    ("lowq", 0, 1000, "50M", {10: "T"}, (10,), 60),
+    ("dup", 0x400, 1000, "50M", {10: "T"}, (), 60),
+    ("mapq0", 0, 1000, "50M", {10: "T"}, (), 0),
+    ("pair", 0x1 | 0x2 | 0x20 | 0x40, 1001, "50M", {9: "T"}, (), 60),  # one fragment ...
+    ("pair", 0x1 | 0x2 | 0x10 | 0x80, 1008, "50M", {2: "T"}, (), 60),  # ... counts once
+    ("pair2", 0x1 | 0x2 | 0x20 | 0x40, 1003, "50M", {7: "C"}, (7,), 60),  # low quality: ...
+    ("pair2", 0x1 | 0x2 | 0x10 | 0x80, 1006, "50M", {4: "C"}, (), 60),  # ... the mate counts
+    ("b_ref", 0, 1090, "50M", {10: "G"}, (), 60),
+    ("no_seq", 0, 1095, "50M", None, (), 60),  # SEQ '*': no base
+]
+
+
+def make_snp_bam(path, reads=SNP_READS):
+    """A BAM on hg38 chr7 whose reads carry the given bases (Q30, N elsewhere)."""
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr7", "LN": CHR7}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for name, flag, pos, cigar, bases, low, mapq in sorted(reads, key=lambda r: r[2]):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.flag, read.reference_id = name, flag, 0
+            read.reference_start, read.mapping_quality, read.cigarstring = pos, mapq, cigar
+            read.next_reference_id, read.next_reference_start = 0, pos
+            if bases is not None:
+                read.query_sequence = "".join(bases.get(i, "N") for i in range(50))
+                read.query_qualities = pysam.qualitystring_to_array(
+                    "".join("+" if i in low else "?" for i in range(50))
+                )
+            out.write(read)
+    pysam.index(str(path))
+    return path
+
+
+def make_vcf(path, records):
+    """A bgzipped, tabix-indexed sites VCF: records are (chrom, 1-based pos, ref, alts, af)."""
+    header = pysam.VariantHeader()
+    for chrom in ("chr7", "chr8"):
+        header.contigs.add(chrom, length=LENGTHS["hg38"][chrom])
+    header.info.add("AF", "A", "Float", "allele frequency")
+    plain = path.with_suffix("")
+    with pysam.VariantFile(str(plain), "w", header=header) as out:
+        for chrom, pos, ref, alts, af in records:
+            record = out.new_record(contig=chrom, start=pos - 1, alleles=(ref, *alts))
+            if af is not None:
+                record.info["AF"] = af
+            out.write(record)
+    pysam.tabix_index(str(plain), preset="vcf", force=True)
+    return path
+
+
+SITES = [
+    ("chr7", SITE_A + 1, "C", ("T",), 0.3),
+    ("chr7", 1051, "A", ("C", "G"), (0.1, 0.2)),  # multiallelic
+    ("chr7", 1061, "AT", ("A",), 0.1),  # indel
+    ("chr7", 1071, "A", ("C",), 0.1),  # a multiallelic site split into two records
+    ("chr7", 1071, "A", ("G",), 0.1),
+    ("chr7", SITE_B + 1, "G", ("A",), None),
+    ("chr7", 3001, "A", ("G",), 0.5),  # between bins
+    ("chr7", SITE_C + 1, "A", ("G",), 0.5),
+    ("chr8", 1001, "A", ("G",), 0.5),  # a contig without bins
+]
+
+
+@pytest.fixture
+def counted(tmp_path):
+    bam, vcf = make_snp_bam(tmp_path / "s.bam"), make_vcf(tmp_path / "sites.vcf.gz", SITES)
+    return count_bins(bam, BINS, snps=vcf), count_bins(bam, BINS)
+
+
+def test_allele_counts_at_snps(counted):
+    with_snps, without = counted
+    expected = pd.DataFrame(
+        {
+            "chrom": ["chr7"] * 3,
+            "pos": [SITE_A + 1, SITE_B + 1, SITE_C + 1],
+            "ref": ["C", "G", "A"],
+            "alt": ["T", "A", "G"],
+            "pop_af": [0.3, np.nan, 0.5],
+            "ref_count": [2, 1, 0],  # ref, pair2 (through its mate)
+            "alt_count": [4, 0, 0],  # alt, clipped, inserted, pair (once)
+            "other_count": [1, 0, 0],  # other; not: deleted, lowq, dup, mapq0
+        }
+    ).astype({"pos": np.int64, "ref_count": np.int64, "alt_count": np.int64})
+    pd.testing.assert_frame_equal(with_snps.alleles, expected)
+    skipped = {k: v for k, v in with_snps.meta.items() if k.startswith("snps_")}
+    assert skipped.pop("snps_md5") and skipped.pop("snps_source").endswith("sites.vcf.gz")
+    assert skipped == {
+        "snps_kept": "3",
+        "snps_skipped_multiallelic": "3",
+        "snps_skipped_not_snv": "1",
+        "snps_skipped_outside_bins": "2",
+        "snps_reads_without_bases": "1",
+    }
+    assert with_snps.meta["min_baseq"] == "20"
+    pd.testing.assert_frame_equal(with_snps.bins, without.bins)  # bin counts untouched
+    low = count_bins(
+        with_snps.meta["source"], BINS, snps=with_snps.meta["snps_source"], min_baseq=5
+    )
+    assert low.alleles["alt_count"].iloc[0] == 5  # the Q10 base counts too
+
+
+def test_coverage_without_snps_is_unchanged(counted, tmp_path):
+    """No --snps: the header has no SNP keys and no allele table is written."""
+    _, without = counted
+    path = tmp_path / "n.coverage.tsv.gz"
+    write_coverage(without, path)
+    with gzip.open(path, "rt") as handle:
+        keys = [line.split("\t")[0] for line in handle if line.startswith("#")]
+    assert keys == [
+        "#metcnv-coverage",
+        "#metcnv_version",
+        "#sample",
+        "#build",
+        "#total_fragments",
+        "#bins_md5",
+        "#source",
+        "#source_md5",
+        "#min_mapq",
+        "#exclude_flags",
+    ]
+    assert not alleles_path(path).exists() and read_coverage(path).alleles is None
+
+
+def test_alleles_round_trip_and_tamper_check(counted, tmp_path):
+    with_snps, _ = counted
+    path = tmp_path / "s.coverage.tsv.gz"
+    write_coverage(with_snps, path)
+    assert alleles_path(path) == tmp_path / "s.alleles.tsv.gz"
+    with gzip.open(path, "rt") as handle:
+        header = dict(line[1:].rstrip("\n").split("\t") for line in handle if line[0] == "#")
+    assert header["alleles_file"] == "s.alleles.tsv.gz" and len(header["alleles_md5"]) == 32
+    back = read_coverage(path)
+    pd.testing.assert_frame_equal(back.alleles, with_snps.alleles)
+    assert back.meta == with_snps.meta
+
+    table = alleles_path(path)
+    with gzip.open(table, "rt") as handle:
+        edited = handle.read().replace("\t4\t", "\t40\t")
+    with gzip.open(table, "wt") as handle:
+        handle.write(edited)
+    with pytest.raises(MetcnvError, match=r"s.alleles.tsv.gz: MD5 differs .* recount"):
+        read_coverage(path)
+    table.unlink()
+    with pytest.raises(MetcnvError, match=r"s.alleles.tsv.gz: missing, but s.coverage.tsv.gz"):
+        read_coverage(path)
+    with pytest.raises(MetcnvError, match=r"s.tsv.gz: a coverage file with allele counts"):
+        write_coverage(with_snps, tmp_path / "s.tsv.gz")
+
+
+def test_sites_vcf_must_be_indexed(tmp_path):
+    vcf = make_vcf(tmp_path / "sites.vcf.gz", SITES)
+    (tmp_path / "sites.vcf.gz.tbi").unlink()
+    with pytest.raises(MetcnvError, match=r"sites.vcf.gz: no index found; .*tabix -p vcf"):
+        count_bins(make_snp_bam(tmp_path / "s.bam"), BINS, snps=vcf)

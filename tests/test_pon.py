@@ -1,9 +1,10 @@
 import numpy as np
+import pandas as pd
 import pytest
-from synthetic import GC, sample
+from synthetic import BINS, GC, sample
 
 from metcnv.errors import MetcnvError
-from metcnv.pon import PanelOfNormals, build_pon
+from metcnv.pon import PanelOfNormals, build_pon, flat_pon
 
 
 def normals(n):
@@ -92,3 +93,81 @@ def test_a_panel_without_bins_off_chr7_says_a_chr7_gain_cannot_be_seen():
     given = Sample.given("t", "tumor", 0.5, None)
     called = call_sample(chr7_only(sample("t", 9)), pon, given.purity, given.ploidy, CallSettings())
     assert all(w in called.warnings for w in unseen)
+
+
+# --- SNP statistics of the normals -------------------------------------------------------------
+SNP_SITES = pd.DataFrame(
+    {
+        "chrom": ["chr7"] * 4,
+        "pos": [1_000_001, 1_000_101, 1_000_201, 1_000_301],
+        "ref": ["C", "G", "A", "T"],
+        "alt": ["T", "A", "G", "C"],
+        "pop_af": [0.4, 0.3, np.nan, 0.5],
+    }
+)
+# alt and ref reads per normal at each site: balanced, biased, artefact, shallow
+ALT_REF = [
+    [(50, 50), (30, 70), (10, 90), (5, 5)],
+    [(0, 100), (29, 71), (11, 89), (5, 4)],
+    [(48, 52), (31, 69), (9, 91), (5, 5)],
+    [(100, 0), (0, 100), (0, 100), (10, 9)],
+    [(0, 100), (100, 0), (0, 100), (25, 0)],
+    [(52, 48), (30, 70), (50, 50), (0, 0)],
+]
+
+
+def with_alleles(normal, counts, md5="a" * 32):
+    normal.alleles = SNP_SITES.assign(
+        ref_count=[r for _, r in counts], alt_count=[a for a, _ in counts], other_count=0
+    )
+    normal.meta |= {"snps_source": "/data/sites.vcf.gz", "snps_md5": md5}
+    return normal
+
+
+def snp_normals():
+    return [with_alleles(n, counts) for n, counts in zip(normals(6), ALT_REF, strict=True)]
+
+
+def test_pon_keeps_snp_statistics_and_flags_biased_and_artefact_sites(tmp_path):
+    pon = build_pon(snp_normals(), GC, {"min_mapq": 20})
+    expected = SNP_SITES.assign(
+        normals_covered=[6, 6, 6, 1],
+        het_normals=[3, 4, 1, 0],
+        het_alt_fraction=[0.5, 0.3, 0.5, np.nan],
+        artefact_normals=[0, 0, 3, 0],
+        usable=[True, False, False, False],
+        reason=[
+            "",
+            "biased in normals: mean het alt fraction 0.30",
+            "never balanced: 3 of 6 covered normals are neither hom nor het",
+            "rarely covered: 1 of 6 normals have >= 20 reads",
+        ],
+    )
+    pd.testing.assert_frame_equal(pon.snps, expected, check_dtype=False)
+    assert pon.settings["snps"] == "sites.vcf.gz" and pon.settings["snps_md5"] == "a" * 32
+    pon.save(tmp_path / "p.pon")
+    pd.testing.assert_frame_equal(PanelOfNormals.load(tmp_path / "p.pon").snps, pon.snps)
+
+
+def test_pon_refuses_normals_with_and_without_alleles_or_from_other_vcfs():
+    mixed = snp_normals()
+    mixed[2].alleles = None
+    with pytest.raises(MetcnvError, match="no allele counts, but .* has them; count all normals"):
+        build_pon(mixed, GC, {})
+    other = snp_normals()
+    other[4].meta["snps_md5"] = "b" * 32
+    with pytest.raises(MetcnvError, match="at another sites VCF than"):
+        build_pon(other, GC, {})
+
+
+def test_pon_without_snps_and_flat_pon_have_none(tmp_path):
+    """A PoN of normals without allele counts (like every PoN made before they existed:
+    no snps_* members) loads with snps None; a flat reference has none either."""
+    pon = build_pon(normals(3), GC, {})
+    pon.save(tmp_path / "old.pon")
+    with np.load(tmp_path / "old.pon") as archive:
+        assert not [name for name in archive.files if name.startswith("snps_")]
+    assert pon.snps is None and PanelOfNormals.load(tmp_path / "old.pon").snps is None
+    flat = flat_pon(BINS, GC, "hg38", {})
+    flat.save(tmp_path / "flat.pon")
+    assert PanelOfNormals.load(tmp_path / "flat.pon").snps is None

@@ -292,3 +292,33 @@ def test_a_1000_sample_sheet_dry_runs(tmp_path):
     assert counts["coverage"] == 1000, run.output
     assert counts["call"] == counts["report"] == 980
     assert counts["pon"] == counts["summary"] == 1
+
+
+def test_a_sites_vcf_is_an_input_of_coverage_and_its_allele_tables_of_pon_and_call(tmp_path):
+    """With `coverage.snps`, coverage counts alleles (and writes them as a declared output,
+    which pon and call read); the VCF and its index are inputs, so a new VCF recounts."""
+    import pysam
+
+    workdir = make_workdir(tmp_path)
+    header = pysam.VariantHeader()
+    header.contigs.add("chr7", length=159_345_973)
+    with pysam.VariantFile(str(workdir / "sites.vcf"), "w", header=header) as out:
+        out.write(out.new_record(contig="chr7", start=116_700_000, alleles=("A", "G")))
+    pysam.tabix_index(str(workdir / "sites.vcf"), preset="vcf", force=True)
+    config = yaml.safe_load((REPO / EXAMPLE_CONFIG).read_text())
+    config["coverage"]["snps"] = "sites.vcf.gz"
+    (workdir / "snps.yaml").write_text(yaml.safe_dump(config))
+    dry = snakemake(workdir, "-n", "-p", "--configfile", "snps.yaml")
+    assert "--snps sites.vcf.gz --min-baseq 20" in dry.output, dry.output
+    inputs = re.findall(r"rule (\w+):\n    input: (.*)\n    output: (.*)", dry.output)
+    for rule, given, made in inputs:
+        if rule == "coverage":
+            assert given.endswith("sites.vcf.gz, sites.vcf.gz.tbi"), given
+            assert made.endswith(".alleles.tsv.gz"), made
+        if rule in ("pon", "call"):
+            assert "alleles.tsv.gz" in given, (rule, given)
+    assert {rule for rule, _, _ in inputs} >= {"coverage", "pon", "call"}
+    (workdir / "sites.vcf.gz.tbi").unlink()
+    run = snakemake(workdir, "-n", "--configfile", "snps.yaml", check=False)
+    assert run.returncode != 0
+    assert "config coverage.snps: sites.vcf.gz has no index" in run.output, run.output

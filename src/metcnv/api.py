@@ -95,9 +95,13 @@ def count(
     bins_or_pon: pd.DataFrame | PanelOfNormals,
     reads: ReadSettings = ReadSettings(),
     sample: str | None = None,
+    *,
+    snps: Path | None = None,
+    min_baseq: int = params.MIN_BASEQ,
 ) -> SampleCoverage:
     """Count a BAM/CRAM on a table of bins, or on a panel of normals' bins (a BAM of another
-    build than the normals' is refused before any read is counted)."""
+    build than the normals' is refused before any read is counted); with `snps`, a sites
+    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`)."""
     pon = bins_or_pon if isinstance(bins_or_pon, PanelOfNormals) else None
     return count_bins(
         alignments,
@@ -107,15 +111,26 @@ def count(
         threads=reads.threads,
         sample=sample,
         check_build=pon.check_build if pon else None,
+        snps=snps,
+        min_baseq=min_baseq,
     )
 
 
 def count_panel(
-    alignments: Path, targets: Path, settings: BinSettings, reads: ReadSettings, sample: str | None
+    alignments: Path,
+    targets: Path,
+    settings: BinSettings,
+    reads: ReadSettings,
+    sample: str | None,
+    *,
+    snps: Path | None = None,
+    min_baseq: int = params.MIN_BASEQ,
 ) -> SampleCoverage:
-    """Count a BAM/CRAM on bins made from a panel BED on the BAM's own genome."""
+    """Count a BAM/CRAM on bins made from a panel BED on the BAM's own genome (and with
+    `snps` its alleles, as `count`)."""
     lengths, build = alignment_genome(alignments, reads.fasta)
-    return count(alignments, bins(targets, lengths, build, settings), reads, sample)
+    table = bins(targets, lengths, build, settings)
+    return count(alignments, table, reads, sample, snps=snps, min_baseq=min_baseq)
 
 
 def _panel(
@@ -138,16 +153,23 @@ def _panel(
 
 
 def build_panel_of_normals(
-    inputs: list[Path], targets: Path, settings: BinSettings, reads: ReadSettings
+    inputs: list[Path],
+    targets: Path,
+    settings: BinSettings,
+    reads: ReadSettings,
+    *,
+    snps: Path | None = None,
+    min_baseq: int = params.MIN_BASEQ,
 ) -> PanelOfNormals:
-    """Count (or read) every normal on the panel's bins and fit the panel of normals."""
+    """Count (or read) every normal on the panel's bins and fit the panel of normals; BAM/CRAM
+    normals counted with `snps` give it their SNP statistics (coverage files bring theirs)."""
     if reads.fasta is None:
         raise MetcnvError(f"{targets}: building a panel of normals needs --fasta REF.fa")
     table, gc, build, stored = _panel(targets, reads.fasta, settings, reads.min_mapq)
     normals = []
     for path in map(Path, inputs):
         if path.suffix.lower() in ALIGNMENT_SUFFIXES:
-            coverage = count(path, table, reads)
+            coverage = count(path, table, reads, snps=snps, min_baseq=min_baseq)
         else:
             coverage = read_coverage(path)
         if coverage.build != build:
@@ -197,12 +219,14 @@ def run(
     ploidy: float | None = None,
     settings: CallSettings | None = None,
     reads: ReadSettings = ReadSettings(),
+    snps: Path | None = None,
+    min_baseq: int = params.MIN_BASEQ,
 ) -> Result:
-    """Count and call one BAM/CRAM, writing its coverage and result files into `out`
-    (`metcnv run` then writes the report from them)."""
+    """Count and call one BAM/CRAM, writing its coverage (with `snps`, and its allele
+    counts) and result files into `out` (`metcnv run` then writes the report from them)."""
     alignments, out, pon_path = Path(alignments), Path(out), Path(pon)
     panel = PanelOfNormals.load(pon_path)
-    coverage = count(alignments, panel, reads, sample)
+    coverage = count(alignments, panel, reads, sample, snps=snps, min_baseq=min_baseq)
     who = Sample.given(sample or coverage.sample, sample_type, purity, ploidy)
     path = out / f"{safe_stem(who.name)}.coverage.tsv.gz"
     write_coverage(coverage, path)

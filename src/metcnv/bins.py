@@ -215,3 +215,10 @@ def bins_checksum(bins: pd.DataFrame) -> str:
     """MD5 of the bin coordinates and kinds: two files with equal checksums share bins."""
     text = bins[["chrom", "start", "end", "kind"]].to_csv(sep="\t", index=False, header=False)
     return hashlib.md5(text.encode()).hexdigest()
+
+
+def bin_index(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Index of the sorted, non-overlapping bin [start, end) holding each position; -1 if none."""
+    index = np.searchsorted(starts, positions, side="right") - 1
+    inside = (index >= 0) & (positions < ends[np.maximum(index, 0)])
+    return np.where(inside, index, -1)

@@ -12,8 +12,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from metcnv import __version__, api, params
+from metcnv.alleles import SKIP_REASONS
 from metcnv.cohort import write_summary
-from metcnv.coverage import read_coverage, write_coverage
+from metcnv.coverage import SampleCoverage, alleles_path, read_coverage, write_coverage
 from metcnv.errors import MetcnvError
 from metcnv.model import SAMPLE_TYPES, CallSettings, Result, Sample
 from metcnv.pon import PanelOfNormals
@@ -61,6 +62,11 @@ def read_settings(args) -> api.ReadSettings:
     return api.ReadSettings(fasta=args.fasta, min_mapq=args.min_mapq, threads=args.threads)
 
 
+def allele_settings(args) -> dict:
+    """The sites VCF and base quality filter, as keyword arguments of api.count/count_panel/run."""
+    return {"snps": args.snps, "min_baseq": args.min_baseq}
+
+
 def call_settings(args) -> CallSettings:
     values = {name: getattr(args, name) for name in CallSettings.model_fields}
     try:
@@ -81,23 +87,37 @@ def sample_of(args) -> Sample:
 
 # --- commands ------------------------------------------------------------------------------
 def _cmd_coverage(args) -> None:
-    reads = read_settings(args)
+    reads, alleles = read_settings(args), allele_settings(args)
+    if args.snps:
+        alleles_path(args.out)  # a name the allele table cannot go beside fails before counting
     if args.pon:
-        coverage = api.count(args.alignments, PanelOfNormals.load(args.pon), reads, args.sample)
+        pon = PanelOfNormals.load(args.pon)
+        coverage = api.count(args.alignments, pon, reads, args.sample, **alleles)
     else:
         coverage = api.count_panel(
-            args.alignments, args.targets, bin_settings(args), reads, args.sample
+            args.alignments, args.targets, bin_settings(args), reads, args.sample, **alleles
         )
     write_coverage(coverage, args.out)
     print(
         f"{coverage.sample}: {coverage.total_fragments} fragments, "
         f"{coverage.on_target_fraction:.1%} on target -> {args.out}"
     )
+    if coverage.alleles is not None:
+        print(f"{coverage.sample}: {_snp_summary(coverage)} -> {alleles_path(args.out)}")
+
+
+def _snp_summary(coverage: SampleCoverage) -> str:
+    """How many SNPs were counted and how many sites were skipped, and why."""
+    meta = coverage.meta
+    skipped = ", ".join(
+        f"{meta[f'snps_skipped_{reason}']} {reason.replace('_', ' ')}" for reason in SKIP_REASONS
+    )
+    return f"alleles at {meta['snps_kept']} SNPs (sites skipped: {skipped})"
 
 
 def _cmd_pon_build(args) -> None:
     pon = api.build_panel_of_normals(
-        args.inputs, args.targets, bin_settings(args), read_settings(args)
+        args.inputs, args.targets, bin_settings(args), read_settings(args), **allele_settings(args)
     )
     pon.save(args.out)
     for warning in pon.warnings:
@@ -137,6 +157,7 @@ def _cmd_run(args) -> None:
         ploidy=args.ploidy,
         settings=settings,
         reads=read_settings(args),
+        **allele_settings(args),
     )
     _print_call(result)
     _print_written(
@@ -212,6 +233,22 @@ def _read_options(parser: argparse.ArgumentParser, fasta_required: bool = False)
     )
 
 
+def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
+    group = parser.add_argument_group("alleles (for tumor purity from SNPs)")
+    group.add_argument(
+        "--snps",
+        type=Path,
+        help=f"{whose}sites VCF of germline SNPs (bgzipped, tabix-indexed): count ref/alt "
+        "reads at its biallelic SNVs in the bins",
+    )
+    group.add_argument(
+        "--min-baseq",
+        type=int,
+        default=params.MIN_BASEQ,
+        help="with --snps: ignore bases below this base quality (default %(default)s)",
+    )
+
+
 def _call_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pon", type=Path, required=True, help="panel of normals (.pon)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -250,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--sample", help="sample name (default: SM or file name)")
     _bin_options(coverage)
     _read_options(coverage)
+    _allele_options(coverage)
     coverage.set_defaults(func=_cmd_coverage)
 
     pon = commands.add_parser("pon", help="build a panel of normals").add_subparsers(
@@ -264,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         _bin_options(sub)
         _read_options(sub, fasta_required=True)
         sub.set_defaults(func=func)
+    _allele_options(build, "BAM/CRAM normals: ")
 
     call = commands.add_parser("call", help="call a coverage file against a panel of normals")
     call.add_argument("coverage", type=Path, help="X.coverage.tsv.gz from `metcnv coverage`")
@@ -274,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("alignments", type=Path, help="indexed BAM or CRAM")
     _call_options(run)
     _read_options(run)
+    _allele_options(run)
     run.add_argument("--pdf", action="store_true", help="also print the report to PDF")
     run.set_defaults(func=_cmd_run)
 

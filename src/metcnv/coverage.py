@@ -14,12 +14,18 @@ Counting follows GATK's CollectReadCounts and mosdepth:
   so there is no depth cap.
 pysam creates one record object per read in C; the loop below only reads a few of its
 integer fields, and all binning is vectorised numpy per chromosome.
+
+With a sites VCF, the same loop also counts alleles at its SNPs (metcnv.alleles): the
+reads are read once. The allele table is written beside the coverage file, as
+`{stem}.alleles.tsv.gz` for `{stem}.coverage.tsv.gz`, and the coverage header names it
+with its MD5, so that neither file is used with another's counts.
 """
 
 from __future__ import annotations
 
 import gzip
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +37,15 @@ import pandas as pd
 import pysam
 
 from metcnv import __version__, params
-from metcnv.bins import BIN_COLUMNS, bins_checksum
+from metcnv.alleles import (
+    ALLELE_COLUMNS,
+    ALLELE_DTYPES,
+    SKIP_REASONS,
+    ContigSites,
+    allele_table,
+    read_sites,
+)
+from metcnv.bins import BIN_COLUMNS, bin_index, bins_checksum
 from metcnv.errors import MetcnvError
 from metcnv.files import atomic_write, md5sum, require_file
 from metcnv.genome import canonical, detect_build
@@ -40,6 +54,16 @@ FORMAT = "metcnv-coverage"
 FORMAT_VERSION = "1"
 
 PAIRED, PROPER, MATE_UNMAPPED, READ2 = 0x1, 0x2, 0x8, 0x80
+META_KEYS = ("source", "source_md5", "min_mapq", "exclude_flags")
+SNP_META_KEYS = (
+    "snps_source",
+    "snps_md5",
+    "min_baseq",
+    "snps_kept",
+    *(f"snps_skipped_{reason}" for reason in SKIP_REASONS),
+    "snps_reads_without_bases",
+)
+COVERAGE_SUFFIX, ALLELES_SUFFIX = ".coverage.tsv.gz", ".alleles.tsv.gz"
 
 
 @dataclass
@@ -51,6 +75,7 @@ class SampleCoverage:
     bins: pd.DataFrame  # BIN_COLUMNS + count, depth
     total_fragments: int
     meta: dict[str, str] = field(default_factory=dict)
+    alleles: pd.DataFrame | None = None  # ALLELE_COLUMNS, one row per kept SNP; None: no --snps
 
     @cached_property
     def bins_md5(self) -> str:
@@ -96,10 +121,13 @@ def header_lengths(handle: pysam.AlignmentFile) -> dict[str, int]:
     return {canonical(c): n for c, n in zip(handle.references, handle.lengths, strict=True)}
 
 
-def _passing_reads(handle, contig, min_mapq, exclude_flags):
-    """Aligned spans of passing reads and the midpoints of their fragments, as arrays."""
+def _passing_reads(handle, contig, min_mapq, exclude_flags, sites: ContigSites | None = None):
+    """Aligned spans of passing reads and the midpoints of their fragments, as arrays;
+    alleles of the passing reads counted into `sites` on the way."""
     starts, ends, mids = array("q"), array("q"), array("q")
     add_start, add_end, add_mid = starts.append, ends.append, mids.append
+    positions = sites.positions if sites is not None else None
+    n_sites = len(positions) if positions is not None else 0
     for read in handle.fetch(contig):
         flag = read.flag
         if flag & exclude_flags or read.mapping_quality < min_mapq:
@@ -107,6 +135,10 @@ def _passing_reads(handle, contig, min_mapq, exclude_flags):
         start, end = read.reference_start, read.reference_end
         add_start(start)
         add_end(end)
+        if positions is not None:
+            first = bisect_left(positions, start)  # sites checked here: most reads have none
+            if first < n_sites and positions[first] < end:
+                sites.count(read, first, end)
         if flag & PAIRED and not flag & MATE_UNMAPPED:
             if flag & READ2 and not (read.has_tag("MQ") and read.get_tag("MQ") < min_mapq):
                 continue  # counted through read 1, unless its MQ tag says read 1 fails MAPQ
@@ -120,9 +152,8 @@ def _passing_reads(handle, contig, min_mapq, exclude_flags):
 
 def bin_counts(mids: np.ndarray, bin_starts: np.ndarray, bin_ends: np.ndarray) -> np.ndarray:
     """Number of midpoints inside each of the sorted, non-overlapping bins."""
-    index = np.searchsorted(bin_starts, mids, side="right") - 1
-    inside = (index >= 0) & (mids < bin_ends[np.maximum(index, 0)])
-    return np.bincount(index[inside], minlength=len(bin_starts))
+    index = bin_index(mids, bin_starts, bin_ends)
+    return np.bincount(index[index >= 0], minlength=len(bin_starts))
 
 
 def bin_depth_sums(
@@ -156,8 +187,11 @@ def count_bins(
     threads: int = 1,
     sample: str | None = None,
     check_build: Callable[[str, str], None] | None = None,
+    snps: str | Path | None = None,
+    min_baseq: int = params.MIN_BASEQ,
 ) -> SampleCoverage:
-    """Count fragments and depth of one BAM/CRAM over `bins` (from its own build).
+    """Count fragments and depth of one BAM/CRAM over `bins` (from its own build), and
+    with `snps` (a sites VCF) the alleles at its SNPs in the bins, in the same pass.
 
     `check_build(build, path)` may refuse the file's genome build before anything is read.
     """
@@ -173,12 +207,16 @@ def count_bins(
                 f"{path}: header lacks contigs {', '.join(missing)} used by the bins; "
                 "align to the same reference as the panel of normals"
             )
+        sites = read_sites(snps, bins) if snps is not None else None
+        counters = sites.for_contigs(min_baseq) if sites else {}
         counts = np.zeros(len(bins), dtype=np.int64)
         depth = np.zeros(len(bins), dtype=np.float64)
         total = 0
         rows_by_chrom = bins.groupby("chrom", sort=False).indices
         for contig in handle.references:
-            starts, ends, mids = _passing_reads(handle, contig, min_mapq, exclude_flags)
+            starts, ends, mids = _passing_reads(
+                handle, contig, min_mapq, exclude_flags, counters.get(canonical(contig))
+            )
             total += len(mids)
             rows = rows_by_chrom.get(canonical(contig))
             if rows is None:
@@ -195,11 +233,33 @@ def count_bins(
             "exclude_flags": hex(exclude_flags),
         }
     table = bins[BIN_COLUMNS].assign(count=counts, depth=np.round(depth, 3))
-    return SampleCoverage(name, build, table, total, meta)
+    if sites is None:
+        return SampleCoverage(name, build, table, total, meta)
+    meta |= {
+        "snps_source": sites.source,
+        "snps_md5": sites.md5,
+        "min_baseq": str(min_baseq),
+        "snps_kept": str(len(sites.table)),
+        **{f"snps_skipped_{reason}": str(n) for reason, n in sites.skipped.items()},
+        "snps_reads_without_bases": str(sum(c.reads_without_bases for c in counters.values())),
+    }
+    return SampleCoverage(name, build, table, total, meta, allele_table(sites, counters))
+
+
+def alleles_path(coverage_path: str | Path) -> Path:
+    """Where the allele counts of `{stem}.coverage.tsv.gz` go: `{stem}.alleles.tsv.gz`."""
+    path = Path(coverage_path)
+    if not path.name.endswith(COVERAGE_SUFFIX):
+        raise MetcnvError(
+            f"{path}: a coverage file with allele counts must be named "
+            f"STEM{COVERAGE_SUFFIX} (its alleles go to STEM{ALLELES_SUFFIX}); rename it"
+        )
+    return path.with_name(path.name[: -len(COVERAGE_SUFFIX)] + ALLELES_SUFFIX)
 
 
 def write_coverage(coverage: SampleCoverage, path: str | Path) -> None:
-    """Write a coverage table: '#key<TAB>value' header lines, then a TSV (gzipped if .gz)."""
+    """Write a coverage table: '#key<TAB>value' header lines, then a TSV (gzipped if .gz);
+    allele counts, if any, first, to alleles_path(path)."""
     header = {
         FORMAT: FORMAT_VERSION,
         "metcnv_version": __version__,
@@ -209,13 +269,19 @@ def write_coverage(coverage: SampleCoverage, path: str | Path) -> None:
         "bins_md5": coverage.bins_md5,
         **coverage.meta,
     }
+    if coverage.alleles is not None:
+        alleles = alleles_path(path)
+        with atomic_write(alleles, "wt") as handle:
+            coverage.alleles[ALLELE_COLUMNS].to_csv(handle, sep="\t", index=False)
+        header |= {"alleles_file": alleles.name, "alleles_md5": md5sum(alleles)}
     with atomic_write(path, "wt") as handle:
         handle.writelines(f"#{key}\t{value}\n" for key, value in header.items())
         coverage.bins.to_csv(handle, sep="\t", index=False)
 
 
 def read_coverage(path: str | Path) -> SampleCoverage:
-    """Read a file written by write_coverage, checking its format and bin checksum."""
+    """Read a file written by write_coverage, checking its format and bin checksum, and the
+    allele counts its header names (None if none)."""
     path = require_file(path, "a metcnv coverage file (*.coverage.tsv.gz)")
     opener = gzip.open if path.suffix == ".gz" else open
     header: dict[str, str] = {}
@@ -239,8 +305,32 @@ def read_coverage(path: str | Path) -> SampleCoverage:
         build=header["build"],
         bins=bins,
         total_fragments=int(header["total_fragments"]),
-        meta={k: header[k] for k in ("source", "source_md5", "min_mapq", "exclude_flags")},
+        meta={k: header[k] for k in META_KEYS + (SNP_META_KEYS if "snps_md5" in header else ())},
     )
     if coverage.bins_md5 != header["bins_md5"]:
         raise MetcnvError(f"{path}: bin checksum does not match its header; the file was edited")
+    if "alleles_file" in header:
+        coverage.alleles = _read_alleles(path, header["alleles_file"], header["alleles_md5"])
     return coverage
+
+
+def _read_alleles(coverage_path: Path, name: str, md5: str) -> pd.DataFrame:
+    """The allele table a coverage header names, refused if missing or not the one counted."""
+    path = coverage_path.with_name(name)
+    if not path.is_file():
+        raise MetcnvError(
+            f"{path}: missing, but {coverage_path.name} names it for its allele counts; keep "
+            "the two files together or recount with `metcnv coverage --snps`"
+        )
+    if md5sum(path) != md5:
+        raise MetcnvError(
+            f"{path}: MD5 differs from the one in {coverage_path.name}; the allele counts were "
+            "edited or replaced, recount with `metcnv coverage --snps`"
+        )
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"chrom": str, "ref": str, "alt": str})
+        return table[ALLELE_COLUMNS].astype(ALLELE_DTYPES)
+    except (OSError, UnicodeDecodeError, KeyError, ValueError) as error:
+        raise MetcnvError(
+            f"{path}: not a metcnv allele table ({error}); recount with `metcnv coverage --snps`"
+        ) from None

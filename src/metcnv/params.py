@@ -1,6 +1,6 @@
 """Defaults, each with the reason for its value; some of them are CLI options too.
 
-The command line sets the bin sizes, MIN_MAPQ, PLOIDY and the MET call's cut-offs
+The command line sets the bin sizes, MIN_MAPQ, MIN_BASEQ, PLOIDY and the MET call's cut-offs
 (FOCAL_MAX_SIZE, AMP_MIN_CN, HIGH_LEVEL_CN, MIN_Z, FISH_*); the others, among them
 SEGMENT_ALPHA, MIN_GENE_BINS and the QC thresholds, are not options.
 """
@@ -14,6 +14,7 @@ TARGET_PADDING = 1_000  # keep off-target bins clear of capture spill-over aroun
 # Read filters -------------------------------------------------------------------------
 EXCLUDE_FLAGS = 0x704  # unmapped, secondary, QC-fail, duplicate (samtools/mosdepth default)
 MIN_MAPQ = 20  # drop multi-mapped reads; GATK CollectReadCounts uses 30, CNVkit 0
+MIN_BASEQ = 20  # allele counts skip bases below Q20 (1% error); GATK CollectAllelicCounts too
 
 # Panel of normals ------------------------------------------------------------------------
 MIN_NORMALS = 2  # the fewest normals a PoN accepts; spreads from 2 are crude
@@ -23,6 +24,19 @@ MAX_COMPONENTS = 20  # GATK's default number of eigensamples
 MIN_RELATIVE_COVERAGE = -5.0  # log2 of a bin's median coverage vs the group's; lower = masked
 MAX_BIN_SPREAD = 1.0  # robust SD of a bin's log2 across normals; higher = masked
 PSEUDO_COUNT = 0.5  # keeps log2 finite for empty bins
+
+# SNPs in the panel of normals (alt fraction = alt / (ref + alt) reads at a site) ------------
+SNP_MIN_DEPTH = 20  # ref + alt reads for a normal to cover a site; at 20 a het's SD is 0.11
+SNP_HET_MIN, SNP_HET_MAX = 0.2, 0.8  # a covered normal in [0.2, 0.8] is heterozygous
+SNP_HOM_MAX_ERROR = 0.02  # <= 2% (or >= 98%) is homozygous: sequencing errors, not alleles
+SNP_MIN_COVERED_FRACTION = 0.5  # covered in fewer normals (target edges, off-target): dropped
+SNP_MAX_HET_BIAS = 0.1  # mean het alt fraction outside 0.5 +- 0.1: reference bias too strong
+# to correct (PureCN's max.mapping.bias 0.8, as alt fraction 0.4), or a paralog
+SNP_MIN_HET_NORMALS_FOR_BIAS = 2  # one het normal at 20x cannot tell a 0.4 from a 0.5
+# a site where over a quarter of the covered normals, and at least two, are neither hom nor
+# het is no clean germline SNP (paralog, error hotspot); one contaminated normal is not enough
+SNP_MAX_ARTEFACT_FRACTION = 0.25
+SNP_MIN_ARTEFACT_NORMALS = 2
 
 # GC correction ----------------------------------------------------------------------------
 GC_WINDOW_FRACTION = 0.1  # rolling-median window over GC-sorted bins (CNVkit uses 10%)

@@ -5,6 +5,11 @@ the normals' per-bin robust centre and spread, the bins kept after masking, the 
 components used for denoising, the leave-one-out residuals of every normal (the data from
 which systematic noise is estimated), the normals' names, the build, the bins' checksum
 and the metcnv version. A flat reference has no normals and says so wherever it is used.
+
+When the normals were counted with a sites VCF, it also holds per-SNP statistics of their
+allele counts (metcnv.alleles.snp_statistics says which sites are usable and why), with
+the VCF's name and MD5 in its settings; without (and in a flat reference, or a PoN made
+before SNPs were counted) `snps` is None.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from metcnv import __version__, params
+from metcnv.alleles import SNP_STAT_DTYPES, snp_statistics
 from metcnv.bins import BIN_COLUMNS, bins_checksum
 from metcnv.coverage import SampleCoverage
 from metcnv.errors import MetcnvError
@@ -53,6 +59,7 @@ class PanelOfNormals:
     settings: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     version: str = __version__
+    snps: pd.DataFrame | None = None  # SNP_STAT_COLUMNS of metcnv.alleles; None: no SNPs
 
     @property
     def flat(self) -> bool:
@@ -83,6 +90,8 @@ class PanelOfNormals:
             f"bins_{c}": self.bins[c].to_numpy(str if c in ("chrom", "gene", "kind") else np.int64)
             for c in BIN_COLUMNS
         }
+        if self.snps is not None:
+            arrays |= {f"snps_{c}": self.snps[c].to_numpy(t) for c, t in SNP_STAT_DTYPES.items()}
         members = {
             "meta": np.array(json.dumps(meta)),
             "gc": self.gc,
@@ -126,6 +135,11 @@ class PanelOfNormals:
             settings=meta["settings"],
             warnings=meta["warnings"],
             version=meta["metcnv_version"],
+            snps=pd.DataFrame({c: data[f"snps_{c}"] for c in SNP_STAT_DTYPES}).astype(
+                SNP_STAT_DTYPES
+            )
+            if "snps_chrom" in data
+            else None,
         )
         if pon.bins_md5 != meta["bins_md5"]:
             raise MetcnvError(f"{path}: bins do not match their checksum; the file is damaged")
@@ -189,6 +203,7 @@ def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> 
                 f"{source}: counted on other bins than {first.meta.get('source')}; count all "
                 "normals with the same panel BED and bin settings"
             )
+    snps, settings = _normal_snps(normals, settings)
     names = [n.sample for n in normals]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -222,7 +237,31 @@ def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> 
         build=first.build,
         settings=settings,
         warnings=warnings,
+        snps=snps,
     )
+
+
+def _normal_snps(normals: list[SampleCoverage], settings: dict) -> tuple[pd.DataFrame | None, dict]:
+    """The normals' SNP statistics and the settings naming their sites VCF, or None and the
+    settings when no normal has allele counts; refuses a mix, or normals of other VCFs."""
+    with_alleles = [n for n in normals if n.alleles is not None]
+    if not with_alleles:
+        return None, settings
+    first = with_alleles[0]
+    for other in normals:
+        source = other.meta.get("source", other.sample)
+        if other.alleles is None:
+            problem = f"no allele counts, but {first.meta.get('source')} has them"
+        elif other.meta["snps_md5"] != first.meta["snps_md5"]:
+            problem = f"alleles counted at another sites VCF than {first.meta.get('source')}'s"
+        else:
+            continue
+        raise MetcnvError(f"{source}: {problem}; count all normals with the same --snps")
+    snps = snp_statistics([n.alleles for n in normals])
+    return snps, settings | {
+        "snps": Path(first.meta["snps_source"]).name,
+        "snps_md5": first.meta["snps_md5"],
+    }
 
 
 def _usable_bins(counts: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -1,8 +1,7 @@
 rule call:
     """Call one sample's coverage against the panel of normals."""
     input:
-        coverage="results/coverage/{sample}.coverage.tsv.gz",
-        pon=PON,
+        unpack(get_call_input),
     output:
         json="results/calls/{sample}/{sample}.metcnv.json",
         bins="results/calls/{sample}/{sample}.bins.tsv.gz",

@@ -33,6 +33,10 @@ EXTRA_CELLS = "extra_cells"  # a row with more cells than the header has columns
 TEMPLATE_SHEET = "config/samples.tsv"  # the shipped sheet: placeholders until filled in
 BUILD_PON = config["pon"] == "build"
 PON = "results/pon/panel.pon" if BUILD_PON else config["pon"]
+# a sites VCF, or None; with one, coverage also counts alleles at its SNPs
+SNPS = config["coverage"]["snps"]
+COVERAGE = "results/coverage/{sample}.coverage.tsv.gz"
+ALLELES = "results/coverage/{sample}.alleles.tsv.gz"  # metcnv.coverage.alleles_path
 
 
 def _number(value):
@@ -172,6 +176,7 @@ def config_problems():
     problems = []
     files = {"targets": config["targets"], "reference": config["reference"]}
     files["coverage.access"] = config["coverage"]["access"]
+    files["coverage.snps"] = SNPS
     if not BUILD_PON:
         files["pon"] = config["pon"]
     for key, path in files.items():
@@ -192,7 +197,20 @@ def config_problems():
             f"config reference: {reference} has no index ({reference}.fai); "
             f"make one with: samtools faidx {reference}"
         )
+    if SNPS and Path(SNPS).is_file() and sites_index() is None:
+        problems.append(
+            f"config coverage.snps: {SNPS} has no index ({SNPS}.tbi or {SNPS}.csi); "
+            f"make one with: tabix -p vcf {SNPS}"
+        )
     return problems
+
+
+def sites_index():
+    """The existing tabix index of the sites VCF, or None."""
+    for candidate in (f"{SNPS}.tbi", f"{SNPS}.csi"):
+        if Path(candidate).is_file():
+            return candidate
+    return None
 
 
 def build_problems():
@@ -293,6 +311,8 @@ def get_coverage_args(wildcards):
     args = ["--sample", wildcards.sample]
     args += _bin_args() if BUILD_PON else ["--pon", PON]
     args += ["--min-mapq", config["coverage"]["min_mapq"]]
+    if SNPS:
+        args += ["--snps", SNPS, "--min-baseq", config["coverage"]["min_baseq"]]
     if row["bam"].endswith(".cram"):
         args += ["--reference", config["reference"]]
     return _join(args)
@@ -332,9 +352,15 @@ def get_report_pdf_output():
     return {}
 
 
-# --- inputs -----------------------------------------------------------------------------
+# --- inputs and outputs ----------------------------------------------------------------
+def get_coverage_output():
+    """A sample's coverage file, and with `coverage.snps` its allele table beside it."""
+    return {"coverage": COVERAGE, **({"alleles": ALLELES} if SNPS else {})}
+
+
 def get_coverage_input(wildcards):
-    """The BAM/CRAM, its index, and the files its bins (and CRAM decoding) come from."""
+    """The BAM/CRAM, its index, the files its bins (and CRAM decoding) come from, and the
+    sites VCF with its index."""
     bam = SAMPLES.loc[wildcards.sample, "bam"]
     inputs = {"bam": bam, "index": alignment_index(bam)}
     if BUILD_PON:
@@ -345,15 +371,24 @@ def get_coverage_input(wildcards):
         inputs["pon"] = PON
     if bam.endswith(".cram"):
         inputs["reference"] = config["reference"]
+    if SNPS:
+        inputs |= {"snps": SNPS, "snps_index": sites_index()}
     return inputs
+
+
+def get_call_input(wildcards):
+    """The sample's coverage (with its allele table, which `metcnv call` reads with it)."""
+    return {**get_coverage_output(), "pon": PON}
 
 
 def get_pon_input(wildcards):
     inputs = {
-        "coverage": expand("results/coverage/{sample}.coverage.tsv.gz", sample=NORMALS),
+        "coverage": expand(COVERAGE, sample=NORMALS),
         "targets": config["targets"],
         "reference": config["reference"],
     }
+    if SNPS:
+        inputs["alleles"] = expand(ALLELES, sample=NORMALS)
     if config["coverage"]["access"]:
         inputs["access"] = config["coverage"]["access"]
     return inputs

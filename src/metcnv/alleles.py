@@ -1,0 +1,258 @@
+"""Reference and alternate allele counts at known SNPs, for tumor purity from B-allele
+frequencies (the counting runs inside coverage.py's single pass over the reads).
+
+Sites come from a population sites VCF (bgzipped and tabix-indexed). Only biallelic SNVs
+inside the panel's bins (on- or off-target) are kept; every other record is counted under
+the reason it was skipped, so nothing is dropped silently:
+- `multiallelic`: more than one ALT, or several records at one position (a split
+  multiallelic site, where one record's ALT is another's "other" base);
+- `not_snv`: indels, MNVs, symbolic or missing ALTs, and bases other than A, C, G, T;
+- `outside_bins`: on no bin, or on a contig without bins.
+
+At a site, a read passing the coverage read filters (flags, MAPQ) gives the base aligned
+there by its CIGAR (soft clips and insertions move along the read only; a deletion or
+skip over the site gives no base), if its base quality is at least `min_baseq`; the base
+is counted as ref, alt or other. A fragment counts once: of two mates over a site, the
+first read that gives a base counts and the other is ignored (keyed on the read name). A
+read without bases (SEQ '*') gives none and is counted in `reads_without_bases`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+
+from metcnv import params
+from metcnv.bins import bin_index
+from metcnv.errors import MetcnvError
+from metcnv.files import md5sum, require_file
+from metcnv.genome import canonical
+
+SITE_COLUMNS = ["chrom", "pos", "ref", "alt", "pop_af"]
+ALLELE_COLUMNS = [*SITE_COLUMNS, "ref_count", "alt_count", "other_count"]
+ALLELE_DTYPES = {
+    "chrom": str,
+    "pos": np.int64,
+    "ref": str,
+    "alt": str,
+    "pop_af": np.float64,
+    "ref_count": np.int64,
+    "alt_count": np.int64,
+    "other_count": np.int64,
+}
+SKIP_REASONS = ("multiallelic", "not_snv", "outside_bins")
+BASES = frozenset("ACGT")
+MATCH, INSERTION, DELETION, SKIP, SOFT_CLIP, EQUAL, DIFF = 0, 1, 2, 3, 4, 7, 8
+
+
+@dataclass
+class ContigSites:
+    """The kept sites of one contig (0-based positions, sorted) and their running counts."""
+
+    positions: list[int]
+    ref: list[str]
+    alt: list[str]
+    min_baseq: int
+    counts: list[list[int]] = field(init=False)  # per site: ref, alt, other (lists: fast +=)
+    seen: dict[int, set[str]] = field(default_factory=dict)  # site -> names counted
+    reads_without_bases: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [[0, 0, 0] for _ in self.positions]
+
+    def count(self, read: pysam.AlignedSegment, first: int, end: int) -> None:
+        """Count the read's bases at sites `first`, `first` + 1, ... before its end `end`."""
+        positions, sequence = self.positions, read.query_sequence
+        if sequence is None:
+            self.reads_without_bases += 1
+            return
+        for done in [site for site in self.seen if site < first]:
+            del self.seen[done]  # reads are sorted by start: no later read reaches these
+        qualities, name, seen = read.query_qualities, read.query_name, self.seen
+        n, site, ref_pos, query_pos = len(positions), first, read.reference_start, 0
+        for op, length in read.cigartuples:
+            if op in (MATCH, EQUAL, DIFF):
+                while site < n and positions[site] < ref_pos + length:
+                    offset = query_pos + positions[site] - ref_pos
+                    names = seen.setdefault(site, set())
+                    if name not in names and (  # not counted through the other mate
+                        qualities is None or qualities[offset] >= self.min_baseq
+                    ):
+                        names.add(name)
+                        base = sequence[offset]
+                        column = 0 if base == self.ref[site] else 1 if base == self.alt[site] else 2
+                        self.counts[site][column] += 1
+                    site += 1
+                ref_pos += length
+                query_pos += length
+            elif op in (DELETION, SKIP):
+                while site < n and positions[site] < ref_pos + length:
+                    site += 1  # no base at a deleted or skipped site
+                ref_pos += length
+            elif op in (INSERTION, SOFT_CLIP):
+                query_pos += length
+            if site == n or positions[site] >= end:
+                return
+
+
+@dataclass
+class Sites:
+    """Kept sites (SITE_COLUMNS, sorted like the bins) and how many records were skipped."""
+
+    table: pd.DataFrame
+    skipped: dict[str, int]
+    source: str
+    md5: str
+
+    def for_contigs(self, min_baseq: int) -> dict[str, ContigSites]:
+        """Fresh counters per canonical contig name."""
+        return {
+            chrom: ContigSites(
+                (group["pos"] - 1).tolist(), group["ref"].tolist(), group["alt"].tolist(), min_baseq
+            )
+            for chrom, group in self.table.groupby("chrom", sort=False)
+        }
+
+
+def read_sites(path: str | Path, bins: pd.DataFrame) -> Sites:
+    """The biallelic SNVs of a sites VCF that lie in `bins`, and the skipped records."""
+    path = require_file(path, "a sites VCF (bgzipped, tabix-indexed) of SNPs")
+    try:
+        vcf = pysam.VariantFile(str(path))
+    except (ValueError, OSError) as error:
+        raise MetcnvError(f"{path}: not a readable VCF ({error}); check the file") from None
+    with vcf:
+        if vcf.index is None:
+            raise MetcnvError(f"{path}: no index found; bgzip it and run `tabix -p vcf {path}`")
+        has_af = "AF" in vcf.header.info
+        rows, skipped = [], dict.fromkeys(SKIP_REASONS, 0)
+        for contig in vcf.index:
+            for record in vcf.fetch(contig):
+                alts = record.alts or ()
+                if len(alts) > 1:
+                    skipped["multiallelic"] += 1
+                elif not alts or record.ref not in BASES or alts[0] not in BASES:
+                    skipped["not_snv"] += 1
+                else:
+                    af = record.info.get("AF") if has_af else None
+                    af = af[0] if isinstance(af, tuple) else af
+                    pop_af = np.nan if af is None else float(f"{af:.6g}")
+                    rows.append((canonical(contig), record.pos, record.ref, alts[0], pop_af))
+    sites = pd.DataFrame(rows, columns=SITE_COLUMNS).astype(
+        {c: ALLELE_DTYPES[c] for c in SITE_COLUMNS}
+    )
+    repeated = sites.duplicated(["chrom", "pos"], keep=False)
+    skipped["multiallelic"] += int(repeated.sum())
+    sites = sites[~repeated]
+    inside = _in_bins(sites, bins)
+    skipped["outside_bins"] += int((~inside).sum())
+    order = {chrom: i for i, chrom in enumerate(dict.fromkeys(bins["chrom"]))}
+    kept = sites[inside].sort_values(
+        ["chrom", "pos"], key=lambda c: c.map(order) if c.name == "chrom" else c
+    )
+    return Sites(kept.reset_index(drop=True), skipped, str(path), md5sum(path))
+
+
+def _in_bins(sites: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
+    """Whether each site (1-based pos) lies in one of the bins (0-based, half-open)."""
+    inside = np.zeros(len(sites), dtype=bool)
+    bins_by_chrom = bins.groupby("chrom", sort=False).indices
+    for chrom, rows in sites.groupby("chrom", sort=False).indices.items():
+        if chrom in bins_by_chrom:
+            on = bins.iloc[bins_by_chrom[chrom]]
+            index = bin_index(
+                sites["pos"].to_numpy(np.int64)[rows] - 1,
+                on["start"].to_numpy(np.int64),
+                on["end"].to_numpy(np.int64),
+            )
+            inside[rows] = index >= 0
+    return inside
+
+
+def allele_table(sites: Sites, counters: dict[str, ContigSites]) -> pd.DataFrame:
+    """The sites with their counts (ALLELE_COLUMNS), in the sites' order."""
+    counts = np.array(
+        [row for chrom in dict.fromkeys(sites.table["chrom"]) for row in counters[chrom].counts],
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    return sites.table.assign(
+        ref_count=counts[:, 0], alt_count=counts[:, 1], other_count=counts[:, 2]
+    ).reset_index(drop=True)
+
+
+SNP_STAT_DTYPES = {
+    **{c: ALLELE_DTYPES[c] for c in SITE_COLUMNS},
+    "normals_covered": np.int64,
+    "het_normals": np.int64,
+    "het_alt_fraction": np.float64,
+    "artefact_normals": np.int64,
+    "usable": bool,
+    "reason": str,
+}
+SNP_STAT_COLUMNS = list(SNP_STAT_DTYPES)
+
+
+def snp_statistics(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-site statistics of the normals' allele counts (the same sites in each), as
+    PureCN's panel of normals keeps them, and whether the site is fit for a purity fit.
+
+    A normal covers a site with at least SNP_MIN_DEPTH ref + alt reads; it is het there
+    with an alt fraction in [SNP_HET_MIN, SNP_HET_MAX], an artefact with one that is neither
+    that nor within SNP_HOM_MAX_ERROR of 0 or 1. `het_alt_fraction` is the mean over the
+    het normals (the capture's and aligner's bias toward the reference; NaN if none).
+    A site is not usable (and `reason` says why, '; '-joined) when
+    - fewer than SNP_MIN_COVERED_FRACTION of the normals cover it ("rarely covered");
+    - more than SNP_MAX_ARTEFACT_FRACTION of the covered normals, and at least
+      SNP_MIN_ARTEFACT_NORMALS, are artefacts ("never balanced"): no clean germline SNP;
+    - at least SNP_MIN_HET_NORMALS_FOR_BIAS normals are het and their mean alt fraction is
+      more than SNP_MAX_HET_BIAS from 0.5 ("biased in normals").
+    """
+    ref = np.vstack([t["ref_count"].to_numpy(np.int64) for t in tables])  # normals x sites
+    alt = np.vstack([t["alt_count"].to_numpy(np.int64) for t in tables])
+    depth = ref + alt
+    covered = depth >= params.SNP_MIN_DEPTH
+    fraction = np.divide(alt, depth, out=np.zeros(depth.shape), where=depth > 0)
+    het = covered & (fraction >= params.SNP_HET_MIN) & (fraction <= params.SNP_HET_MAX)
+    hom = (fraction <= params.SNP_HOM_MAX_ERROR) | (fraction >= 1 - params.SNP_HOM_MAX_ERROR)
+    artefact = covered & ~het & ~hom
+    n_covered, n_het, n_artefact = covered.sum(0), het.sum(0), artefact.sum(0)
+    with np.errstate(invalid="ignore"):
+        het_fraction = np.where(het, fraction, 0).sum(0) / n_het
+    reasons = []
+    for site in range(ref.shape[1]):
+        found = []
+        if n_covered[site] < params.SNP_MIN_COVERED_FRACTION * len(tables):
+            found.append(
+                f"rarely covered: {n_covered[site]} of {len(tables)} normals have "
+                f">= {params.SNP_MIN_DEPTH} reads"
+            )
+        if (
+            n_artefact[site] >= params.SNP_MIN_ARTEFACT_NORMALS
+            and n_artefact[site] > params.SNP_MAX_ARTEFACT_FRACTION * n_covered[site]
+        ):
+            found.append(
+                f"never balanced: {n_artefact[site]} of {n_covered[site]} covered normals "
+                "are neither hom nor het"
+            )
+        if (
+            n_het[site] >= params.SNP_MIN_HET_NORMALS_FOR_BIAS
+            and abs(het_fraction[site] - 0.5) > params.SNP_MAX_HET_BIAS
+        ):
+            found.append(f"biased in normals: mean het alt fraction {het_fraction[site]:.2f}")
+        reasons.append("; ".join(found))
+    return (
+        tables[0][SITE_COLUMNS]
+        .assign(
+            normals_covered=n_covered,
+            het_normals=n_het,
+            het_alt_fraction=het_fraction,
+            artefact_normals=n_artefact,
+            usable=[not r for r in reasons],
+            reason=reasons,
+        )
+        .reset_index(drop=True)
+    )
