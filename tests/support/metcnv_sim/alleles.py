@@ -127,9 +127,8 @@ def read_sequences(
         rows = np.flatnonzero(chrom == name)
         window = np.searchsorted(starts, pos[rows], side="right") - 1
         first[rows] = offsets[window] + pos[rows] - starts[window]
-    columns = np.arange(spec.read_length)
-    seq = bases[first[:, None] + columns]
-    seq[columns >= span[:, None]] = ord("N")
+    seq = np.lib.stride_tricks.sliding_window_view(bases, spec.read_length)[first]
+    seq[np.arange(spec.read_length) >= span[:, None]] = ord("N")
 
     # SNP alleles: every (read, site) pair with the site inside the read.
     names = sorted(set(chrom) | set(sites["chrom"]), key=lambda c: (contig_order(c), c))
