@@ -1,12 +1,18 @@
-"""The read simulator: seeded, panel-wide capture efficiency, copy-number scaling, read fields."""
+"""The read simulator: seeded, panel-wide capture efficiency, copy-number scaling, read fields,
+SNP sites and allele-specific read bases."""
 
 from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
 
 import numpy as np
 import pandas as pd
 import pysam
 import pytest
 from metcnv_sim import simulate_sample
+from metcnv_sim.alleles import major_haplotype, read_sequences, segment_alleles
 from metcnv_sim.bam import reg2bin, write_bam
 from metcnv_sim.fragments import (
     SampleSpec,
@@ -16,7 +22,8 @@ from metcnv_sim.fragments import (
     expected_fragments,
 )
 from metcnv_sim.panel import GeneTargets, make_panel
-from metcnv_sim.reference import make_reference
+from metcnv_sim.reference import make_reference, write_fasta
+from metcnv_sim.snps import draw_genotypes, draw_snp_sites, write_vcf
 
 from metcnv.bins import make_bins
 from metcnv.coverage import count_bins
@@ -26,6 +33,7 @@ from metcnv.genome import GENES, LENGTHS
 CONTIGS = {"chr7": LENGTHS["hg38"]["chr7"]}
 MET = GENES["hg38"]["MET"]
 AMPLICON = ("chr7", 116_000_000, 117_500_000, 20.0)
+SNP_PROBES = {"chr7": 1_000_000}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +46,52 @@ def panel() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def reference(panel):
     return make_reference(CONTIGS, panel, seed=4, island_spacing=1_000_000)
+
+
+@pytest.fixture(scope="module")
+def snp_world(tmp_path_factory):
+    """A chr7 panel with a SNP backbone, its reference FASTA and SNP sites (and their VCF)."""
+    out = tmp_path_factory.mktemp("snps")
+    genes = [GeneTargets("MET", "chr7", MET.start, MET.end, 21)]
+    panel = make_panel(genes, {"chr7": 20_000_000}, CONTIGS, seed=3, snp_backbone=SNP_PROBES)
+    reference = make_reference(CONTIGS, panel, seed=4, island_spacing=1_000_000)
+    write_fasta(reference, out / "ref.fa.gz", seed=5)
+    sites = draw_snp_sites(reference, panel, out / "ref.fa.gz", seed=6)
+    write_vcf(sites, CONTIGS, out / "snps.vcf.gz")
+    return panel, reference, sites, out
+
+
+def allele_counts(path, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """REF and ALT fragments at each site (each fragment once; duplicates and MAPQ < 20
+    skipped), and how many fragments had both mates on a site and how many of those agreed."""
+    ref, alt = np.zeros(len(sites), int), np.zeros(len(sites), int)
+    both = agree = 0
+    with pysam.AlignmentFile(str(path)) as bam:
+        for i, site in enumerate(sites.itertuples()):
+            seen: dict[str, list[str]] = {}
+            for column in bam.pileup(
+                site.chrom,
+                site.pos,
+                site.pos + 1,
+                truncate=True,
+                stepper="nofilter",
+                ignore_overlaps=False,
+                min_base_quality=0,
+                max_depth=1_000_000,
+            ):
+                for read in column.pileups:
+                    record = read.alignment
+                    if record.is_duplicate or record.mapping_quality < 20:
+                        continue
+                    base = record.query_sequence[read.query_position]
+                    seen.setdefault(record.query_name, []).append(base)
+            for bases in seen.values():
+                if len(bases) == 2:
+                    both += 1
+                    agree += bases[0] == bases[1]
+                ref[i] += bases[0] == site.ref
+                alt[i] += bases[0] == site.alt
+    return ref, alt, both, agree
 
 
 def target_counts(fragments: pd.DataFrame, panel: pd.DataFrame) -> np.ndarray:
@@ -219,3 +273,155 @@ def test_gc_per_target_splits_merged_windows():
     assert (windows["start"].to_numpy()[1:] == windows["end"].to_numpy()[:-1]).all()
     assert (windows["start"].to_numpy() <= compact["start"].to_numpy()).all()
     assert (compact["end"].to_numpy() <= windows["end"].to_numpy()).all()
+
+
+def test_snp_sites_are_a_sorted_vcf_matching_the_fasta(snp_world):
+    panel, reference, sites, out = snp_world
+    with pysam.VariantFile(str(out / "snps.vcf.gz")) as vcf:
+        assert vcf.header.version == "VCFv4.2"
+        assert vcf.header.contigs["chr7"].length == CONTIGS["chr7"]
+        info = vcf.header.info["AF"]
+        assert (info.number, info.type) == ("A", "Float")
+        records = list(vcf)
+        assert len(list(vcf.fetch("chr7", MET.start, MET.end))) > 0  # tabix-indexed
+    assert [r.id for r in records] == [f"sim{i}" for i in range(1, len(records) + 1)]
+    positions = [r.pos for r in records]
+    assert positions == sorted(set(positions))
+    with pysam.FastaFile(str(out / "ref.fa.gz")) as fasta:
+        assert all(r.ref == fasta.fetch(r.chrom, r.start, r.stop) for r in records)
+    assert all(r.ref in "ACGT" and r.alts[0] in "ACGT" and r.alts[0] != r.ref for r in records)
+    af = np.array([r.info["AF"][0] for r in records])
+    assert af.min() >= 0.05 and af.max() <= 0.5
+    # Every SNP probe sits on a common SNP; about 1 SNP per kb of target windows, few off.
+    probes = panel[panel["gene"] == "chr7_snps"]
+    assert len(probes) > 100
+    centres = set((probes["start"] + probes["end"]) // 2)
+    assert centres <= set(sites["pos"])
+    assert (sites.loc[sites["pos"].isin(centres), "af"] >= 0.3).all()
+    windows = reference.windows
+    kb = (windows["end"] - windows["start"]).groupby(windows["kind"]).sum() / 1_000
+    mid = np.searchsorted(windows["start"], sites["pos"], side="right") - 1
+    kind = windows["kind"].to_numpy()[mid]
+    other = ~sites["pos"].isin(centres).to_numpy()
+    assert (kind[other] == "target").sum() / kb["target"] == pytest.approx(1.0, rel=0.15)
+    assert (kind[other] == "island").sum() / kb["island"] < 0.2
+
+
+def test_snp_backbone_adds_targets_and_keeps_the_others(snp_world):
+    panel = snp_world[0]
+    genes = [GeneTargets("MET", "chr7", MET.start, MET.end, 21)]
+    plain = make_panel(genes, {"chr7": 20_000_000}, CONTIGS, seed=3)
+    kept = panel[panel["gene"] != "chr7_snps"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, plain)
+    probes = panel[panel["gene"] == "chr7_snps"]
+    assert probes["end"].max() - probes["start"].min() > 5_000_000  # metcnv: a backbone
+
+
+def test_segment_alleles_default_minor():
+    assert segment_alleles(("chr7", 0, 10, 1.0))[-1] == 0
+    assert segment_alleles(("chr7", 0, 10, 0.0))[-1] == 0
+    assert segment_alleles(("chr7", 0, 10, 8.0))[-1] == 1
+    assert segment_alleles(("chr7", 0, 10, 4.0, 2.0))[-1] == 2
+    with pytest.raises(ValueError, match="minor"):
+        segment_alleles(("chr7", 0, 10, 4.0, 3.0))
+
+
+def test_genotypes_are_reproducible_by_seed(snp_world):
+    sites = snp_world[2]
+    first, again, other = (draw_genotypes(sites, seed) for seed in (7, 7, 8))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    het = first[:, 0] != first[:, 1]
+    expected = 2 * sites["af"] * (1 - sites["af"])
+    assert het.mean() == pytest.approx(expected.mean(), abs=4 * np.sqrt(0.25 / len(sites)))
+
+
+def test_alt_fraction_follows_allele_specific_copy_number(tmp_path, snp_world):
+    panel, reference, sites, out = snp_world
+    flat = {
+        "gc_bias": (0.0, 0.0),
+        "dispersion": 0.0,
+        "target_depth": 300.0,
+        "read_length": 100,
+        "fragment_mean": 167.0,  # mostly shorter than 2 reads: mates overlap
+        "fragment_sd": 20.0,
+        "germline_seed": 7,
+    }
+    normal = SampleSpec("n", seed=21, **flat)
+    loh, gain = ("chr7", 0, 60_000_000, 1.0), ("chr7", 60_000_000, 110_000_000, 3.0, 0.0)
+    tumor = SampleSpec("t", seed=22, purity=0.9, segments=(loh, gain), **flat)
+    genotypes = draw_genotypes(sites, 7)
+    het = genotypes[:, 0] != genotypes[:, 1]
+    for spec in (normal, tumor):
+        simulate_sample(
+            reference,
+            panel,
+            spec,
+            tmp_path / f"{spec.name}.bam",
+            snps=sites,
+            fasta=out / "ref.fa.gz",
+        )
+    # Reads sit where they would without bases: coverage does not change.
+    plain = dataclasses.replace(normal, germline_seed=None)
+    simulate_sample(reference, panel, plain, tmp_path / "plain.bam")
+    with (
+        pysam.AlignmentFile(str(tmp_path / "n.bam")) as a,
+        pysam.AlignmentFile(str(tmp_path / "plain.bam")) as b,
+    ):
+        assert [(r.reference_start, r.flag, r.template_length) for r in a] == [
+            (r.reference_start, r.flag, r.template_length) for r in b
+        ]
+
+    def check(ref, alt, expected, pick):
+        n = ref[pick].sum() + alt[pick].sum()
+        assert n > 2_000
+        sd = np.sqrt(expected * (1 - expected) / n)
+        assert alt[pick].sum() / n == pytest.approx(expected, abs=4 * sd + 0.003)
+
+    ref, alt, both, agree = allele_counts(tmp_path / "n.bam", sites)
+    check(ref, alt, 0.5, het)
+    assert both > 1_000 and agree / both > 0.99  # overlapping mates show the same allele
+    ref, alt, _, _ = allele_counts(tmp_path / "t.bam", sites)
+    p, pos = tumor.purity, sites["pos"].to_numpy()
+    major = major_haplotype(7, "chr7")
+    alt_on_major = genotypes[:, major]
+    for start, end, total, minor in ((0, 60e6, 1, 0), (60e6, 110e6, 3, 0)):
+        inside = het & (pos >= start) & (pos < end)
+        for on_major, copies in ((True, total - minor), (False, minor)):
+            expected = (p * copies + 1 - p) / (p * total + 2 * (1 - p))
+            check(ref, alt, expected, inside & (alt_on_major == on_major))
+    check(ref, alt, 0.5, het & (pos >= 110e6))
+
+
+def test_numpy_writer_writes_the_pysam_bytes_with_sequences(tmp_path, snp_world, monkeypatch):
+    panel, reference, sites, out = snp_world
+    # Odd read length and fragments often shorter than a read: every packing edge case.
+    spec = SampleSpec(
+        "s", seed=13, target_depth=40, read_length=101, fragment_mean=110.0, germline_seed=3
+    )
+    fragments = draw_fragments(reference, panel, spec)
+    sequences = read_sequences(fragments, reference, spec, sites, out / "ref.fa.gz")
+    write_bam(fragments, CONTIGS, "s", 101, tmp_path / "pysam.bam", sequences=sequences)
+    monkeypatch.setattr("metcnv_sim.bam.RECORD_CHUNK", 999)
+    write_bam(
+        fragments, CONTIGS, "s", 101, tmp_path / "numpy.bam", writer="numpy", sequences=sequences
+    )
+    assert md5sum(tmp_path / "pysam.bam") == md5sum(tmp_path / "numpy.bam")
+    assert md5sum(tmp_path / "pysam.bam.bai") == md5sum(tmp_path / "numpy.bam.bai")
+    with pysam.AlignmentFile(str(tmp_path / "numpy.bam")) as bam:
+        reads = list(bam)
+    assert len(reads) > 3 * (999 // 8)  # with SEQ the numpy writer encodes chunks of 999 // 8
+    spans = {r.query_length for r in reads}
+    assert 101 in spans and any(n % 2 for n in spans if n < 101)
+    assert all(len(r.query_sequence) == r.reference_length for r in reads)
+    assert all(set(r.query_qualities) == {30} for r in reads)
+
+
+def test_no_germline_seed_keeps_the_old_bytes(tmp_path, panel, reference):
+    # The BAM stream (uncompressed, so independent of zlib) of the simulator before SNPs.
+    simulate_sample(reference, panel, SampleSpec("s", seed=1, target_depth=50), tmp_path / "a.bam")
+    stream = gzip.decompress((tmp_path / "a.bam").read_bytes())
+    assert hashlib.md5(stream).hexdigest() == "0db57e17e7b22d578b313c203ba65278"
+    with pytest.raises(ValueError, match="germline_seed needs snps"):
+        simulate_sample(
+            reference, panel, SampleSpec("s", seed=1, germline_seed=1), tmp_path / "b.bam"
+        )

@@ -18,10 +18,10 @@ from test_workflow import assert_same_results, called_samples, sheet
 pytestmark = pytest.mark.slurm
 
 START = REPO / "tests" / "slurm" / "start-slurm.sh"
-# Every SLURM job of the example: coverage of 12 BAMs, the PoN, call and report of each of
-# the 6 non-normal samples together (profiles/slurm groups them as `sample`; the plugin
+# Every SLURM job of the example: coverage of 13 BAMs, the PoN, call and report of each of
+# the 7 non-normal samples together (profiles/slurm groups them as `sample`; the plugin
 # names such a job after the group and its rules) and the summary.
-EXPECTED_JOBS = {"coverage": 12, "pon": 1, "sample_call_report": 6, "summary": 1}
+EXPECTED_JOBS = {"coverage": 13, "pon": 1, "sample_call_report": 7, "summary": 1}
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Simulated fragments as proper read pairs in a coordinate-sorted, indexed BAM.
 
+Reads carry SEQ and QUAL '*', or the bases alleles.read_sequences gives them with one QUAL.
+
 Written with pysam, or encoded with numpy (~20x faster, the same bytes) for the benchmarks'
 deep BAMs.
 """
@@ -7,6 +9,7 @@ deep BAMs.
 from __future__ import annotations
 
 import gzip
+from array import array
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,8 +32,14 @@ def write_bam(
     csi: bool = False,
     writer: str = "pysam",
     level: int | None = None,
+    sequences: np.ndarray | None = None,
+    quality: int = 30,
 ) -> None:
     """Write fragments (sorted by position) as proper read pairs in a sorted, indexed BAM.
+
+    `sequences` (alleles.read_sequences: left reads, then right reads, ASCII bases padded to
+    one width) gives each read its bases, all of base quality `quality`; None writes SEQ
+    and QUAL '*'.
 
     The leftmost read of a pair has TLEN = +fragment length, the other the negative; reads
     are named by fragment rank. Records are built with numpy and written in one loop. A
@@ -70,6 +79,10 @@ def write_bam(
         "mapq": np.tile(fragments["mapq"].to_numpy(), 2),
         "rank": np.concatenate([rank, rank]),
     }
+    if sequences is not None:
+        if len(sequences) != 2 * len(start):
+            raise ValueError(f"{len(sequences)} read sequences for {len(start)} fragments")
+        reads["seq"] = sequences
     order = np.lexsort((reads["rank"], reads["pos"], reads["tid"]))
     header = {
         "HD": {"VN": "1.6", "SO": "coordinate"},
@@ -78,19 +91,27 @@ def write_bam(
     }
     mode = "wb" if level is None else f"wb{level}"
     if writer == "numpy":
-        _write_bam_records({k: v[order] for k, v in reads.items()}, header, str(path), mode)
+        reads = {k: v[order] for k, v in reads.items()}
+        _write_bam_records(reads, header, str(path), mode, quality)
         pysam.index(*(["-c"] if csi else []), str(path))
         return
     columns = [
         reads[k][order].tolist()
         for k in ("tid", "pos", "mate", "flag", "tlen", "span", "mapq", "rank")
     ]
+    seqs = reads["seq"][order] if sequences is not None else None
     path = str(path)
     with pysam.AlignmentFile(path, mode, header=header) as out:
         read = pysam.AlignedSegment(out.header)
         cigars: dict[int, list[tuple[int, int]]] = {}
-        for t, pos, mate, flag, tlen, width, mapq, name in zip(*columns, strict=True):
+        quals: dict[int, array] = {}
+        for i, (t, pos, mate, flag, tlen, width, mapq, name) in enumerate(
+            zip(*columns, strict=True)
+        ):
             read.query_name = f"{name:x}"
+            if seqs is not None:  # the sequence first: setting it clears the qualities
+                read.query_sequence = seqs[i, :width].tobytes().decode()
+                read.query_qualities = quals.setdefault(width, array("B", [quality] * width))
             read.flag = flag
             read.reference_id = t
             read.reference_start = pos
@@ -121,7 +142,9 @@ RECORD_FIELDS = np.dtype(  # the fixed part of a BAM record (SAM spec 4.2), litt
         ("tlen", "<i4"),
     ]
 )
-RECORD_CHUNK = 1 << 20  # records encoded at a time (bounds memory to ~50 MB)
+RECORD_CHUNK = 1 << 20  # records encoded at a time (bounds memory to ~50 MB without SEQ)
+SEQ_CODES = np.zeros(256, np.uint8)  # BAM's 4-bit base codes, "=ACMGRSVTWYHKDBN"
+SEQ_CODES[np.frombuffer(b"=ACMGRSVTWYHKDBN", np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
 def reg2bin(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -148,14 +171,26 @@ def _header_bytes(header: dict, path: str) -> bytes:
         Path(scratch).unlink(missing_ok=True)
 
 
-def _encode_records(reads: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """BAM records (no SEQ/QUAL, one M cigar op, hex names) as bytes, and their sizes."""
+def _encode_records(
+    reads: Mapping[str, np.ndarray], quality: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """BAM records (one M cigar op, hex names, SEQ/QUAL '*' unless reads has "seq") as
+    bytes, and their sizes.
+
+    Each part of a record (fixed fields, name, cigar, SEQ, QUAL) is a column block padded
+    to its widest; a mask of each record's own widths picks its bytes, row by row.
+    """
     rank = reads["rank"].astype(np.int64)
     digits = np.ones(len(rank), np.int64)
     for k in range(1, 16):
         digits += rank >= 16**k
-    fixed = np.zeros(len(rank), RECORD_FIELDS)
-    fixed["block_size"] = 32 + digits + 1 + 4
+    n = len(rank)
+    span = reads["span"].astype(np.int64)
+    seq = reads.get("seq")
+    l_seq = span if seq is not None else np.zeros(n, np.int64)
+    fixed = np.zeros(n, RECORD_FIELDS)
+    fixed["block_size"] = 32 + digits + 1 + 4 + (l_seq + 1) // 2 + l_seq
+    fixed["l_seq"] = l_seq
     fixed["ref_id"] = fixed["next_ref_id"] = reads["tid"]
     fixed["pos"] = reads["pos"]
     fixed["l_read_name"] = digits + 1
@@ -166,21 +201,33 @@ def _encode_records(reads: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.nda
     fixed["next_pos"] = reads["mate"]
     fixed["tlen"] = reads["tlen"]
     sizes = 4 + fixed["block_size"].astype(np.int64)
-    width = RECORD_FIELDS.itemsize + int(digits.max(initial=1)) + 1 + 4
-    rows = np.zeros((len(rank), width), np.uint8)
-    rows[:, : RECORD_FIELDS.itemsize] = fixed.view(np.uint8).reshape(len(rank), -1)
-    cigar = (reads["span"].astype("<u4") << 4).view(np.uint8).reshape(len(rank), 4)
-    for n in np.unique(digits):
-        pick = np.flatnonzero(digits == n)
-        first = RECORD_FIELDS.itemsize
-        for k in range(n):  # most significant hex digit first; the NUL stays 0
-            rows[pick, first + k] = HEX_DIGITS[(rank[pick] >> (4 * (n - 1 - k))) & 15]
-        rows[pick, first + n + 1 : first + n + 5] = cigar[pick]
-    return rows[np.arange(width) < sizes[:, None]], sizes
+    names = np.zeros((n, int(digits.max(initial=1)) + 1), np.uint8)
+    for width in np.unique(digits):
+        pick = np.flatnonzero(digits == width)
+        for k in range(width):  # most significant hex digit first; the NUL stays 0
+            names[pick, k] = HEX_DIGITS[(rank[pick] >> (4 * (width - 1 - k))) & 15]
+    cigar = (span.astype("<u4") << 4).view(np.uint8).reshape(n, 4)
+    if seq is None:
+        packed, quals = np.zeros((n, 0), np.uint8), np.zeros((n, 0), np.uint8)
+    else:
+        codes = np.where(np.arange(seq.shape[1]) < span[:, None], SEQ_CODES[seq], 0)
+        codes = np.pad(codes, ((0, 0), (0, seq.shape[1] % 2))).astype(np.uint8)
+        packed = (codes[:, 0::2] << 4) | codes[:, 1::2]
+        quals = np.full(seq.shape, quality, np.uint8)
+    parts = [
+        (fixed.view(np.uint8).reshape(n, -1), np.full(n, RECORD_FIELDS.itemsize)),
+        (names, digits + 1),
+        (cigar, np.full(n, 4)),
+        (packed, (l_seq + 1) // 2),
+        (quals, l_seq),
+    ]
+    rows = np.concatenate([block for block, _ in parts], axis=1)
+    keep = np.concatenate([np.arange(b.shape[1]) < w[:, None] for b, w in parts], axis=1)
+    return rows[keep], sizes
 
 
 def _write_bam_records(
-    reads: Mapping[str, np.ndarray], header: dict, path: str, mode: str = "wb"
+    reads: Mapping[str, np.ndarray], header: dict, path: str, mode: str = "wb", quality: int = 30
 ) -> None:
     """Write sorted read columns as a BAM, block for block as htslib's bam_write1 would.
 
@@ -192,12 +239,13 @@ def _write_bam_records(
         out.write(_header_bytes(header, path))
         out.flush()
         total = len(reads["rank"])
+        step = RECORD_CHUNK if "seq" not in reads else max(1, RECORD_CHUNK // 8)  # ~250 B each
         data, sizes = np.zeros(0, np.uint8), np.zeros(0, np.int64)
-        for first in range(0, total, RECORD_CHUNK):
-            chunk = {k: v[first : first + RECORD_CHUNK] for k, v in reads.items()}
-            more, more_sizes = _encode_records(chunk)
+        for first in range(0, total, step):
+            chunk = {k: v[first : first + step] for k, v in reads.items()}
+            more, more_sizes = _encode_records(chunk, quality)
             data, sizes = np.concatenate([data, more]), np.concatenate([sizes, more_sizes])
-            final = first + RECORD_CHUNK >= total
+            final = first + step >= total
             ends = np.cumsum(sizes)
             done, written = 0, 0
             while done < len(sizes):

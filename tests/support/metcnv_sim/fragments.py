@@ -17,18 +17,27 @@ from metcnv.genome import contig_order
 from metcnv_sim.reference import MAX_FRAGMENT, Reference
 
 MAPQ = 60
+# (chrom, start, end, tumor total copies) or (..., total, minor allele copies); see alleles
+Segment = tuple[str, int, int, float] | tuple[str, int, int, float, float]
 
 
 @dataclass(frozen=True)
 class SampleSpec:
     """What to simulate for one sample; depths are for efficiency, GC bias and copy ratio 1.
 
-    `segments` are (chrom, start, end, tumor copy number) on top of copy number 2; where they
-    overlap, the later one wins. `gc_bias` is (slope, curvature) of the natural-log depth
-    multiplier in GC - 0.5; None draws a random curve from `seed`. `amplicon` makes every
-    on-target fragment span its target exactly (PCR amplicons: fixed ends, no fragment
-    length spread); pair it with `offtarget_per_mb=0`, as amplicon panels have no
-    off-target reads.
+    `segments` are (chrom, start, end, tumor copy number[, minor allele copies]) on top of
+    copy number 2 (1 + 1); where they overlap, the later one wins. Depth follows the total;
+    the minor copies (default in alleles.segment_alleles) only shape allele fractions.
+    `gc_bias` is (slope, curvature) of the natural-log depth multiplier in GC - 0.5; None
+    draws a random curve from `seed`. `amplicon` makes every on-target fragment span its
+    target exactly (PCR amplicons: fixed ends, no fragment length spread); pair it with
+    `offtarget_per_mb=0`, as amplicon panels have no off-target reads.
+
+    `germline_seed` names the person (a patient's tumor, blood and effusion share one; each
+    normal is its own): set, the reads carry bases, with that person's germline SNP alleles
+    (snps.draw_genotypes) and the tumor's allele-specific copy number; None keeps SEQ and
+    QUAL '*'. `base_quality` is every base's QUAL; `error_rate` the share of bases
+    sequenced as another base.
     """
 
     name: str
@@ -41,20 +50,21 @@ class SampleSpec:
     min_overlap: int = 100  # a captured fragment overlaps its target by this many bp
     purity: float = 0.0
     ploidy: float = 2.0
-    segments: tuple[tuple[str, int, int, float], ...] = ()
+    segments: tuple[Segment, ...] = ()
     dispersion: float = 0.01  # gamma-Poisson: variance = mu + dispersion * mu^2
     gc_bias: tuple[float, float] | None = None
     duplicate_fraction: float = 0.05  # of all fragments: extra copies flagged 0x400
     mapq0_fraction: float = 0.02  # of all fragments: extra ones with MAPQ 0
     amplicon: bool = False  # amplicon panel: every fragment is exactly one target
+    germline_seed: int | None = None  # the person; None: reads without bases
+    base_quality: int = 30
+    error_rate: float = 0.001
 
 
-def tumor_copies(
-    segments: Sequence[tuple[str, int, int, float]], chrom: np.ndarray, pos: np.ndarray
-) -> np.ndarray:
+def tumor_copies(segments: Sequence[Segment], chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Tumor copy number at each position: 2, unless a segment covers it (last one wins)."""
     copies = np.full(len(pos), 2.0)
-    for seg_chrom, start, end, value in segments:
+    for seg_chrom, start, end, value, *_ in segments:
         copies[(chrom == seg_chrom) & (pos >= start) & (pos < end)] = value
     return copies
 
@@ -157,7 +167,8 @@ def _overdispersed(rng: np.random.Generator, mu: np.ndarray, dispersion: float) 
 
 
 def draw_fragments(reference: Reference, targets: pd.DataFrame, spec: SampleSpec) -> pd.DataFrame:
-    """All fragments of a sample: chrom, start, length, mapq, duplicate; sorted by position."""
+    """All fragments of a sample, sorted by position: chrom, start, length, mapq, duplicate,
+    read1_reverse and molecule (the drawn fragment a duplicate copies; its own otherwise)."""
     rng = np.random.default_rng([spec.seed, 0])
     target_mu, island_mu = expected_fragments(reference, targets, spec)
     keep = 1 - spec.mapq0_fraction  # MAPQ-0 fragments come on top of the passing ones
@@ -198,6 +209,7 @@ def draw_fragments(reference: Reference, targets: pd.DataFrame, spec: SampleSpec
     fragments = pd.concat([on_target, off_target], ignore_index=True)
     fragments["mapq"] = np.where(rng.random(len(fragments)) < spec.mapq0_fraction, 0, MAPQ)
     fragments["duplicate"] = False
+    fragments["molecule"] = np.arange(len(fragments))
     n_dup = round(len(fragments) * spec.duplicate_fraction / (1 - spec.duplicate_fraction))
     copies = fragments.iloc[rng.integers(0, len(fragments), n_dup)].assign(duplicate=True)
     fragments = pd.concat([fragments, copies], ignore_index=True)

@@ -1,4 +1,5 @@
-"""The simulated panel: exon-like targets over genes and a backbone, with capture efficiencies.
+"""The simulated panel: exon-like targets over genes, a backbone and SNP probes, with capture
+efficiencies.
 
 Every sample of a panel shares its targets' efficiencies (drawn from the panel's seed).
 """
@@ -26,13 +27,14 @@ class GeneTargets:
     n_targets: int
 
 
-def capture_efficiency(n_targets: int, seed: int, fold: float = 2.5) -> np.ndarray:
+def capture_efficiency(n_targets: int, seed: int, fold: float = 2.5, stream: int = 1) -> np.ndarray:
     """Per-target capture efficiencies, log-uniform over a `fold`-wide range around 1.
 
-    Drawn from the panel's seed alone, so every sample of a panel shares them.
+    Drawn from the panel's seed alone, so every sample of a panel shares them; SNP probes
+    use their own `stream`.
     """
     half = np.log(fold) / 2
-    return np.exp(np.random.default_rng([seed, 1]).uniform(-half, half, n_targets))
+    return np.exp(np.random.default_rng([seed, stream]).uniform(-half, half, n_targets))
 
 
 def make_panel(
@@ -42,11 +44,19 @@ def make_panel(
     seed: int,
     size: tuple[int, int] = (150, 250),
     efficiency_fold: float = 2.5,
+    snp_backbone: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """Targets (chrom, start, end, gene, efficiency): gene exons plus a backbone.
 
     `backbone` maps a chromosome to a spacing: one `{chrom}_backbone` target in the middle
     of every full step, as panels do to see whole-chromosome changes.
+
+    `snp_backbone` maps a chromosome to a spacing: one `{chrom}_snps` target per full step,
+    placed at random in its middle half and skipped if within 1 kb of another target. Panels
+    (MSK-IMPACT, FoundationOne) add such probes on common SNPs to see LOH and purity;
+    draw_snp_sites puts a common SNP at each one's centre. Their label spans more than 5 Mb,
+    so metcnv treats it as a backbone, not a gene. They come from their own random streams,
+    so the other targets and their efficiencies are those of the panel without them.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -65,7 +75,34 @@ def make_panel(
             )
     targets = sort_bins(pd.DataFrame(rows, columns=["chrom", "start", "end", "gene"]))
     targets["efficiency"] = capture_efficiency(len(targets), seed, efficiency_fold)
-    return targets
+    if not snp_backbone:
+        return targets
+    probes = _snp_probes(targets, snp_backbone, contigs, seed, size)
+    probes["efficiency"] = capture_efficiency(len(probes), seed, efficiency_fold, stream=3)
+    return sort_bins(pd.concat([targets, probes], ignore_index=True))
+
+
+def _snp_probes(
+    targets: pd.DataFrame,
+    spacing: Mapping[str, int],
+    contigs: Mapping[str, int],
+    seed: int,
+    size: tuple[int, int],
+) -> pd.DataFrame:
+    """One `{chrom}_snps` target per full step of `spacing`, clear of the other targets."""
+    rng = np.random.default_rng([seed, 2])
+    rows = []
+    for chrom, step in spacing.items():
+        own = targets[targets["chrom"] == chrom]
+        starts, ends = own["start"].to_numpy(), own["end"].to_numpy()
+        for low in range(0, contigs[chrom] - step + 1, step):
+            length = int(rng.integers(size[0], size[1] + 1))
+            centre = low + int(rng.uniform(0.25, 0.75) * step)
+            start = centre - length // 2
+            if ((starts < start + length + 1_000) & (ends > start - 1_000)).any():
+                continue
+            rows.append((chrom, start, start + length, f"{chrom}_snps"))
+    return sort_bins(pd.DataFrame(rows, columns=["chrom", "start", "end", "gene"]))
 
 
 def write_bed(targets: pd.DataFrame, path: str | Path) -> None:
