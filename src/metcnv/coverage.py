@@ -208,7 +208,7 @@ def count_bins(
                 "align to the same reference as the panel of normals"
             )
         sites = read_sites(snps, bins) if snps is not None else None
-        counters = sites.for_contigs(min_baseq) if sites else {}
+        counters = sites.for_contigs(min_baseq) if sites is not None else {}
         counts = np.zeros(len(bins), dtype=np.int64)
         depth = np.zeros(len(bins), dtype=np.float64)
         total = 0
