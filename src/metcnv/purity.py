@@ -12,9 +12,10 @@ The log2 likelihood is normal with the segment's standard error (from its bins a
 normals' left-out scatter); each SNP's likelihood mixes its genotypes by the population
 allele frequency (hom-ref, hom-alt with sequencing error, or het, whose alt fraction is
 beta-binomial around the BAF or 1 - BAF, shifted by the site's reference bias in the
-normals). Any segment may instead be "unexplained" (subclonal, or an amplicon beyond
-MAX_COPIES) at a fixed cost, and any state but (1, 1) costs a small prior penalty, so
-noise is not fitted with ever finer states at low tumor fractions.
+normals). Any segment may instead be "unexplained" (subclonal: any copy number some tumor
+at that purity could produce) at a fixed cost, an amplicon beyond MAX_COPIES at the cost of
+any event, and any state but (1, 1) costs a small prior penalty, so noise is not fitted
+with ever finer states at low tumor fractions.
 
 The profile likelihood over p (maximised over P) gives the estimate and a 95% interval
 (likelihood ratio 3.84). Purity is *identifiable* only when the data reject p -> 0 and
@@ -36,7 +37,7 @@ PURITY_GRID = np.round(  # finer where cfDNA tumor fractions lie
     np.concatenate([np.arange(0.01, 0.1, 0.005), np.arange(0.1, 1.0001, 0.01)]), 3
 )
 PLOIDY_GRID = np.round(np.arange(1.5, 5.0001, 0.02), 2)
-MAX_COPIES = 8  # integer states up to this; higher (amplicons) fit as "unexplained"
+MAX_COPIES = 8  # integer states up to this; higher (amplicons) fit as continuous copies
 UNEXPLAINED_COST = 6.0  # log-likelihood a segment pays to be left unexplained
 ABERRANT_COST = 2.0  # log prior cost of any state but (1, 1): noise is not an event
 BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction
@@ -179,7 +180,9 @@ def _unexplained(
     log2: np.ndarray, sd: np.ndarray, p: float, offset: np.ndarray, free_ll_above: np.ndarray
 ) -> np.ndarray:
     """Log-likelihood (ploidies x segments) of each segment at a non-integer (subclonal)
-    tumor copy number c >= 0 and any BAF this purity allows, minus UNEXPLAINED_COST.
+    tumor copy number c >= 0 and any BAF this purity allows, minus UNEXPLAINED_COST; above
+    MAX_COPIES (an amplicon, which integer states do not reach) minus ABERRANT_COST only,
+    so that an amplicon never says which purities are possible.
 
     Depth fits exactly unless it lies below what c = 0 gives; the BAF is free above its
     floor (1-p) / (p*c + 2(1-p)) (no minor copies in the tumor). So a segment no clonal
@@ -192,7 +195,8 @@ def _unexplained(
     copies = np.maximum((2.0 ** log2[None, :] * 2.0 ** offset[:, None] - normal) / p, 0.0)
     lowest_baf = (1 - p) / (p * copies + normal)
     column = np.minimum(np.searchsorted(BAF_GRID, lowest_baf), len(BAF_GRID) - 1)
-    return depth + np.take_along_axis(free_ll_above, column.T, axis=1).T - UNEXPLAINED_COST
+    cost = np.where(copies > MAX_COPIES, ABERRANT_COST, UNEXPLAINED_COST)  # amplicons
+    return depth + np.take_along_axis(free_ll_above, column.T, axis=1).T - cost
 
 
 def _per_segment(snp_ll: np.ndarray, which: np.ndarray, k: int) -> np.ndarray:
