@@ -16,8 +16,9 @@ What is written (see tests/support/metcnv_sim for the read model):
 - normal1..normal6 and seven cases, as 2x150 bp read pairs with bases (QUAL 30, 0.1%
   errors) and each person's germline alleles: every normal is its own person, P001's
   tumor, effusion and two bloods share one germline. .csi indexes (a .bai would be
-  ~400 kB per BAM here, a .csi ~60 kB). MET target median depth is ~150-200x; 5% (tissue)
-  or 8% (plasma) of fragments are flagged duplicate and 2% have MAPQ 0.
+  ~400 kB per BAM here, a .csi ~60 kB). MET target median depth is ~150-200x in tissue and
+  ~500x in plasma (cfDNA panels are sequenced deeper); 5% (tissue) or 8% (plasma) of
+  fragments are flagged duplicate and 2% have MAPQ 0.
 - truth.tsv: one row per case (not the normals); `bam` is relative to this directory.
   `events` lists the tumor segments as `chrom:start-end:total:minor` joined by ';' (0-based
   half-open; a later one wins where they overlap; `minor` is the tumor's copies of the
@@ -27,27 +28,28 @@ What is written (see tests/support/metcnv_sim for the read model):
 The SNP spacing: 3 Mb puts 8 probes on chr17p (24 Mb); 3-9 of them (with nearby SNPs) are
 het in a person at ~100 fragments each, which shows an arm's LOH clearly from ~25% tumor
 fraction (tumor_focal: z ~ 30, effusion_focal at 40%: z ~ 20 for the excess spread of
-allele fractions at het SNPs). At 10% an LOH moves a het SNP's allele fraction by only
-0.026, and without phase that needs ~300 het SNPs per arm (a probe every ~80 kb), far
-beyond any spacing that keeps this folder small: 3 Mb keeps it at ~40 MB (2 Mb: ~46 MB,
-with bases costing ~8 bytes per read over the 11 without). Constant QUAL compresses away.
+allele fractions at het SNPs). At 10% an arm's LOH moves a het SNP's allele fraction by
+only 0.026, lost in binomial noise at these SNP counts; what a 10% plasma sample shows at
+~500x is several whole-chromosome events together (a copy-neutral LOH of chr12, whose
+allele fractions move by 0.05, a loss of chr17 and a gain of chr8). 3 Mb keeps the folder
+at ~46 MB (2 Mb: ~52 MB; bases cost ~8 bytes per read over the 11 without). Constant QUAL
+compresses away.
 
 The cases (purity; tumor events besides MET, which is amplified on one allele, i.e. its
 extra copies all of one allele):
-- tumor_focal (60%): MET 20 copies, chr17p LOH (1,0), chr8q gain (2+1): the LOH pins
-  the purity.
+- tumor_focal (60%): MET 20 copies, chr17p LOH (1,0), chr8q gain (2+1), chr12
+  copy-neutral LOH (2+0): the LOHs pin the purity.
 - tumor_polysomy (70%): chr7 balanced tetrasomy (2+2, MET with it), chr12 copy-neutral
   LOH (2+0), which pins the purity through allele fractions alone.
 - tumor_neutral (50%): MET 2; KRAS amplified (8 copies), chr8 gain (2+1), chr17p LOH.
   The LOH pins the purity: a one-allele gain does not (see tumor_flat).
-- blood_lowpurity (plasma, 10%): MET 30 copies, chr17p LOH, chr8 gain (2+1). Its purity
-  is not identifiable here: at 10% the LOH's and the gain's allele-fraction shifts
-  (~0.025) are lost in binomial noise at these SNP counts, and their depth changes
-  (ratios 0.95 and 1.05) fit p and c jointly, not one purity.
+- blood_lowpurity (plasma, 10%, ~500x): MET 30 copies, chr17 loss (1+0), chr8 gain
+  (2+1), chr12 copy-neutral LOH (2+0). Together they pin the purity (the typical case:
+  a blood sample with no known tumor fraction); one of them alone would not.
 - effusion_focal (40%): chr7 gain (2+1), MET 14 copies on the gained homolog (13+1),
-  chr17p LOH, which pins the purity.
-- blood_followup (plasma, 3%): MET 25 copies, chr17p LOH, chr8 gain: purity not
-  identifiable (allele-fraction shifts < 0.01). Its expected_status and expected_over_10
+  chr17p LOH and chr12 copy-neutral LOH, which pin the purity.
+- blood_followup (plasma, 3%, ~500x): the same events as blood_lowpurity, MET 25 copies:
+  purity not identifiable (allele-fraction shifts <= 0.015). Its expected_status and expected_over_10
   are 'any': its MET copy ratio, (0.03*25 + 2*0.97)/2 = 1.35, stands about ten standard
   errors above 1 over MET's 21 targets here, so the gain itself is detectable. But the
   tumor copy number c = (2r - 1.94)/0.03 multiplies every error of r by 67 (a 5% ratio
@@ -106,11 +108,13 @@ MET_AMPLICON = ("chr7", 116_200_000, 117_300_000)
 WHOLE_CHR7 = ("chr7", 0, CONTIGS["chr7"])
 KRAS_AMP = ("chr12", 24_700_000, 25_800_000, 8.0)
 CHR17P_LOH = ("chr17", 0, 24_000_000, 1.0, 0.0)  # one copy left: loss of heterozygosity
+CHR17_LOSS = ("chr17", 0, CONTIGS["chr17"], 1.0, 0.0)  # the whole chromosome: LOH
 CHR8Q_GAIN = ("chr8", 47_000_000, CONTIGS["chr8"], 3.0, 1.0)
 CHR8_GAIN = ("chr8", 0, CONTIGS["chr8"], 3.0, 1.0)
 CHR12_CNLOH = ("chr12", 0, CONTIGS["chr12"], 2.0, 0.0)  # copy-neutral: BAF only
 
 TISSUE = {"fragment_mean": 250.0, "fragment_sd": 50.0, "duplicate_fraction": 0.05}
+BLOOD_DEPTH = 500.0  # cfDNA panels are sequenced deeper: ~500x unique molecules
 PLASMA = {"fragment_mean": 167.0, "fragment_sd": 20.0, "duplicate_fraction": 0.08}
 COMMON = {"read_length": 150, "offtarget_per_mb": 35.0, "mapq0_fraction": 0.02}
 
@@ -119,12 +123,12 @@ NORMAL_DEPTHS = [165.0, 150.0, 175.0, 160.0, 170.0, 155.0]  # libraries differ i
 # name: sample type, purity, chr7 tumor (total, minor), MET tumor (total, minor), other
 # segments (after chr7 and MET), purity identifiable from depth + allele fractions
 CASES = {
-    "tumor_focal": ("tumor", 0.6, (2, 1), (20, 1), (CHR17P_LOH, CHR8Q_GAIN), True),
+    "tumor_focal": ("tumor", 0.6, (2, 1), (20, 1), (CHR17P_LOH, CHR8Q_GAIN, CHR12_CNLOH), True),
     "tumor_polysomy": ("tumor", 0.7, (4, 2), (4, 2), (CHR12_CNLOH,), True),
     "tumor_neutral": ("tumor", 0.5, (2, 1), (2, 1), (KRAS_AMP, CHR8_GAIN, CHR17P_LOH), True),
-    "blood_lowpurity": ("blood", 0.1, (2, 1), (30, 1), (CHR17P_LOH, CHR8_GAIN), False),
-    "effusion_focal": ("effusion", 0.4, (3, 1), (14, 1), (CHR17P_LOH,), True),
-    "blood_followup": ("blood", 0.03, (2, 1), (25, 1), (CHR17P_LOH, CHR8_GAIN), False),
+    "blood_lowpurity": ("blood", 0.1, (2, 1), (30, 1), (CHR17_LOSS, CHR8_GAIN, CHR12_CNLOH), True),
+    "effusion_focal": ("effusion", 0.4, (3, 1), (14, 1), (CHR17P_LOH, CHR12_CNLOH), True),
+    "blood_followup": ("blood", 0.03, (2, 1), (25, 1), (CHR17_LOSS, CHR8_GAIN, CHR12_CNLOH), False),
     "tumor_flat": ("tumor", 0.3, (2, 1), (8, 1), (), False),
 }
 # name: patient, collection date, site (P001's samples span one course of treatment)
@@ -192,7 +196,7 @@ def case_specs() -> list[tuple[SampleSpec, dict[str, str]]]:
         spec = SampleSpec(
             name,
             seed=200 + i,
-            target_depth=150.0,
+            target_depth=BLOOD_DEPTH if kind == "blood" else 150.0,
             purity=purity,
             segments=segments,
             germline_seed=GERMLINE[patient],
