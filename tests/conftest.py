@@ -112,6 +112,8 @@ def pon_build(out: Path, inputs: list[str]) -> None:
         str(DATA / "ref.fa.gz"),
         "--out",
         str(out),
+        "--snps",
+        str(DATA / "snps.vcf.gz"),
         *TEST_BIN_OPTIONS,
         *inputs,
     ]
@@ -126,19 +128,20 @@ def example_pon(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def example_results(tmp_path_factory, example_pon) -> dict[str, Path]:
-    """Every non-normal bundled sample called by `metcnv run`; sample -> result folder."""
+def run_cases(out: Path, pon: Path, with_purity: bool) -> dict[str, Path]:
+    """`metcnv run --snps` on every bundled case, with its true purity or none; sample ->
+    result folder."""
     from metcnv.cli import main
 
-    out = tmp_path_factory.mktemp("results")
     folders = {}
     for row in read_truth():
         argv = [
             "run",
             str(DATA / row["bam"]),
             "--pon",
-            str(example_pon),
+            str(pon),
+            "--snps",
+            str(DATA / "snps.vcf.gz"),
             "--out",
             str(out),
             "--sample",
@@ -146,11 +149,23 @@ def example_results(tmp_path_factory, example_pon) -> dict[str, Path]:
             "--sample-type",
             row["sample_type"],
         ]
-        if row["purity"]:
+        if with_purity:
             argv += ["--purity", row["purity"]]
         assert main(argv) == 0, row["sample"]
         folders[row["sample"]] = out
     return folders
+
+
+@pytest.fixture(scope="session")
+def example_results(tmp_path_factory, example_pon) -> dict[str, Path]:
+    """Every bundled case called by `metcnv run` with its true purity."""
+    return run_cases(tmp_path_factory.mktemp("results"), example_pon, with_purity=True)
+
+
+@pytest.fixture(scope="session")
+def estimated_results(tmp_path_factory, example_pon) -> dict[str, Path]:
+    """Every bundled case called by `metcnv run` without a purity: estimated from its reads."""
+    return run_cases(tmp_path_factory.mktemp("estimated"), example_pon, with_purity=False)
 
 
 # --- external programs the report tests drive (installed by the README's test command) ---

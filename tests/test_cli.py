@@ -135,6 +135,8 @@ def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon):
             str(DATA / "panel.bed"),
             "--out",
             coverages[-1],
+            "--snps",
+            str(DATA / "snps.vcf.gz"),
             *TEST_BIN_OPTIONS,
         ]
         assert main(argv) == 0

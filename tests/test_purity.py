@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import read_truth
 
 from metcnv.copynumber import copy_ratio
-from metcnv.model import Ploidy, Purity, Sample
+from metcnv.model import Ploidy, Purity, Result, Sample, Status
 from metcnv.purity import (
     BAF_CONCENTRATION,
     STATES,
@@ -21,13 +22,16 @@ from metcnv.purity import (
 EVENTS = [(1, 1), (1, 0), (2, 1), (1, 1), (1, 1)]  # a loss (LOH) and a gain of one allele
 
 
-def draw(purity, states, seed, n_snps=30, depth=150, se=0.02):
-    """Segments (log2, se) and SNPs (HWE genotypes, beta-binomial het counts) of a tumor."""
+def draw(purity, states, seed, n_snps=30, depth=150, se=0.02, sizes=None):
+    """Segments (20 Mb unless `sizes`; log2, se) and SNPs (HWE genotypes, beta-binomial
+    het counts) of a tumor."""
     rng = np.random.default_rng(seed)
     states = np.array(states)
     total = states.sum(axis=1)
     log2 = np.log2(copy_ratio(total, purity, 2.0)) + rng.normal(0, se, len(states))
-    segments = pd.DataFrame({"log2": log2, "se": se})
+    ends = np.cumsum(sizes or [20_000_000] * len(states))
+    segments = pd.DataFrame({"start": ends - (sizes or 20_000_000), "end": ends})
+    segments = segments.assign(log2=log2, se=se)
     rows = []
     for k, (major, minor) in enumerate(states):
         baf = expected_baf(purity, np.array([[major, minor]]))[0]
@@ -75,10 +79,12 @@ def test_one_amplified_allele_over_a_flat_genome_does_not_fix_the_purity():
         states = np.array([[7, 1]])
         r = copy_ratio(8, purity, 2.0)
         assert expected_baf(purity, states)[0] == pytest.approx(1 / (2 * r))
-    segments, snps = draw(0.3, [(1, 1), (7, 1), (1, 1)], seed=3)
+    sizes = [50_000_000, 1_000_000, 50_000_000]  # a focal amplicon between flat arms
+    segments, snps = draw(0.3, [(1, 1), (7, 1), (1, 1)], seed=3, sizes=sizes)
     fit = fit_purity(segments, snps)
     assert not fit.identifiable
     assert "equally well" in fit.reason
+    assert fit.ci95[0] <= 0.05 and fit.ci95[1] >= 0.9
 
 
 def test_depth_alone_can_be_fitted():
@@ -104,7 +110,7 @@ def fitted(purity, identifiable=True):
     segments, snps = draw(purity, EVENTS, seed=6)
     fit = fit_purity(segments, snps)
     assert fit.identifiable == identifiable
-    return fit.summary(len(segments), len(snps))
+    return fit.summary()
 
 
 def test_a_given_purity_is_kept_and_checked_against_the_data():
@@ -131,7 +137,7 @@ def test_an_estimate_is_used_when_none_is_given():
 
 def test_no_estimate_says_why():
     segments, snps = draw(0.5, [(1, 1)] * 3, seed=7)
-    fit = fit_purity(segments, snps).summary(3, len(snps))
+    fit = fit_purity(segments, snps).summary()
     none = Sample.given("s", "tumor", None, None).purity
     purity, _, _ = chosen_purity(none, Ploidy(value=2, source="default"), fit)
     assert purity == Purity(value=None, source="none", reason=purity.reason, fit=fit)
@@ -192,3 +198,79 @@ def test_sites_carry_the_normals_bias_and_why_they_are_not_used():
     assert sites["pop_af"].iloc[1] == 0.3  # no AF in the VCF: a common SNP's
     segments = pd.DataFrame({"chrom": ["chr7", "chr7"], "start": [0, 250], "end": [250, 1000]})
     assert assign_segments(sites, segments).tolist() == [0, 0, 1, 1, -1]
+
+
+# --- the bundled cases, called without a purity --------------------------------------
+TRUTH = {row["sample"]: row for row in read_truth()}
+
+
+def _result(folders, sample):
+    return Result.from_json((folders[sample] / f"{sample}.metcnv.json").read_text(), sample)
+
+
+@pytest.mark.parametrize("sample", sorted(TRUTH))
+def test_bundled_purity_is_estimated_exactly_where_the_data_identify_it(estimated_results, sample):
+    truth = TRUTH[sample]
+    result = _result(estimated_results, sample)
+    purity = result.purity
+    if truth["purity_identifiable"] == "true":
+        assert purity.source == "estimated", purity.reason
+        low, high = purity.ci95
+        assert low <= float(truth["purity"]) <= high
+        assert abs(purity.value - float(truth["purity"])) <= 0.06
+        assert result.ploidy.source == "estimated"
+        assert "estimated from the reads" in result.verdict
+    else:
+        assert purity.source == "none" and purity.value is None
+        assert purity.reason.startswith("no tumor fraction was given, and ")
+        assert purity.fit is not None and not purity.fit.identifiable
+
+
+def test_the_bundled_blood_sample_is_called_without_a_purity(estimated_results):
+    """The typical case: plasma at 10% with no known tumor fraction, MET at 30 copies."""
+    met = _result(estimated_results, "blood_lowpurity").met
+    assert met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION
+    assert met.over_10_copies is True
+    low, high = met.tumor_copy_number_ci95
+    assert low > 10 and low <= float(TRUTH["blood_lowpurity"]["met_tumor_cn"]) <= high
+
+
+def test_the_purity_interval_widens_the_tumor_copy_number_interval(
+    estimated_results, example_results
+):
+    estimated = _result(estimated_results, "effusion_focal").met
+    given = _result(example_results, "effusion_focal").met
+    width = [m.tumor_copy_number_ci95[1] - m.tumor_copy_number_ci95[0] for m in (estimated, given)]
+    assert width[0] > width[1]
+
+
+@pytest.mark.parametrize("sample", ["tumor_focal", "effusion_focal", "blood_lowpurity"])
+def test_met_is_amplified_on_one_allele(estimated_results, sample):
+    """MET's minor allele keeps its one copy: the focal amplicon is of one allele."""
+    met = _result(estimated_results, sample).met
+    assert met.baf_snps >= 1 and met.baf < 0.3
+    assert abs(met.minor_cn - float(TRUTH[sample]["met_minor_cn"])) <= 0.6
+    assert met.major_cn > 8
+
+
+def test_a_polysomy_is_balanced(estimated_results):
+    met = _result(estimated_results, "tumor_polysomy").met
+    assert met.status is Status.CHR7_GAIN
+    assert met.baf == pytest.approx(0.5, abs=0.03)
+    assert met.major_cn == pytest.approx(met.minor_cn, abs=0.5)
+
+
+def test_given_purities_are_kept_and_checked(example_results):
+    for sample, truth in TRUTH.items():
+        result = _result(example_results, sample)
+        assert result.purity.value == float(truth["purity"])
+        assert result.purity.source == "given" and result.purity.fit is not None
+        assert not [w for w in result.warnings if "outside the data's estimate" in w], sample
+
+
+def test_snp_table_lists_every_site_with_why_it_was_not_used(estimated_results):
+    table = pd.read_csv(estimated_results["tumor_focal"] / "tumor_focal.snps.tsv.gz", sep="\t")
+    assert len(table) > 200 and table["used"].sum() > 100
+    assert (table.loc[table["used"] == 0, "reason"].fillna("") != "").all()
+    used = table[table["used"] == 1]
+    assert (used["segment"] >= 0).all() and (used["depth"] >= 10).all()

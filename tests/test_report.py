@@ -17,7 +17,7 @@ from metcnv.chromium import chromium, screenshot
 from metcnv.errors import MetcnvError
 from metcnv.files import safe_stem
 from metcnv.model import GeneCall, Result, Sample
-from metcnv.results import gene_table
+from metcnv.results import gene_table, snp_table
 
 HOSTILE = ["<script>alert(1)</script>", "../../x"]
 needs_chromium = pytest.mark.usefixtures("require_chromium")
@@ -307,11 +307,13 @@ def write_fake_result(
             "bins": f"{safe_stem(sample)}.bins.tsv.gz",
             "segments": f"{safe_stem(sample)}.segments.tsv",
             "genes": f"{safe_stem(sample)}.genes.tsv",
+            "snps": f"{safe_stem(sample)}.snps.tsv.gz",
         },
     )
     gene_table(result.genes).to_csv(
         folder / f"{safe_stem(sample)}.genes.tsv", sep="\t", index=False, na_rep="NA"
     )
+    snp_table(None).to_csv(folder / f"{safe_stem(sample)}.snps.tsv.gz", sep="\t", index=False)
     path = folder / f"{safe_stem(sample)}.metcnv.json"
     path.write_text(result.to_json())
     return path
@@ -573,5 +575,9 @@ def test_real_tumor_focal_report(request, tmp_path):
     paths = report.write_sample_reports(json_path, tmp_path)
     text = paths[0].read_text()
     assert_self_contained(text)
-    assert text.count("<svg") == 4
-    render(paths[0], tmp_path / "tumor_focal.png", 1100, 2000)
+    # copy ratio (genome, chr7, close-up, genes), B-allele fractions (genome, chr7), purity
+    assert text.count("<svg") == 7
+    assert 'aria-label="B-allele fractions on chr7"' in text
+    assert 'aria-label="Profile likelihood of the tumor fraction"' in text
+    assert "given by the user" in text and "the reads' own estimate: 6" in text
+    render(paths[0], tmp_path / "tumor_focal.png", 1100, 2600)

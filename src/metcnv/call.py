@@ -196,14 +196,18 @@ def call_sample(
         for s in segments.itertuples()
     ]
     sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
+    pon_snps = pon.settings.get("snps_md5")
+    if sites is not None and pon_snps is not None and pon_snps != coverage.meta.get("snps_md5"):
+        warnings.append(
+            "the sample's SNPs were counted at another sites VCF than the normals': sites "
+            "the normals lack are not used (recount both with the same --snps)"
+        )
     if sites is not None:
         sites["segment"] = assign_segments(sites, segments)
         sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
     fit_snps = _empty_sites() if sites is None else sites[sites["used"]]
     surface = fit_purity(segments, fit_snps, None if ploidy.source == "default" else ploidy.value)
-    purity, ploidy, notes = chosen_purity(
-        purity, ploidy, surface.summary(len(segments), len(fit_snps))
-    )
+    purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
     warnings += notes
     segments = _with_alleles(segments, fit_snps, purity, ploidy)
     qc = QC(**sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction))
@@ -211,9 +215,17 @@ def call_sample(
     for name, rows in gene_rows(bins).items():
         if (rows & used).any():
             caller = GeneCaller(
-                name, rows & used, bins, segments, pon.loo_residuals, purity, ploidy, settings, qc
+                name,
+                rows & used,
+                bins,
+                segments,
+                fit_snps,
+                pon.loo_residuals,
+                purity,
+                ploidy,
+                settings,
+                qc,
             )
-            caller.sites = fit_snps
             calls[name] = caller.call()
         else:
             calls[name] = GeneCaller.absent(name, f"every {name} bin is masked")
@@ -232,6 +244,7 @@ def call_sample(
 
 
 def _rows(n: int, first: int, last: int) -> np.ndarray:
+    """A mask of n rows, true from `first` to `last` inclusive (a segment's rows)."""
     mask = np.zeros(n, bool)
     mask[first : last + 1] = True
     return mask
@@ -280,6 +293,7 @@ class GeneCaller:
         rows: np.ndarray,
         bins: pd.DataFrame,
         segments: pd.DataFrame,
+        sites: pd.DataFrame,
         loo: np.ndarray,
         purity: Purity,
         ploidy: Ploidy,
@@ -299,7 +313,7 @@ class GeneCaller:
             else ""
         )
         self.chrom = str(bins["chrom"][rows].iloc[0]) if rows.any() else None
-        self.sites = _empty_sites()  # SNPs the purity fit used, to read the gene's BAF from
+        self.sites = sites  # SNPs the purity fit may use, to read the gene's BAF from
 
     @classmethod
     def absent(cls, name: str, reason: str) -> GeneCall:
@@ -318,8 +332,7 @@ class GeneCaller:
     def _anchored_arc(self, seg: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows of the arc around the gene inside its segment, and the segment's other rows."""
         b = self.bins
-        in_segment = np.zeros(len(b), bool)
-        in_segment[int(seg["first_row"]) : int(seg["last_row"]) + 1] = True
+        in_segment = _rows(len(b), int(seg["first_row"]), int(seg["last_row"]))
         in_segment &= b["used"].to_numpy(bool)
         rows = np.flatnonzero(in_segment)
         gene = np.flatnonzero(self.rows[rows])

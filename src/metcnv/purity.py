@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, gammaln
 
+from metcnv import params
 from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
 
 PURITY_GRID = np.round(  # finer where cfDNA tumor fractions lie
@@ -46,6 +47,7 @@ SEGMENT_SD_FLOOR = 0.03  # log2 noise no segment mean is trusted below (waves, G
 LR_95 = 3.841  # chi-square(1) 95% quantile: the profile likelihood interval
 MAX_IDENTIFIABLE_WIDTH = 0.5  # a purity interval wider than this says nothing
 MIN_EVIDENCE = 3.841  # 2 x log-likelihood gain over "no tumor" needed to call it seen
+FIT_MIN_SEGMENT = params.FOCAL_MAX_SIZE  # shorter segments (amplicons) are not fitted
 FIT_MIN_DEPTH = 10  # reads over a SNP site for its allele counts to enter the fit
 DEFAULT_POP_AF = 0.3  # population allele frequency of a site whose VCF gives none
 BIAS_MIN_HET_NORMALS = 2  # het normals needed to trust a site's own reference bias
@@ -68,8 +70,10 @@ class Surface:
     solutions: list[PuritySolution]
     surface: np.ndarray  # PURITY_GRID x ploidies log-likelihood
     ploidies: np.ndarray  # the ploidy grid (one value when the ploidy was given)
+    n_segments: int  # segments fitted (broad enough)
+    n_snps: int  # SNP sites inside them
 
-    def summary(self, n_segments: int, n_snps: int) -> PurityFit:
+    def summary(self) -> PurityFit:
         """The typed record of this fit, for the result."""
         return PurityFit(
             identifiable=self.identifiable,
@@ -77,8 +81,8 @@ class Surface:
             ci95=self.ci95,
             ploidy=self.ploidy,
             reason=self.reason,
-            n_segments=n_segments,
-            n_snps=n_snps,
+            n_segments=self.n_segments,
+            n_snps=self.n_snps,
             solutions=self.solutions,
             profile=[
                 PuritySolution(
@@ -131,8 +135,18 @@ def expected_baf(purity: float, states: np.ndarray) -> np.ndarray:
 
 def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None = None) -> Surface:
     """Fit p and P to segments (log2, se) and SNPs (segment, ref_count, alt_count, pop_af,
-    het_alt_fraction); see the module docstring. A given `ploidy` is held fixed."""
+    het_alt_fraction); see the module docstring. A given `ploidy` is held fixed.
+
+    Segments shorter than FIT_MIN_SEGMENT (and their SNPs) are left out: a focal amplicon
+    says nothing about the purity (its BAF is 1/(2r) at any p and its copies are not
+    bounded), and integer states over a handful of bins fit noise."""
     ploidies = PLOIDY_GRID if ploidy is None else np.array([float(ploidy)])
+    broad = np.flatnonzero((segments["end"] - segments["start"]).to_numpy() >= FIT_MIN_SEGMENT)
+    renumber = np.full(len(segments), -1)
+    renumber[broad] = np.arange(len(broad))
+    segments = segments.iloc[broad]
+    snps = snps[np.isin(snps["segment"].to_numpy(int), broad)]
+    snps = snps.assign(segment=renumber[snps["segment"].to_numpy(int)])
     log2 = segments["log2"].to_numpy(float)
     sd = np.hypot(segments["se"].to_numpy(float), SEGMENT_SD_FLOOR)
     k = len(segments)
@@ -173,6 +187,8 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
         solutions=_local_optima(surface, ploidies),
         surface=surface,
         ploidies=ploidies,
+        n_segments=len(segments),
+        n_snps=len(snps),
     )
 
 

@@ -49,15 +49,15 @@ extra copies all of one allele):
 - effusion_focal (40%): chr7 gain (2+1), MET 14 copies on the gained homolog (13+1),
   chr17p LOH and chr12 copy-neutral LOH, which pin the purity.
 - blood_followup (plasma, 3%, ~500x): the same events as blood_lowpurity, MET 25 copies:
-  purity not identifiable (allele-fraction shifts <= 0.015). Its expected_status and expected_over_10
-  are 'any': its MET copy ratio, (0.03*25 + 2*0.97)/2 = 1.35, stands about ten standard
-  errors above 1 over MET's 21 targets here, so the gain itself is detectable. But the
-  tumor copy number c = (2r - 1.94)/0.03 multiplies every error of r by 67 (a 5% ratio
-  error is 4.5 copies), and a 3% tumor fraction is at the floor of what cfDNA methods can
-  estimate (ichorCNA: ~3%); a purity off by 1-2 points moves c by 6-12 copies. Whether
-  that is a high-level focal amplification or inconclusive depends on how a caller
-  carries the purity's uncertainty; tests should check the MET ratio and the limit of
-  detection.
+  purity not identifiable (allele-fraction shifts <= 0.015). Its expected_status and
+  expected_over_10 are 'any': its MET copy ratio, (0.03*25 + 2*0.97)/2 = 1.35, stands
+  about ten standard errors above 1 over MET's 21 targets here, so the gain itself is
+  detectable. But the tumor copy number c = (2r - 1.94)/0.03 multiplies every error of r
+  by 67 (a 5% ratio error is 4.5 copies), and a 3% tumor fraction is at the floor of what
+  cfDNA methods can estimate (ichorCNA: ~3%); a purity off by 1-2 points moves c by 6-12
+  copies. Whether that is a high-level focal amplification or inconclusive depends on how
+  a caller carries the purity's uncertainty; tests should check the MET ratio and the
+  limit of detection.
 - tumor_flat (30%): MET 8 copies (7+1) and no other event. Its purity is not identifiable
   from the data: with one allele amplified the minor allele keeps one copy in every cell,
   so its fraction is 1/(2r) at copy ratio r whatever the purity, and (p, c) with

@@ -80,7 +80,8 @@ def read_sheet(path):
     sheet = sheet.where(sheet != "", None)
     for column in NUMERIC_COLUMNS:
         if column in sheet:
-            sheet[column] = [None if v is None else _number(v) for v in sheet[column]]
+            numbers = [None if v is None else _number(v) for v in sheet[column]]
+            sheet[column] = pd.Series(numbers, index=sheet.index, dtype=object)  # None, not NaN
     return sheet
 
 
