@@ -48,6 +48,7 @@ SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median a
 BACKGROUND_MIN_BINS = 10  # fewer chromosome bins outside the gene: focality unknown
 BACKGROUND_GAP = 1_500_000  # fallback background keeps this far from the gene
 FLAT_SYSTEMATIC_SD = 0.15  # log2 noise floor of a gene when no normals measure it
+BALANCED_BAF = 0.45  # an amplicon whose minor-allele fraction stays below: one allele gained
 MONTE_CARLO_DRAWS = 20_000  # draws for the MET/chr7 ratio interval
 LN2 = np.log(2)
 
@@ -442,6 +443,11 @@ class GeneCaller:
         if found is None:
             return {"baf_snps": len(inside)}
         out = {"baf": found[0], "baf_ci95": list(found[1]), "baf_snps": len(inside)}
+        if g["focal_reason"] and found[1][1] < BALANCED_BAF:  # evidence beside the depth test
+            out["focal_reason"] = (
+                f"{g['focal_reason']}; its SNPs' minor-allele fraction {found[0]:.2f} (95% CI "
+                f"{found[1][0]:.2f}-{found[1][1]:.2f}): one allele gained more than the other"
+            )
         if g["tumor_copy_number"] is not None:
             major, minor = allele_copies(found[0], g["tumor_copy_number"], self.purity)
             out |= {"major_cn": major, "minor_cn": minor}

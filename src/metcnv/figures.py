@@ -585,20 +585,20 @@ def purity_plot(purity: Purity) -> str:
     the local optima (solutions) and the value the calls use."""
     fit = purity.fit
     with matplotlib.rc_context(RC):
-        fig, ax = _figure(5, 2.6)
+        fig, ax = _figure(10, 2.4)
         p = np.array([s.purity for s in fit.profile])
         ll = np.array([s.log_likelihood for s in fit.profile])
         relative = 2 * (ll - ll.max())
         ax.plot(p, np.maximum(relative, -40), c="#111111", lw=1.2)
         ax.axhline(-3.84, c="#888888", lw=0.6, ls=":", label="95% cut-off")
         ax.axvspan(*fit.ci95, color="#dcdcf0", lw=0, zorder=0, label="95% interval")
-        for rank, s in enumerate(fit.solutions):
+        for rank, s in enumerate(fit.solutions[:3]):  # the best and two runners-up
             y = max(2 * (s.log_likelihood - ll.max()), -40)
             ax.scatter([s.purity], [y], s=30 if rank == 0 else 14, c="#e66101", zorder=5)
             ax.annotate(
-                f"{s.purity:.0%}, ploidy {s.ploidy:.2f}",
+                f"{rank + 1}: {s.purity:.0%}, ploidy {s.ploidy:.2f}",
                 (s.purity, y),
-                xytext=(4, -10 - 9 * rank),
+                xytext=(6, -4 - 10 * rank),
                 textcoords="offset points",
                 fontsize=7,
             )

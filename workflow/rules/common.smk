@@ -80,8 +80,7 @@ def read_sheet(path):
     sheet = sheet.where(sheet != "", None)
     for column in NUMERIC_COLUMNS:
         if column in sheet:
-            numbers = [None if v is None else _number(v) for v in sheet[column]]
-            sheet[column] = pd.Series(numbers, index=sheet.index, dtype=object)  # None, not NaN
+            sheet[column] = [None if v is None else _number(v) for v in sheet[column]]
     return sheet
 
 
@@ -330,9 +329,9 @@ def get_call_args(wildcards):
     """`metcnv call` options: this sample's type, purity and ploidy, and every threshold."""
     row = SAMPLES.loc[wildcards.sample]
     thresholds = config["call"]
-    ploidy = row["ploidy"] if row["ploidy"] is not None else thresholds["ploidy"]
+    ploidy = row["ploidy"] if pd.notna(row["ploidy"]) else thresholds["ploidy"]
     args = ["--sample", wildcards.sample, "--sample-type", row["sample_type"]]
-    if row["purity"] is not None:
+    if pd.notna(row["purity"]):  # an empty cell: estimated from the reads
         args += ["--purity", row["purity"]]
     args += ["--ploidy", ploidy]
     # every metcnv.model.CallSettings field (tests/test_model.py ties them)
