@@ -147,10 +147,12 @@ def test_numbers_equal_a_standalone_metcnv_run(example_run, tmp_path, sample):
         "--out", str(out),
         "--sample", sample,
         "--sample-type", row["sample_type"],
-        "--purity", row["purity"],
-        "--ploidy", row["ploidy"],
+        "--ploidy", row["ploidy"] if pd.notna(row["ploidy"]) else str(config["call"]["ploidy"]),
         "--min-mapq", str(config["coverage"]["min_mapq"]),
+        "--snps", config["coverage"]["snps"],
     ]  # fmt: skip
+    if pd.notna(row["purity"]):  # else estimated from the reads, as the workflow does
+        command += ["--purity", row["purity"]]
     done = subprocess.run(
         command, cwd=example_run, env=tool_env(), capture_output=True, text=True, timeout=300
     )

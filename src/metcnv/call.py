@@ -197,15 +197,15 @@ def call_sample(
         for s in segments.itertuples()
     ]
     sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
-    pon_snps = pon.settings.get("snps_md5")
-    if sites is not None and pon_snps is not None and pon_snps != coverage.meta.get("snps_md5"):
-        warnings.append(
-            "the sample's SNPs were counted at another sites VCF than the normals': sites "
-            "the normals lack are not used (recount both with the same --snps)"
-        )
     if sites is not None:
         sites["segment"] = assign_segments(sites, segments)
         sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
+        pon_snps = pon.settings.get("snps_md5")
+        if pon_snps is not None and pon_snps != coverage.meta.get("snps_md5"):
+            warnings.append(
+                "the sample's SNPs were counted at another sites VCF than the normals': sites "
+                "the normals lack are not used (recount both with the same --snps)"
+            )
     fit_snps = _empty_sites() if sites is None else sites[sites["used"]]
     surface = fit_purity(segments, fit_snps, None if ploidy.source == "default" else ploidy.value)
     purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
