@@ -103,7 +103,8 @@ def test_a_given_ploidy_is_held():
 
 def test_states_are_every_allele_pair_up_to_the_maximum():
     assert (STATES[:, 0] >= STATES[:, 1]).all()
-    assert {tuple(s) for s in STATES} >= {(0, 0), (1, 0), (1, 1), (2, 0), (4, 4), (8, 0)}
+    assert {tuple(s) for s in STATES} >= {(1, 0), (1, 1), (2, 0), (4, 4), (8, 0)}
+    assert (0, 0) not in {tuple(s) for s in STATES}  # 3 Mb+ homozygous deletions: no
 
 
 def fitted(purity, identifiable=True):

@@ -52,8 +52,11 @@ FIT_MIN_DEPTH = 10  # reads over a SNP site for its allele counts to enter the f
 DEFAULT_POP_AF = 0.3  # population allele frequency of a site whose VCF gives none
 BIAS_MIN_HET_NORMALS = 2  # het normals needed to trust a site's own reference bias
 BAF_GRID = np.linspace(0.0, 0.5, 51)  # minor-allele fractions a segment's BAF is scanned on
+# (major, minor) states of a fitted segment; no (0, 0): a homozygous deletion of 3 Mb or more
+# is not seen in tumors that live (PureCN caps them too), and a noisy low segment fitted as
+# one pins the purity near 1
 STATES = np.array(
-    [(a, b) for c in range(MAX_COPIES + 1) for b in range(c // 2 + 1) for a in [c - b]]
+    [(a, b) for c in range(1, MAX_COPIES + 1) for b in range(c // 2 + 1) for a in [c - b]]
 )
 
 
