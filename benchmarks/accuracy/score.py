@@ -123,6 +123,14 @@ def _relative_error(table: pd.DataFrame, estimate: str) -> pd.Series:
     return error
 
 
+def _quantile(values, q: float) -> float:
+    """np.quantile, without interpolating between infinite errors (no estimate), which
+    would be inf - inf; then the nearest rank."""
+    values = np.asarray(values, dtype=float)
+    method = "inverted_cdf" if np.isinf(values).any() else "linear"
+    return float(np.quantile(values, q, method=method))
+
+
 def _pct(k: int, n: int) -> str:
     return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
 
@@ -159,10 +167,10 @@ def metrics(t: pd.DataFrame) -> dict:
         "sens_ge10_tf_0.05_0.1": _frac(int(low["focal_amp"].sum()), len(low)),
         "n_ge10_tf_0.05_0.1": len(low),
         "median_rel_err": float(np.median(err)) if len(err) else None,
-        "p90_rel_err": float(np.quantile(err, 0.9)) if len(err) else None,
+        "p90_rel_err": float(_quantile(err, 0.9)) if len(err) else None,
         "n_rel_err": len(err),
         "median_rel_err_unrounded": float(np.median(unrounded)) if len(unrounded) else None,
-        "p90_rel_err_unrounded": float(np.quantile(unrounded, 0.9)) if len(unrounded) else None,
+        "p90_rel_err_unrounded": float(_quantile(unrounded, 0.9)) if len(unrounded) else None,
         "ci_coverage": _frac(int(with_purity["covered"].sum()), len(with_purity)),
         "n_ci": len(with_purity),
         "over10_accuracy": _frac(int(flag_right.sum()), len(with_purity)),
@@ -300,7 +308,7 @@ def purity_by_stratum(t: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                 row[f"{label} n"] = len(s)
                 row[f"{label} not ident."] = int((~s["purity_estimated"]).sum())
                 row[f"{label} abs.err med/p90"] = (
-                    f"{err.median():.3f}/{np.quantile(err, 0.9):.3f}" if len(err) else "-"
+                    f"{err.median():.3f}/{_quantile(err, 0.9):.3f}" if len(err) else "-"
                 )
                 row[f"{label} rel.err med"] = (
                     f"{100 * est['purity_rel_err'].median():.0f}%" if len(est) else "-"
@@ -442,9 +450,7 @@ def by_fraction(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
             row[f"{tool} CN>=10"] = _pct(int(ge10["focal_amp"].sum()), len(ge10))
             row[f"{tool} >10 flag"] = _pct(int((over["over_10"] == True).sum()), len(over))  # noqa: E712
             row[f"{tool} rel.err med/p90"] = (
-                f"{100 * np.median(err):.0f}/{100 * np.quantile(err, 0.9):.0f}%"
-                if len(err)
-                else "-"
+                f"{100 * np.median(err):.0f}/{100 * _quantile(err, 0.9):.0f}%" if len(err) else "-"
             )
             row[f"{tool} CI cov"] = _pct(int(s["covered"].sum()), len(s))
         rows.append(row)
