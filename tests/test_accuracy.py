@@ -1,4 +1,4 @@
-"""The accuracy benchmark, small: metcnv on simulated BAMs with known truth (~1-2 minutes).
+"""The accuracy benchmark, small: metcnv on simulated BAMs with known truth (~3 min; 167 s).
 
 Runs benchmarks/accuracy/run.py at `--scale small` (metcnv only) through the same code and
 command lines as the full benchmark of docs/validation.md: 6 tissue normals, MET amplicons
