@@ -1,4 +1,4 @@
-"""The accuracy benchmark, small: metcnv on simulated BAMs with known truth (~1-2 minutes).
+"""The accuracy benchmark, small: metcnv on simulated BAMs with known truth (~3 min; 167 s).
 
 Runs benchmarks/accuracy/run.py at `--scale small` (metcnv only) through the same code and
 command lines as the full benchmark of docs/validation.md: 6 tissue normals, MET amplicons
@@ -12,6 +12,16 @@ of a true 6 falls below 6 about half of the time, so on three samples such a tar
 be a coin toss; the full benchmark measures those cases (docs/validation.md). The target for
 10+ copies at tumor fractions 0.05-0.1 is missed on the full benchmark; the two
 low-fraction samples here only guard the detection of clear cases.
+
+Every BAM carries its own person's germline SNPs, and metcnv is run twice on the same
+coverage: purity given (the asserts above) and hidden (metcnv estimates it). Three cases
+are for the estimate: purity_loh_cn12_tf0.5 (chr17p loss and chr12 copy-neutral LOH: the
+purity is identifiable), purity_loh_cn20_tf0.1 (plasma, chr17 loss and chr12 CN-LOH) and
+purity_flat_cn8_tf0.3 (MET alone: not identifiable). Measured on this branch, metcnv
+estimates 0.98 (95% CI 0.90-1.00) for the 50% tumor and 0.81 (0.74-0.87) for the flat one:
+a 2-3 bin segment of thin off-target bins (0-4 reads each) at log2 ~ -2.3 is fitted as a
+homozygous deletion, which pins a high purity. Those two asserts are strict xfails until
+metcnv's fit stops doing so (docs/validation.md); the benchmark does not change metcnv.
 """
 
 from __future__ import annotations
@@ -29,10 +39,21 @@ spec.loader.exec_module(benchmark)  # puts benchmarks/accuracy on sys.path for i
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory) -> dict:
+def run(tmp_path_factory) -> tuple[dict, pd.DataFrame]:
     out = tmp_path_factory.mktemp("accuracy")
     summary = benchmark.main(["--out", str(out), "--scale", "small", "--tools", "metcnv"])
-    return summary["metrics"]["metcnv"]
+    return summary, pd.read_csv(out / "results.tsv", sep="\t")
+
+
+@pytest.fixture(scope="module")
+def result(run) -> dict:
+    return run[0]["metrics"]["metcnv"]  # the purity-given run
+
+
+@pytest.fixture(scope="module")
+def hidden(run) -> pd.DataFrame:
+    table = run[1]
+    return table[table["label"] == "metcnv_hidden"].set_index("sample")
 
 
 def test_no_false_focal_amplification_on_negatives(result):
@@ -43,25 +64,25 @@ def test_no_false_focal_amplification_on_negatives(result):
 
 
 def test_sensitivity_for_focal_amplification_at_tumor_fraction_from_20_percent(result):
-    assert result["n_ge6_tf_ge0.2"] == 9
+    assert result["n_ge6_tf_ge0.2"] == 11
     assert result["sens_ge6_tf_ge0.2"] >= 0.95
 
 
 def test_high_copy_amplifications_seen_at_low_tumor_fraction(result):
-    assert result["n_ge10_tf_0.05_0.1"] == 2
+    assert result["n_ge10_tf_0.05_0.1"] == 3
     assert result["sens_ge10_tf_0.05_0.1"] == 1.0
 
 
 def test_relative_error_of_tumor_copy_number(result):
-    assert result["n_rel_err"] == 11  # 9 amplicons, polysomy 7 and 7q gain at 4 copies
+    assert result["n_rel_err"] == 13  # 11 amplicons, polysomy 7 and 7q gain at 4 copies
     assert result["median_rel_err"] <= 0.10
     assert result["p90_rel_err"] <= 0.25
 
 
 def test_95_percent_intervals_hold_the_truth(result):
-    # 90-98% over the full benchmark; of 18 intervals at 95%, 0-3 miss with probability 0.99.
-    assert result["n_ci"] == 18
-    assert result["ci_coverage"] >= 15 / 18
+    # 90-98% over the full benchmark; of 21 intervals at 95%, 0-3 miss with probability 0.98.
+    assert result["n_ci"] == 21
+    assert result["ci_coverage"] >= 18 / 21
 
 
 def test_over_10_flag(result):
@@ -94,3 +115,30 @@ def test_rounded_estimates_are_also_scored_unrounded():
     scored = score.metrics(table[table["sample"] != "c"])
     assert scored["median_rel_err"] == 0.0
     assert scored["median_rel_err_unrounded"] == pytest.approx(0.075)
+
+
+def test_no_false_focal_amplification_on_negatives_with_the_purity_hidden(run, hidden):
+    assert run[0]["metrics"]["metcnv_hidden"]["negatives"] == 9
+    negatives = hidden[hidden["negative"] == 1]
+    assert not negatives["focal_amp"].any()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: 0.98 (0.90-1.00); an off-target noise "
+    "segment fitted as a homozygous deletion pins the purity",
+)
+def test_identifiable_purity_is_estimated_within_its_interval(hidden):
+    row = hidden.loc["purity_loh_cn12_tf0.5"]
+    assert row["purity_source"] == "estimated"
+    assert row["purity_ci_low"] <= row["purity"] <= row["purity_ci_high"]
+    assert abs(row["purity_est"] - row["purity"]) <= 0.05
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: 0.81 (0.74-0.87); an off-target noise "
+    "segment fitted as a homozygous deletion pins the purity",
+)
+def test_flat_tumor_purity_is_not_identifiable(hidden):
+    assert hidden.loc["purity_flat_cn8_tf0.3", "purity_source"] == "none"

@@ -9,7 +9,36 @@ put on sys.path by run.py), so a rerun writes the same BAMs. Two scales share th
   of normals of 6 (tissue, plasma), the MET grid (11 copy numbers x 8 tumor fractions x
   250x / 1000x), >= 100 negatives, and an amplicon panel with its own 6 normals.
 - `small` (tests/test_accuracy.py): chr7, chr12 and chr17, a backbone target per 3 Mb,
-  one tissue panel of normals of 6, a handful of positives and negatives at 250x.
+  one tissue panel of normals of 6, a handful of positives and negatives at 250x, and three
+  cases for the purity estimate (an LOH tumor at 50%, a plasma sample with LOHs at 10%, a
+  flat tumor at 30%).
+
+Germline SNPs and allele-specific events (for metcnv's purity estimate, scored when the
+benchmark hides the purity; docs/validation.md):
+
+- Sites: `data/snps.vcf.gz`, drawn by metcnv_sim.snps.draw_snp_sites with its defaults:
+  about 1 common SNP (population AF 0.05-0.5) per kb of the sequence windows around
+  targets (human heterozygosity is ~1 per kb, and a panel's sites VCF lists the common
+  ones), 0.1 per kb in the off-target islands, whose few reads measure no allele fraction,
+  and one SNP (AF 0.3-0.5) at the centre of every SNP probe.
+- SNP probes: the hybrid panel has one `{chrom}_snps` probe per 2 Mb (SNP_PROBE_STEP; ~450
+  on the full genome's 911 Mb, ~185 on the small one's 375 Mb). Commercial panels add such
+  probes to see LOH and purity: MSK-IMPACT about one per 3 Mb of the genome, FoundationOne
+  CDx about one per 1 Mb; 2 Mb puts ~12 probes (~4-6 heterozygous in a person) on the
+  shortest arm here (chr17p, 25 Mb), and costs ~50% more reads than no probes, where 1 Mb
+  would double the simulation and counting time. The amplicon panel has none (amplicon
+  MET panels rarely carry SNP amplicons); its samples still have the SNPs inside targets.
+- People: every sample is its own person (germline_seed = its seed), normals included.
+- Events: MET amplicons and chr7 gains are of one allele (the extra copies all on one
+  homolog: minor 1, as metcnv_sim's 4-tuples mean). Each tumor of the full design gets
+  background events on the other chromosomes (_background): 30% none (flat), else 1-3
+  arm or whole-chromosome events drawn from arm loss (1,0), chromosome loss (1,0),
+  copy-neutral LOH of an arm (2,0), one-allele gain (2,1) of an arm or a chromosome, and
+  balanced gain of an arm (2,2). `purity_identifiable` is true when at least one of them is
+  an LOH or a balanced gain: one-allele gains and amplicons keep the minor allele at one
+  copy, whose fraction 1/(2r) is the same at every purity, so only depth would tell, and
+  depth alone trades tumor fraction against copies. About 55% of the tumors are
+  identifiable by this definition, 15% have only one-allele gains, 30% are flat.
 
 Truth columns (one row per sample, normals included) are documented in TRUTH_COLUMNS.
 """
@@ -20,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from metcnv_sim.alleles import segment_alleles
 from metcnv_sim.fragments import SampleSpec
 from metcnv_sim.panel import GeneTargets, make_panel
 from metcnv_sim.reference import Reference, make_reference
@@ -29,6 +59,8 @@ from metcnv.genome import CHR7_CENTROMERE, GENES, LENGTHS
 BUILD = "hg38"
 PANEL_SEED, REFERENCE_SEED, FASTA_SEED, DESIGN_SEED = 61, 62, 63, 64
 AMPLICON_PANEL_SEED = 65
+SNP_SEED = 66  # the population's SNP sites
+SNP_PROBE_STEP = 2_000_000  # one SNP probe per 2 Mb on the hybrid panel (see above)
 FOCAL_MAX = 3_000_000  # truth: an amplicon shorter than this is focal (PureCN, metcnv)
 MET = GENES[BUILD]["MET"]
 CHR7_Q = (CHR7_CENTROMERE[BUILD].end, LENGTHS[BUILD]["chr7"])
@@ -81,7 +113,16 @@ TRUTH_COLUMNS = {
     "chr7_cn": "true tumor copy number of chr7 outside the MET event (at 7p)",
     "amplicon_size": "size of the MET amplicon or gained segment, bp (0: none)",
     "focal": "1 when MET sits in an amplicon < 3 Mb with more copies than chr7",
-    "events": "every simulated event, chrom:start-end:CN",
+    "events": "every simulated tumor segment, chrom:start-end:total:minor joined by ';' "
+    "(a later one wins where they overlap; minor = copies of the less-copied allele)",
+    "background": "the events besides MET and chr7, by kind: e.g. chr17p:loss(1,0);"
+    "chr12:cnloh(2,0) (empty: none)",
+    "purity_identifiable": "1 when the tumor has an LOH or balanced clonal event besides MET "
+    "(by design, so depth + allele fractions pin its purity); 0 otherwise; empty for normals",
+    "purity_class": "identifiable (as purity_identifiable) | gains (other events, none an "
+    "LOH or balanced: one-allele gains, or a chr7 gain under the MET amplicon) | flat "
+    "(nothing but the MET event); empty for normals",
+    "germline_seed": "the simulated person (every sample its own)",
 }
 
 
@@ -102,6 +143,7 @@ class Scale:
     amplicon_panel: bool = True
     background_aneuploidy: bool = True
     extra_cells: tuple[tuple[float, float], ...] = ()  # (copy number, tumor fraction)
+    purity_cases: bool = False  # the small design's three cases for the purity estimate
 
 
 FULL = Scale(
@@ -125,6 +167,7 @@ SMALL = Scale(
     extra_negatives=False,
     amplicon_panel=False,
     background_aneuploidy=False,
+    purity_cases=True,
 )
 SCALES = {s.name: s for s in (FULL, SMALL)}
 
@@ -206,11 +249,17 @@ class Builder:
         chr7_cn: float = 2.0,
         amplicon_size: int = 0,
         background: bool = True,
+        other_events: list[tuple[str, str, int, int, float, float]] = (),
     ) -> None:
+        """`other_events` (label, chrom, start, end, total, minor) come before `events`;
+        with `background` (and a scale that has it) a tumor's are drawn (_background)."""
         seed = 1000 + len(self.samples)
         rng = np.random.default_rng([seed, 7])
+        others = list(other_events)
         if background and self.scale.background_aneuploidy and purity is not None:
-            events = self._aneuploidy(rng) + list(events)  # MET/chr7 events are applied last
+            # its own stream, so the other draws (dispersion) are those of before SNPs
+            others = self._background(np.random.default_rng([seed, 8])) + others
+        segments = [segment_alleles(e[1:]) for e in others] + [segment_alleles(e) for e in events]
         kind = "blood" if pon == "plasma" else ("tumor" if sample_type == "normal" else sample_type)
         spec = SampleSpec(
             name,
@@ -218,9 +267,10 @@ class Builder:
             target_depth=float(depth),
             offtarget_per_mb=0.0 if panel == "amplicon" else OFFTARGET_PER_MB_PER_X * depth,
             purity=purity or 0.0,
-            segments=tuple((c, int(s), int(e), float(n)) for c, s, e, n in events),
+            segments=tuple((c, int(s), int(e), float(n), float(m)) for c, s, e, n, m in segments),
             dispersion=float(np.exp(rng.uniform(np.log(0.005), np.log(0.02)))),
             amplicon=panel == "amplicon",
+            germline_seed=seed,
             **FRAGMENTS[kind],
             **READS,
         )
@@ -238,25 +288,43 @@ class Builder:
             "chr7_cn": chr7_cn,
             "amplicon_size": amplicon_size,
             "focal": int(focal),
-            "events": ";".join(f"{c}:{s}-{e}:{n:g}" for c, s, e, n in spec.segments),
+            "events": ";".join(f"{c}:{s}-{e}:{n:g}:{m:g}" for c, s, e, n, m in spec.segments),
+            "background": ";".join(f"{label}({n:g},{m:g})" for label, *_, n, m in others),
+            "purity_identifiable": None
+            if purity is None
+            else int(any(m == 0 or (m == n / 2 and n > 2) for *_, n, m in others)),
+            "purity_class": None,
+            "germline_seed": seed,
         }
+        if purity is not None:
+            truth["purity_class"] = (
+                "identifiable"
+                if truth["purity_identifiable"]
+                else ("gains" if others or len(spec.segments) > 1 else "flat")
+            )
         self.samples.append(Sample(spec, panel, pon, truth))
 
-    def _aneuploidy(self, rng: np.random.Generator) -> list[tuple[str, int, int, float]]:
-        """0-2 whole-arm gains or losses on chromosomes other than chr7."""
+    def _background(self, rng: np.random.Generator) -> list[tuple]:
+        """A tumor's events on chromosomes other than chr7: none (30%) or 1-3 (45/35/20%),
+        each on its own chromosome, of the kinds in BACKGROUND_KINDS (label, chrom, start,
+        end, total, minor)."""
         others = [c for c in self.scale.contigs if c != "chr7"]
+        if rng.random() < 0.3:
+            return []
+        n = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
         events = []
-        for _ in range(int(rng.choice([0, 1, 2], p=[0.4, 0.4, 0.2]))):
-            chrom = str(rng.choice(others))
-            arm = (
-                (0, CENTROMERES[chrom])
-                if rng.random() < 0.5
-                else (
-                    CENTROMERES[chrom],
-                    self.contigs[chrom],
-                )
-            )
-            events.append((chrom, *arm, float(rng.choice([1.0, 3.0]))))
+        names, weights = zip(*((k, w) for k, (w, *_) in BACKGROUND_KINDS.items()), strict=True)
+        for chrom in rng.permutation(others)[: min(n, len(others))]:
+            chrom = str(chrom)
+            kind = str(rng.choice(names, p=np.array(weights) / sum(weights)))
+            _, whole, total, minor = BACKGROUND_KINDS[kind]
+            if whole:
+                span, label = (0, self.contigs[chrom]), chrom
+            elif rng.random() < 0.5:
+                span, label = (0, CENTROMERES[chrom]), f"{chrom}p"
+            else:
+                span, label = (CENTROMERES[chrom], self.contigs[chrom]), f"{chrom}q"
+            events.append((f"{label}:{kind}", chrom, *span, total, minor))
         return events
 
     def normals(self, pon: str, panel: str = "hybrid") -> None:
@@ -276,6 +344,16 @@ class Builder:
             )
             self.samples[-1].called = loo is None or i < loo
 
+
+# kind: (weight, whole chromosome, total, minor copies in the tumor)
+BACKGROUND_KINDS = {
+    "loss": (0.25, False, 1.0, 0.0),  # arm loss: LOH
+    "chrloss": (0.10, True, 1.0, 0.0),  # whole-chromosome loss: LOH
+    "cnloh": (0.20, False, 2.0, 0.0),  # copy-neutral LOH of an arm
+    "gain": (0.25, False, 3.0, 1.0),  # one-allele gain of an arm
+    "chrgain": (0.10, True, 3.0, 1.0),  # one-allele gain of a chromosome
+    "balanced": (0.10, False, 4.0, 2.0),  # balanced gain of an arm (2,2)
+}
 
 NEGATIVE_CLASSES = ("neutral", "other_amp", "polysomy", "arm_gain", "broad_gain", "normal")
 
@@ -338,6 +416,8 @@ def build(scale: Scale | str = FULL) -> Design:
             amplicon_size=size,
         )
     _negatives(b, scale, chr7)
+    if scale.purity_cases:
+        _purity_cases(b)
     if scale.amplicon_panel:
         _amplicon_cases(b)
     names = [s.name for s in b.samples]
@@ -456,6 +536,35 @@ def _negatives(b: Builder, scale: Scale, chr7) -> None:
         )
 
 
+def _purity_cases(b: Builder) -> None:
+    """The small design's cases for the purity estimate (its grid is flat): MET amplified
+    on one allele (1 Mb) with LOHs elsewhere at 50% (tissue) and 10% (plasma), and MET
+    alone at 30%, whose purity the reads cannot pin."""
+    chr12, chr17 = b.contigs["chr12"], b.contigs["chr17"]
+    loh = [
+        ("chr17p:loss", "chr17", 0, CENTROMERES["chr17"], 1.0, 0.0),
+        ("chr12:cnloh", "chr12", 0, chr12, 2.0, 0.0),
+    ]
+    chr17_loss = [("chr17:chrloss", "chr17", 0, chr17, 1.0, 0.0), loh[1]]
+    for name, kind, fraction, cn, others in (
+        ("purity_loh_cn12_tf0.5", "tumor", 0.5, 12, loh),
+        ("purity_loh_cn20_tf0.1", "blood", 0.1, 20, chr17_loss),
+        ("purity_flat_cn8_tf0.3", "tumor", 0.3, 8, []),
+    ):
+        b.add(
+            name,
+            "positive",
+            kind,
+            250,
+            fraction,
+            [(*amplicon_over(b.rng, 1_000_000), float(cn))],
+            pon="tissue",
+            met_cn=float(cn),
+            amplicon_size=1_000_000,
+            other_events=others,
+        )
+
+
 def _amplicon_cases(b: Builder) -> None:
     """An amplicon panel (no off-target reads) with its own normals, at 1000x."""
     b.normals("amplicon", panel="amplicon")
@@ -515,12 +624,17 @@ def panels(design: Design) -> dict[str, pd.DataFrame]:
     """The hybrid-capture panel and, if the design has one, the amplicon panel.
 
     Both hold the same exon targets (make_panel draws genes before the backbone); the
-    amplicon panel has a sparser backbone and its own (PCR) efficiencies.
+    amplicon panel has a sparser backbone, its own (PCR) efficiencies and no SNP probes.
     """
     contigs = design.contigs
     genes = [g for g in GENE_TARGETS if g.chrom in contigs]
     step = design.scale.backbone_step
-    out = {"hybrid": make_panel(genes, {c: step for c in contigs}, contigs, PANEL_SEED)}
+    snp_probes = dict.fromkeys(contigs, SNP_PROBE_STEP)
+    out = {
+        "hybrid": make_panel(
+            genes, {c: step for c in contigs}, contigs, PANEL_SEED, snp_backbone=snp_probes
+        )
+    }
     if design.scale.amplicon_panel:
         backbone = {c: AMPLICON_BACKBONE_STEP for c in contigs}
         out["amplicon"] = make_panel(genes, backbone, contigs, PANEL_SEED)

@@ -44,6 +44,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="full: the documented benchmark; small: the test's few samples",
     )
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated: metcnv,cnvkit")
+    parser.add_argument(
+        "--purity",
+        choices=("given", "hidden", "both"),
+        default="both",
+        help="metcnv runs: given (the true purity, --purity P), hidden (none: metcnv "
+        "estimates it from the reads) or both (default), on the same BAMs and coverage; "
+        "CNVkit is always given the purity",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument(
         "--cnvkit-venv",
@@ -53,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.tools = [t for t in args.tools.split(",") if t]
+    args.runs = ("given", "hidden") if args.purity == "both" else (args.purity,)
     unknown = set(args.tools) - set(TOOLS)
     if unknown:
         parser.error(f"unknown tools {sorted(unknown)}; choose from {', '.join(TOOLS)}")
@@ -88,10 +97,12 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     if "metcnv" in args.tools:
         start, cpu = time.perf_counter(), cpu_seconds()
-        timings["metcnv"] = run_metcnv.run(design, data, out / "metcnv", args.jobs, log)
+        timings["metcnv"] = run_metcnv.run(
+            design, data, out / "metcnv", args.jobs, log, runs=args.runs
+        )
         timings["metcnv"]["seconds"] = time.perf_counter() - start
         timings["metcnv"]["cpu_seconds"] = cpu_seconds() - cpu
-        rows += run_metcnv.results(design, out / "metcnv")
+        rows += run_metcnv.results(design, out / "metcnv", runs=args.runs)
     notes = []
     if "cnvkit" in args.tools:
         import run_cnvkit

@@ -1,12 +1,16 @@
 """Call every benchmark sample with metcnv's command line, as a user would.
 
-    metcnv coverage NORMAL.bam --targets PANEL.bed --out NORMAL.coverage.tsv.gz
+    metcnv coverage NORMAL.bam --targets PANEL.bed --snps snps.vcf.gz --out NORMAL.coverage.tsv.gz
     metcnv pon build --targets PANEL.bed --fasta ref.fa.gz --out PON.pon NORMALS...
-    metcnv coverage SAMPLE.bam --pon PON.pon --out SAMPLE.coverage.tsv.gz
+    metcnv coverage SAMPLE.bam --pon PON.pon --snps snps.vcf.gz --out SAMPLE.coverage.tsv.gz
     metcnv call SAMPLE.coverage.tsv.gz --pon PON.pon --out calls/ --purity P --sample-type T
+    metcnv call SAMPLE.coverage.tsv.gz --pon PON.pon --out calls_hidden/ --sample-type T
 
-(`--no-offtarget` for the amplicon panel.) Each normal is also called, without a purity,
-against a panel of normals built from the others. The commands run through
+(`--no-offtarget` for the amplicon panel.) The first call is the `given` run (the true
+purity, as before), the second the `hidden` run (no purity: metcnv estimates it from depth
+and the allele counts beside the coverage, `SAMPLE.alleles.tsv.gz`); both read the same
+coverage. Each normal is also called, without a purity, against a panel of normals built
+from the others, in each run. The commands run through
 `metcnv.cli.main(argv)` inside long-lived worker processes, which is the command line
 without paying Python's start-up for each of ~600 commands; each command's output goes to
 `logs/{sample}.log`.
@@ -23,6 +27,9 @@ import design as design_module
 from parallel import parallel_map
 
 from metcnv.model import Status
+
+RUNS = ("given", "hidden")
+CALLS = {"given": "calls", "hidden": "calls_hidden"}
 
 
 def metcnv(argv: list[str], log: Path) -> None:
@@ -48,6 +55,7 @@ def _count_normal(sample: design_module.Sample) -> str:
     data: Path = _STATE["data"]
     argv = ["coverage", str(data / f"{sample.name}.bam"), "--targets"]
     argv += [str(data / f"{sample.panel}.bed"), "--out", _coverage(sample.name)]
+    argv += ["--snps", str(data / "snps.vcf.gz")]
     metcnv(argv + _bin_options(sample.panel), out / "logs" / f"{sample.name}.log")
     return sample.name
 
@@ -76,22 +84,32 @@ def _call(sample: design_module.Sample) -> tuple[str, float]:
     else:
         pon = str(out / "pon" / f"{sample.pon}.pon")
         bam = str(data / f"{sample.name}.bam")
-        metcnv(["coverage", bam, "--pon", pon, "--out", _coverage(sample.name)], log)
-    argv = ["call", _coverage(sample.name), "--pon", pon, "--out", str(out / "calls")]
-    argv += ["--sample-type", sample.truth["sample_type"]]
-    if sample.truth["purity"] is not None:
-        argv += ["--purity", f"{sample.truth['purity']:g}"]
-    metcnv(argv, log)
+        argv = ["coverage", bam, "--pon", pon, "--out", _coverage(sample.name)]
+        metcnv([*argv, "--snps", str(data / "snps.vcf.gz")], log)
+    for run in _STATE["runs"]:
+        argv = ["call", _coverage(sample.name), "--pon", pon, "--out", str(out / CALLS[run])]
+        argv += ["--sample-type", sample.truth["sample_type"]]
+        if sample.truth["purity"] is not None and run == "given":
+            argv += ["--purity", f"{sample.truth['purity']:g}"]
+        metcnv(argv, log)
     return sample.name, time.perf_counter() - began
 
 
-def run(design: design_module.Design, data: Path, out: Path, jobs: int, log=print) -> dict:
-    """Coverage, panels of normals and calls of every sample; returns timings."""
-    for sub in ("logs", "coverage", "pon", "calls"):
+def run(
+    design: design_module.Design,
+    data: Path,
+    out: Path,
+    jobs: int,
+    log=print,
+    runs: tuple[str, ...] = RUNS,
+) -> dict:
+    """Coverage, panels of normals and calls of every sample (once per run in `runs`);
+    returns timings."""
+    for sub in ("logs", "coverage", "pon", *(CALLS[r] for r in runs)):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for stale in (out / "logs").glob("*.log"):
         stale.unlink()
-    _STATE.update(out=out, data=data)
+    _STATE.update(out=out, data=data, runs=runs)
     began = time.perf_counter()
     normals = [s for s in design.samples if s.is_normal]
     list(parallel_map(_count_normal, normals, jobs))
@@ -119,30 +137,40 @@ def run(design: design_module.Design, data: Path, out: Path, jobs: int, log=prin
     return timing
 
 
-def results(design: design_module.Design, out: Path) -> list[dict]:
-    """One row per sample from its metcnv JSON (the fields the scores need)."""
-    rows = []
-    for sample in design.called():
-        path = out / "calls" / f"{sample.name}.metcnv.json"
-        doc = json.loads(path.read_text())
-        met = doc["met"]
-        status = Status(met["status"])
-        ci = met.get("tumor_copy_number_ci95") or [None, None]
-        rows.append(
-            {
-                "sample": sample.name,
-                "tool": "metcnv",
-                "status": met["status"],
-                "focal_amp": status.is_amplification,
-                "focal_any": status.is_amplification or status is Status.FOCAL_GAIN,
-                "tumor_cn": met.get("tumor_copy_number"),
-                "tumor_cn_unrounded": met.get("tumor_copy_number"),  # never rounded
-                "ci_low": ci[0],
-                "ci_high": ci[1],
-                "over_10": met.get("over_10_copies"),
-                "segment_size": (met.get("amplicon") or {}).get("size"),
-                "sample_cn": met.get("copy_number"),
-                "qc": doc["qc"]["status"],
-            }
-        )
-    return rows
+def results(design: design_module.Design, out: Path, runs: tuple[str, ...] = RUNS) -> list[dict]:
+    """One row per sample and run from its metcnv JSON (the fields the scores need)."""
+    return [_row(sample, out, run) for run in runs for sample in design.called()]
+
+
+def _row(sample: design_module.Sample, out: Path, run: str) -> dict:
+    path = out / CALLS[run] / f"{sample.name}.metcnv.json"
+    doc = json.loads(path.read_text())
+    met = doc["met"]
+    status = Status(met["status"])
+    ci = met.get("tumor_copy_number_ci95") or [None, None]
+    purity = doc.get("purity") or {}
+    fit = purity.get("fit") or {}
+    p_ci = purity.get("ci95") or [None, None]
+    return {
+        "sample": sample.name,
+        "tool": "metcnv",
+        "run": run,
+        "status": met["status"],
+        "focal_amp": status.is_amplification,
+        "focal_any": status.is_amplification or status is Status.FOCAL_GAIN,
+        "tumor_cn": met.get("tumor_copy_number"),
+        "tumor_cn_unrounded": met.get("tumor_copy_number"),  # never rounded
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "over_10": met.get("over_10_copies"),
+        "segment_size": (met.get("amplicon") or {}).get("size"),
+        "sample_cn": met.get("copy_number"),
+        "qc": doc["qc"]["status"],
+        "purity_est": purity.get("value") if purity.get("source") == "estimated" else None,
+        "purity_ci_low": p_ci[0] if purity.get("source") == "estimated" else None,
+        "purity_ci_high": p_ci[1] if purity.get("source") == "estimated" else None,
+        "purity_source": purity.get("source"),
+        "purity_fit_identifiable": fit.get("identifiable"),
+        "purity_fit_value": fit.get("value"),
+        "purity_reason": purity.get("reason") or fit.get("reason"),
+    }

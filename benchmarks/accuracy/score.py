@@ -13,6 +13,22 @@ Definitions (the same for both tools; docs/validation.md gives the reasons):
   clonal call rounds to an integer, which is exact whenever it lands on the integer truth);
 - interval coverage: the true MET tumor copy number lies inside the tool's 95% interval;
 - >10 flag: metcnv over_10_copies; CNVkit called copy number > 10. Truth: MET CN > 10.
+
+Runs: metcnv is run twice on the same coverage, `given` (the true purity, as CNVkit) and
+`hidden` (no purity: metcnv estimates it from depth and allele fractions, or says it
+cannot); the hidden run's rows are labelled `metcnv_hidden` in the tables. PureCN
+(`purecn`) gives a purity only and is scored in the purity tables alone.
+
+Purity (the hidden run and PureCN), per stratum of the true tumor fraction (PURITY_STRATA):
+- estimated: metcnv purity.source 'estimated' (it used the reads' purity); 'none' is a
+  "not identifiable"; PureCN always estimates;
+- absolute error |estimate - truth| and relative error |estimate - truth| / truth, over
+  the estimated samples; interval coverage: truth inside the estimate's 95% interval;
+- confident wrong: the 95% interval misses the truth by more than 0.1;
+- by design (truth purity_class): identifiable = an LOH or balanced event besides MET;
+  gains = other events only; flat = MET alone. The purity targets (PURITY_TARGETS) are on
+  the identifiable tumors, except "says so", which is on every tumor not identifiable by
+  design.
 """
 
 from __future__ import annotations
@@ -36,10 +52,44 @@ TARGETS = {  # name: (description, check on the value)
 }
 
 
+PURITY_STRATA = (  # (label, low, high): low <= true tumor fraction < high
+    ("0.02-0.1", 0.0, 0.1),
+    ("0.1-0.3", 0.1, 0.3),
+    (">=0.3", 0.3, 1.01),
+)
+CONFIDENT_MISS = 0.1  # a 95% interval this far from the truth is a confident wrong estimate
+PURITY_TARGETS = {  # name: (description, target)
+    "purity_abs_median": ("purity abs. error median, TF >= 0.1, identifiable by design", "<= 0.03"),
+    "purity_abs_p90": ("purity abs. error p90, TF >= 0.1, identifiable by design", "<= 0.08"),
+    "purity_rel_median_low": (
+        "purity median relative error, TF 0.02-0.1, identifiable by design",
+        "<= 25%",
+    ),
+    "purity_coverage": ("purity 95% interval coverage (estimated samples)", "90-98%"),
+    "purity_says_so": ("not identifiable by design and saying so", ">= 95%"),
+}
+PURITY_COLUMNS = ("purity_est", "purity_ci_low", "purity_ci_high")
+
+
 def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
-    """Truth joined to each tool's calls: one row per sample and tool."""
+    """Truth joined to each tool's calls: one row per sample, tool and run; `label` names
+    the tool and run (metcnv, metcnv_hidden, cnvkit, purecn)."""
     calls = pd.DataFrame(rows)
+    if "run" not in calls:
+        calls["run"] = "given"
+    calls["run"] = calls["run"].fillna("given")
+    for column in PURITY_COLUMNS:
+        if column not in calls:
+            calls[column] = None
+    if "purity_source" not in calls:
+        calls["purity_source"] = None
+    calls["label"] = [
+        tool if run == "given" or tool == "purecn" else f"{tool}_{run}"
+        for tool, run in zip(calls["tool"], calls["run"], strict=True)
+    ]
     table = truth.merge(calls, on="sample", how="inner")
+    for column in PURITY_COLUMNS:
+        table[column] = pd.to_numeric(table[column], errors="coerce")
     for column in (
         "tumor_cn",
         "tumor_cn_unrounded",
@@ -49,12 +99,20 @@ def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
         "sample_cn",
     ):
         table[column] = pd.to_numeric(table[column], errors="coerce")
-    table["focal_amp"] = table["focal_amp"].astype(bool)
-    table["focal_any"] = table["focal_any"].astype(bool)
+    table["focal_amp"] = table["focal_amp"].fillna(False).astype(bool)
+    table["focal_any"] = table["focal_any"].fillna(False).astype(bool)
     table["rel_err"] = _relative_error(table, "tumor_cn")
     table["rel_err_unrounded"] = _relative_error(table, "tumor_cn_unrounded")
     table["covered"] = (table["ci_low"] <= table["met_cn"]) & (table["met_cn"] <= table["ci_high"])
     table["true_over_10"] = table["met_cn"] > HIGH_LEVEL_CN
+    table["purity_estimated"] = table["purity_est"].notna()
+    table["purity_abs_err"] = (table["purity_est"] - table["purity"]).abs()
+    table["purity_rel_err"] = table["purity_abs_err"] / table["purity"]
+    low, high, truth_p = table["purity_ci_low"], table["purity_ci_high"], table["purity"]
+    table["purity_covered"] = (low <= truth_p) & (truth_p <= high)
+    table["purity_confident_wrong"] = (truth_p < low - CONFIDENT_MISS) | (
+        truth_p > high + CONFIDENT_MISS
+    )
     return table
 
 
@@ -63,6 +121,14 @@ def _relative_error(table: pd.DataFrame, estimate: str) -> pd.Series:
     error = (table[estimate] - table["met_cn"]).abs() / table["met_cn"]
     error[table[estimate].isna() & table["purity"].notna()] = np.inf
     return error
+
+
+def _quantile(values, q: float) -> float:
+    """np.quantile, without interpolating between infinite errors (no estimate), which
+    would be inf - inf; then the nearest rank."""
+    values = np.asarray(values, dtype=float)
+    method = "inverted_cdf" if np.isinf(values).any() else "linear"
+    return float(np.quantile(values, q, method=method))
 
 
 def _pct(k: int, n: int) -> str:
@@ -101,10 +167,10 @@ def metrics(t: pd.DataFrame) -> dict:
         "sens_ge10_tf_0.05_0.1": _frac(int(low["focal_amp"].sum()), len(low)),
         "n_ge10_tf_0.05_0.1": len(low),
         "median_rel_err": float(np.median(err)) if len(err) else None,
-        "p90_rel_err": float(np.quantile(err, 0.9)) if len(err) else None,
+        "p90_rel_err": float(_quantile(err, 0.9)) if len(err) else None,
         "n_rel_err": len(err),
         "median_rel_err_unrounded": float(np.median(unrounded)) if len(unrounded) else None,
-        "p90_rel_err_unrounded": float(np.quantile(unrounded, 0.9)) if len(unrounded) else None,
+        "p90_rel_err_unrounded": float(_quantile(unrounded, 0.9)) if len(unrounded) else None,
         "ci_coverage": _frac(int(with_purity["covered"].sum()), len(with_purity)),
         "n_ci": len(with_purity),
         "over10_accuracy": _frac(int(flag_right.sum()), len(with_purity)),
@@ -117,7 +183,173 @@ def metrics(t: pd.DataFrame) -> dict:
         "n_gt6_tf_ge0.2": len(above),
         "over10_accuracy_without_10": _frac(int(off_10_right.sum()), len(off_10)),
         "n_without_10": len(off_10),
+        **_sensitivities(pos),
     }
+
+
+def _sensitivities(pos: pd.DataFrame) -> dict:
+    """Focal amplification calls among the true ones at every tumor fraction: all, exactly
+    6 copies, >= 8 copies, and the >10 flag among those above 10 (hidden vs given)."""
+    out = {}
+    for name, pick in (
+        ("sens_all", pos["met_cn"] >= AMP_MIN_CN),
+        ("sens_eq6", pos["met_cn"] == AMP_MIN_CN),
+        ("sens_ge8", pos["met_cn"] >= 8),
+    ):
+        s = pos[pick]
+        out[name] = _frac(int(s["focal_amp"].sum()), len(s))
+        out[f"n_{name}"] = len(s)
+    over = pos[pos["true_over_10"]]
+    out["sens_over10"] = _frac(int((over["over_10"] == True).sum()), len(over))  # noqa: E712
+    out["n_sens_over10"] = len(over)
+    return out
+
+
+def _in_stratum(t: pd.DataFrame, low: float, high: float) -> pd.Series:
+    return (t["purity"] >= low - 1e-9) & (t["purity"] < high - 1e-9)
+
+
+def purity_metrics(t: pd.DataFrame) -> dict:
+    """The purity numbers of one purity-estimating run (t: its rows of merged())."""
+    tumors = t[t["purity"].notna()]
+    ident = tumors[tumors["purity_class"] == "identifiable"]
+    est = ident[ident["purity_estimated"]]
+    hi = est[est["purity"] >= 0.1 - 1e-9]
+    low = est[(est["purity"] >= 0.02 - 1e-9) & (est["purity"] <= 0.1 + 1e-9)]
+    estimated = tumors[tumors["purity_estimated"]]
+    not_ident = tumors[tumors["purity_class"] != "identifiable"]
+    says = not_ident[~not_ident["purity_estimated"]]
+    flat = tumors[tumors["purity_class"] == "flat"]
+    return {
+        "purity_abs_median": _q(hi["purity_abs_err"], 0.5),
+        "purity_abs_p90": _q(hi["purity_abs_err"], 0.9),
+        "n_purity_abs": len(hi),
+        "purity_rel_median_low": _q(low["purity_rel_err"], 0.5),
+        "n_purity_rel_low": len(low),
+        "purity_coverage": _frac(int(estimated["purity_covered"].sum()), len(estimated)),
+        "n_purity_estimated": len(estimated),
+        "purity_says_so": _frac(len(says), len(not_ident)),
+        "n_not_identifiable_design": len(not_ident),
+        "purity_flat_says_so": _frac(int((~flat["purity_estimated"]).sum()), len(flat)),
+        "n_flat": len(flat),
+        "purity_identifiable_estimated": _frac(len(est), len(ident)),
+        "n_identifiable_design": len(ident),
+        "purity_confident_wrong": int(estimated["purity_confident_wrong"].sum()),
+    }
+
+
+def _q(values: pd.Series, q: float) -> float | None:
+    return float(np.quantile(values, q)) if len(values) else None
+
+
+def purity_target_met(name: str, m: dict) -> bool | None:
+    value = m.get(name)
+    if value is None:
+        return None
+    return {
+        "purity_abs_median": value <= 0.03,
+        "purity_abs_p90": value <= 0.08,
+        "purity_rel_median_low": value <= 0.25,
+        "purity_coverage": 0.90 <= value <= 0.98,
+        "purity_says_so": value >= 0.95,
+    }[name]
+
+
+def _fmt_purity(name: str, m: dict) -> str:
+    value = m.get(name)
+    if value is None:
+        return "-"
+    n = {
+        "purity_abs_median": "n_purity_abs",
+        "purity_abs_p90": "n_purity_abs",
+        "purity_rel_median_low": "n_purity_rel_low",
+        "purity_coverage": "n_purity_estimated",
+        "purity_says_so": "n_not_identifiable_design",
+        "purity_flat_says_so": "n_flat",
+        "purity_identifiable_estimated": "n_identifiable_design",
+    }.get(name)
+    if name == "purity_confident_wrong":
+        return f"{value}/{m['n_purity_estimated']}"
+    text = f"{value:.3f}" if name.startswith("purity_abs") else f"{100 * value:.1f}%"
+    return f"{text} (n={m[n]})"
+
+
+def purity_headline(by_run: dict[str, dict]) -> pd.DataFrame:
+    rows = []
+    for name, (text, goal) in {
+        **PURITY_TARGETS,
+        "purity_flat_says_so": ("flat tumors (MET alone) saying not identifiable", "-"),
+        "purity_identifiable_estimated": ("identifiable by design and estimated", "-"),
+        "purity_confident_wrong": (
+            f"confident wrong estimates (95% interval misses truth by > {CONFIDENT_MISS:g})",
+            "-",
+        ),
+    }.items():
+        row = {"metric": text, "target": goal}
+        for label, m in by_run.items():
+            row[label] = _fmt_purity(name, m)
+            met = purity_target_met(name, m) if name in PURITY_TARGETS else None
+            row[label] += "" if met is None else (" ✓" if met else " ✗")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def purity_by_stratum(t: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Per true tumor-fraction stratum and design class: how each run's purity fared."""
+    rows = []
+    for stratum, low, high in PURITY_STRATA:
+        for klass in ("identifiable", "gains", "flat"):
+            row = {"TF": stratum, "by design": klass}
+            for label in labels:
+                s = t[(t["label"] == label) & _in_stratum(t, low, high)]
+                s = s[s["purity_class"] == klass]
+                est = s[s["purity_estimated"]]
+                err = est["purity_abs_err"]
+                row[f"{label} n"] = len(s)
+                row[f"{label} not ident."] = int((~s["purity_estimated"]).sum())
+                row[f"{label} abs.err med/p90"] = (
+                    f"{err.median():.3f}/{_quantile(err, 0.9):.3f}" if len(err) else "-"
+                )
+                row[f"{label} rel.err med"] = (
+                    f"{100 * est['purity_rel_err'].median():.0f}%" if len(est) else "-"
+                )
+                row[f"{label} CI cov"] = _pct(int(est["purity_covered"].sum()), len(est))
+                row[f"{label} conf. wrong"] = int(est["purity_confident_wrong"].sum())
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hidden_vs_given(t: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """Focal amplification sensitivity (CN 6, CN >= 8, >10 flag) and false focal calls on
+    negatives per stratum, hidden run next to the given run (target: within 5 points)."""
+    rows = []
+    strata = [*PURITY_STRATA, ("all", 0.0, 1.01)]
+    for stratum, low, high in strata:
+        row = {"TF": stratum}
+        for given, hidden in pairs:
+            values = {}
+            for label in (given, hidden):
+                s = t[(t["label"] == label) & _in_stratum(t, low, high)]
+                values[label] = {**_sensitivities(_positives(s))}
+                neg = s[s["klass"].isin(NEGATIVE_CLASSES)]
+                values[label]["false"] = f"{int(neg['focal_amp'].sum())}/{len(neg)}"
+            for key, text in (
+                ("sens_eq6", "CN=6"),
+                ("sens_ge8", "CN>=8"),
+                ("sens_over10", ">10 flag"),
+            ):
+                g, h = values[given][key], values[hidden][key]
+                n = values[given][f"n_{key}"]
+                cell = "-" if g is None else f"{100 * g:.0f}% / {100 * h:.0f}%"
+                if g is not None:
+                    ok = abs(h - g) <= 0.05
+                    cell += f" (n={n}) {'✓' if ok else '✗'}"
+                row[f"{text} {given}/{hidden}"] = cell
+            row[f"false focal {given}/{hidden}"] = (
+                f"{values[given]['false']} / {values[hidden]['false']}"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def target_met(name: str, m: dict) -> bool | None:
@@ -209,7 +441,7 @@ def by_fraction(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
     for fraction in sorted(t["purity"].dropna().unique()):
         row = {"TF": f"{fraction:g}"}
         for tool in tools:
-            s = t[(t["tool"] == tool) & (t["purity"] == fraction)]
+            s = t[(t["label"] == tool) & (t["purity"] == fraction)]
             pos = _positives(s)
             ge10 = pos[pos["met_cn"] >= HIGH_LEVEL_CN]
             over = s[s["true_over_10"] & (s["klass"] == "positive")]
@@ -218,9 +450,7 @@ def by_fraction(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
             row[f"{tool} CN>=10"] = _pct(int(ge10["focal_amp"].sum()), len(ge10))
             row[f"{tool} >10 flag"] = _pct(int((over["over_10"] == True).sum()), len(over))  # noqa: E712
             row[f"{tool} rel.err med/p90"] = (
-                f"{100 * np.median(err):.0f}/{100 * np.quantile(err, 0.9):.0f}%"
-                if len(err)
-                else "-"
+                f"{100 * np.median(err):.0f}/{100 * _quantile(err, 0.9):.0f}%" if len(err) else "-"
             )
             row[f"{tool} CI cov"] = _pct(int(s["covered"].sum()), len(s))
         rows.append(row)
@@ -234,7 +464,7 @@ def by_copy_number(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
     for cn in sorted(pos["met_cn"].unique()):
         row = {"MET CN": f"{cn:g}"}
         for tool in tools:
-            s = pos[(pos["tool"] == tool) & (pos["met_cn"] == cn)]
+            s = pos[(pos["label"] == tool) & (pos["met_cn"] == cn)]
             for label, pick in (
                 ("TF>=0.2", s["purity"] >= 0.2),
                 ("TF 0.05-0.1", s["purity"].isin(LOW_TF)),
@@ -268,7 +498,7 @@ def by_class(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
                 "negative": "yes" if klass in NEGATIVE_CLASSES else "no",
             }
             for tool in tools:
-                mine = s[s["tool"] == tool]
+                mine = s[s["label"] == tool]
                 row[f"{tool} focal amp called"] = _pct(int(mine["focal_amp"].sum()), len(mine))
                 if klass in NEGATIVE_CLASSES:
                     row[f"{tool} specificity"] = f"{100 * (1 - mine['focal_amp'].mean()):.0f}%"
@@ -284,7 +514,7 @@ def by_depth(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
     for depth in sorted(t.loc[t["purity"].notna(), "depth"].unique()):
         row = {"depth": f"{depth:g}x"}
         for tool in tools:
-            s = t[(t["tool"] == tool) & (t["depth"] == depth) & (t["panel"] == "hybrid")]
+            s = t[(t["label"] == tool) & (t["depth"] == depth) & (t["panel"] == "hybrid")]
             m = metrics(s)
             row[f"{tool} sens CN>=6 TF>=0.2"] = _fmt("sens_ge6_tf_ge0.2", m)
             row[f"{tool} med rel.err"] = _fmt("median_rel_err", m)
@@ -303,9 +533,12 @@ def report(
 ) -> dict:
     """Write results.tsv, tables.md and summary.json; return the numbers and the text."""
     t = merged(truth, rows)
-    tools = [tool for tool in ("metcnv", "cnvkit") if tool in set(t["tool"])]
+    labels = set(t["label"])
+    tools = [tool for tool in ("metcnv", "metcnv_hidden", "cnvkit") if tool in labels]
+    purity_runs = [label for label in ("metcnv_hidden", "purecn") if label in labels]
     t.to_csv(out / "results.tsv", sep="\t", index=False)
-    by_tool = {tool: metrics(t[t["tool"] == tool]) for tool in tools}
+    by_tool = {tool: metrics(t[t["label"] == tool]) for tool in tools}
+    by_purity = {label: purity_metrics(t[t["label"] == label]) for label in purity_runs}
     sections = [
         f"Command: `{command}`",
         "",
@@ -330,11 +563,30 @@ def report(
         "Focal amplification calls by sample class": by_class(t, tools),
         "By depth (hybrid panel)": by_depth(t, tools),
     }
+    if purity_runs:
+        tables["Tumor fraction from the reads: targets (hidden run; PureCN)"] = purity_headline(
+            by_purity
+        )
+        tables[
+            "Tumor fraction from the reads, by true tumor fraction and design class "
+            "(abs./rel. error and coverage over the estimated samples)"
+        ] = purity_by_stratum(t, purity_runs)
+    if {"metcnv", "metcnv_hidden"} <= labels:
+        tables[
+            "Purity hidden vs given: focal amplification sensitivity (given / hidden; "
+            "target within 5 points) and false focal calls on negatives"
+        ] = hidden_vs_given(t, [("metcnv", "metcnv_hidden")])
     for title, frame in tables.items():
         sections += ["", f"### {title}", "", markdown(frame)]
     text = "\n".join(sections)
     (out / "tables.md").write_text(text + "\n")
-    summary = {"command": command, "metrics": by_tool, "timings": timings, "notes": list(notes)}
+    summary = {
+        "command": command,
+        "metrics": by_tool,
+        "purity": by_purity,
+        "timings": timings,
+        "notes": list(notes),
+    }
     summary["text"] = text
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary

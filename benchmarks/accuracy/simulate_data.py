@@ -1,4 +1,7 @@
-"""Write the benchmark's reference, panels and BAMs (metcnv_sim) and its truth table.
+"""Write the benchmark's reference, panels, SNP sites and BAMs (metcnv_sim) and its truth.
+
+`snps.vcf.gz` (+ .tbi) holds the population's common SNPs (design.py says how many and
+where); every BAM carries bases with its person's germline alleles at them.
 
 A BAM is rewritten only when its simulator settings changed: `{bam}.spec` holds the
 settings it was made from, and the simulator is seeded, so an unchanged sample would be
@@ -16,6 +19,7 @@ import pandas as pd
 from metcnv_sim import simulate_sample
 from metcnv_sim.panel import write_bed
 from metcnv_sim.reference import Reference, write_fasta
+from metcnv_sim.snps import draw_snp_sites, write_vcf
 from parallel import parallel_map
 
 from metcnv.files import md5sum
@@ -37,7 +41,11 @@ def _simulate_one(index: int) -> tuple[str, float, bool]:
     bam = out / f"{sample.name}.bam"
     stamp = bam.with_name(bam.name + ".spec")
     fingerprint = _fingerprint(
-        sample.spec, _STATE["panel_md5"][sample.panel], _STATE["reference_md5"], BAM_LEVEL
+        sample.spec,
+        _STATE["panel_md5"][sample.panel],
+        _STATE["reference_md5"],
+        _STATE["snps_md5"],
+        BAM_LEVEL,
     )
     began = time.perf_counter()
     fresh = not (stamp.exists() and stamp.read_text() == fingerprint and bam.exists())
@@ -51,13 +59,16 @@ def _simulate_one(index: int) -> tuple[str, float, bool]:
             csi=True,
             writer="numpy",
             level=BAM_LEVEL,
+            snps=_STATE["snps"],
+            fasta=out / "ref.fa.gz",
         )
         stamp.write_text(fingerprint)
     return sample.name, time.perf_counter() - began, fresh
 
 
 def write_data(design: design_module.Design, out: Path, jobs: int, log=print) -> dict:
-    """Reference FASTA, panel BEDs, access BED, truth.tsv and one indexed BAM per sample."""
+    """Reference FASTA, panel BEDs, SNP sites VCF, access BED, truth.tsv and one indexed BAM
+    per sample."""
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     panel_set = design_module.panels(design)
@@ -73,11 +84,19 @@ def write_data(design: design_module.Design, out: Path, jobs: int, log=print) ->
     if not (fasta.exists() and stamp.exists() and stamp.read_text() == ref_print):
         write_fasta(reference, fasta, design_module.FASTA_SEED)
         stamp.write_text(ref_print)
+    # SNP probes are on the hybrid panel; sites fall in every panel's windows
+    snps = draw_snp_sites(reference, panel_set["hybrid"], fasta, design_module.SNP_SEED)
+    snps_print = _fingerprint(ref_print, panel_md5["hybrid"], snps.to_csv(index=False))
+    vcf = out / "snps.vcf.gz"
+    stamp = out / "snps.vcf.gz.spec"
+    if not (vcf.exists() and stamp.exists() and stamp.read_text() == snps_print):
+        write_vcf(snps, design.contigs, vcf)
+        stamp.write_text(snps_print)
     pd.DataFrame(
         [(c, 0, n) for c, n in design.contigs.items()], columns=["chrom", "start", "end"]
     ).to_csv(out / "access.bed", sep="\t", header=False, index=False)
     design.truth().to_csv(out / "truth.tsv", sep="\t", index=False)
-    log(f"reference and panels in {time.perf_counter() - began:.0f} s")
+    log(f"reference, panels and {len(snps)} SNP sites in {time.perf_counter() - began:.0f} s")
     _STATE.update(
         design=design,
         out=out,
@@ -85,6 +104,8 @@ def write_data(design: design_module.Design, out: Path, jobs: int, log=print) ->
         reference=reference,
         panel_md5=panel_md5,
         reference_md5=ref_print,
+        snps=snps,
+        snps_md5=snps_print,
     )
     # Deepest first, so that two workers finish together.
     order = sorted(range(len(design.samples)), key=lambda i: -design.samples[i].spec.target_depth)
@@ -97,4 +118,4 @@ def write_data(design: design_module.Design, out: Path, jobs: int, log=print) ->
         f"{written} of {len(design.samples)} BAMs written "
         f"({len(design.samples) - written} unchanged) in {time.perf_counter() - began:.0f} s"
     )
-    return {"bam_seconds": times, "fasta": str(fasta)}
+    return {"bam_seconds": times, "fasta": str(fasta), "snps": str(vcf), "snp_sites": len(snps)}
