@@ -17,11 +17,10 @@ Every BAM carries its own person's germline SNPs, and metcnv is run twice on the
 coverage: purity given (the asserts above) and hidden (metcnv estimates it). Three cases
 are for the estimate: purity_loh_cn12_tf0.5 (chr17p loss and chr12 copy-neutral LOH: the
 purity is identifiable), purity_loh_cn20_tf0.1 (plasma, chr17 loss and chr12 CN-LOH) and
-purity_flat_cn8_tf0.3 (MET alone: not identifiable). Measured on this branch, metcnv
-estimates 0.98 (95% CI 0.90-1.00) for the 50% tumor and 0.81 (0.74-0.87) for the flat one:
-a 2-3 bin segment of thin off-target bins (0-4 reads each) at log2 ~ -2.3 is fitted as a
-homozygous deletion, which pins a high purity. Those two asserts are strict xfails until
-metcnv's fit stops doing so (docs/validation.md); the benchmark does not change metcnv.
+purity_flat_cn8_tf0.3 (MET alone: not identifiable). Before the fit left out segments
+under 3 Mb and dropped the homozygous-deletion state, a 2-3 bin segment of thin off-target
+bins (0-4 reads each) at log2 ~ -2.3 fitted as (0, 0) had pinned them at 0.98 (95% CI
+0.90-1.00) and 0.81 (0.74-0.87); these asserts guard against that.
 """
 
 from __future__ import annotations
@@ -123,11 +122,6 @@ def test_no_false_focal_amplification_on_negatives_with_the_purity_hidden(run, h
     assert not negatives["focal_amp"].any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: 0.98 (0.90-1.00); an off-target noise "
-    "segment fitted as a homozygous deletion pins the purity",
-)
 def test_identifiable_purity_is_estimated_within_its_interval(hidden):
     row = hidden.loc["purity_loh_cn12_tf0.5"]
     assert row["purity_source"] == "estimated"
@@ -135,10 +129,5 @@ def test_identifiable_purity_is_estimated_within_its_interval(hidden):
     assert abs(row["purity_est"] - row["purity"]) <= 0.05
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: 0.81 (0.74-0.87); an off-target noise "
-    "segment fitted as a homozygous deletion pins the purity",
-)
 def test_flat_tumor_purity_is_not_identifiable(hidden):
     assert hidden.loc["purity_flat_cn8_tf0.3", "purity_source"] == "none"
