@@ -17,7 +17,7 @@ What is written (see tests/support/metcnv_sim for the read model):
   errors) and each person's germline alleles: every normal is its own person, P001's
   tumor, effusion and two bloods share one germline. .csi indexes (a .bai would be
   ~400 kB per BAM here, a .csi ~60 kB). MET target median depth is ~150-200x in tissue and
-  ~500x in plasma (cfDNA panels are sequenced deeper); 5% (tissue) or 8% (plasma) of
+  ~400x in plasma (cfDNA panels are sequenced deeper); 5% (tissue) or 8% (plasma) of
   fragments are flagged duplicate and 2% have MAPQ 0.
 - truth.tsv: one row per case (not the normals); `bam` is relative to this directory.
   `events` lists the tumor segments as `chrom:start-end:total:minor` joined by ';' (0-based
@@ -30,7 +30,7 @@ het in a person at ~100 fragments each, which shows an arm's LOH clearly from ~2
 fraction (tumor_focal: z ~ 30, effusion_focal at 40%: z ~ 20 for the excess spread of
 allele fractions at het SNPs). At 10% an arm's LOH moves a het SNP's allele fraction by
 only 0.026, lost in binomial noise at these SNP counts; what a 10% plasma sample shows at
-~500x is several whole-chromosome events together (a copy-neutral LOH of chr12, whose
+~400x is several whole-chromosome events together (a copy-neutral LOH of chr12, whose
 allele fractions move by 0.05, a loss of chr17 and a gain of chr8). 3 Mb keeps the folder
 at ~46 MB (2 Mb: ~52 MB; bases cost ~8 bytes per read over the 11 without). Constant QUAL
 compresses away.
@@ -43,12 +43,12 @@ extra copies all of one allele):
   LOH (2+0), which pins the purity through allele fractions alone.
 - tumor_neutral (50%): MET 2; KRAS amplified (8 copies), chr8 gain (2+1), chr17p LOH.
   The LOH pins the purity: a one-allele gain does not (see tumor_flat).
-- blood_lowpurity (plasma, 10%, ~500x): MET 30 copies, chr17 loss (1+0), chr8 gain
+- blood_lowpurity (plasma, 10%, ~400x): MET 30 copies, chr17 loss (1+0), chr8 gain
   (2+1), chr12 copy-neutral LOH (2+0). Together they pin the purity (the typical case:
   a blood sample with no known tumor fraction); one of them alone would not.
 - effusion_focal (40%): chr7 gain (2+1), MET 14 copies on the gained homolog (13+1),
   chr17p LOH and chr12 copy-neutral LOH, which pin the purity.
-- blood_followup (plasma, 3%, ~500x): the same events as blood_lowpurity, MET 25 copies:
+- blood_followup (plasma, 3%, ~400x): the same events as blood_lowpurity, MET 25 copies:
   purity not identifiable (allele-fraction shifts <= 0.015). Its expected_status and
   expected_over_10 are 'any': its MET copy ratio, (0.03*25 + 2*0.97)/2 = 1.35, stands
   about ten standard errors above 1 over MET's 21 targets here, so the gain itself is
@@ -114,7 +114,7 @@ CHR8_GAIN = ("chr8", 0, CONTIGS["chr8"], 3.0, 1.0)
 CHR12_CNLOH = ("chr12", 0, CONTIGS["chr12"], 2.0, 0.0)  # copy-neutral: BAF only
 
 TISSUE = {"fragment_mean": 250.0, "fragment_sd": 50.0, "duplicate_fraction": 0.05}
-BLOOD_DEPTH = 500.0  # cfDNA panels are sequenced deeper: ~500x unique molecules
+BLOOD_DEPTH = 400.0  # cfDNA panels are sequenced deeper: ~400x unique molecules (files < 5 MB)
 PLASMA = {"fragment_mean": 167.0, "fragment_sd": 20.0, "duplicate_fraction": 0.08}
 COMMON = {"read_length": 150, "offtarget_per_mb": 35.0, "mapq0_fraction": 0.02}
 
