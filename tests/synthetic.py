@@ -47,3 +47,37 @@ def sample(name, seed, depth=600.0, purity=1.0, events=()):
     counts = rng.poisson(rng.gamma(50, mean / 50))
     table = BINS.assign(count=counts, depth=counts / 2.0)
     return SampleCoverage(name, "hg38", table, int(counts.sum() * 1.3), {"min_mapq": "20"})
+
+
+def with_alleles(coverage, seed, purity=1.0, events=(), depth=300.0):
+    """`coverage` with allele counts at one het-or-not SNP per target bin: each tumor event
+    (chrom, start, end, major, minor) sets its sites' allele copies; elsewhere (1, 1)."""
+    rng = np.random.default_rng(seed)
+    sites = BINS[TARGET].reset_index(drop=True)
+    major, minor = np.ones(len(sites)), np.ones(len(sites))
+    for chrom, start, end, a, b in events:
+        inside = (
+            (sites["chrom"] == chrom) & (sites["end"] > start) & (sites["start"] < end)
+        ).to_numpy()
+        major[inside], minor[inside] = a, b
+    cells = purity * (major + minor) + 2 * (1 - purity)
+    minor_fraction = (purity * minor + 1 - purity) / cells
+    het = rng.random(len(sites)) < 0.5  # pop_af 0.5: half the sites are het
+    flip = rng.random(len(sites)) < 0.5  # phase: which allele is the minor one
+    alt_fraction = np.where(het, np.where(flip, 1 - minor_fraction, minor_fraction), 0.005)
+    n = rng.poisson(depth * copy_ratio(major + minor, purity, 2.0))
+    alt = rng.binomial(n, alt_fraction)
+    alleles = pd.DataFrame(
+        {
+            "chrom": sites["chrom"],
+            "pos": (sites["start"] + 100).to_numpy(),
+            "ref": "A",
+            "alt": "G",
+            "pop_af": 0.5,
+            "ref_count": n - alt,
+            "alt_count": alt,
+            "other_count": 0,
+        }
+    )
+    coverage.alleles = alleles
+    return coverage

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from synthetic import GC, sample
+from synthetic import GC, sample, with_alleles
 
-from metcnv.call import call_sample, normalized_bins
+from metcnv.call import call_sample, focal_evidence, normalized_bins
 from metcnv.model import CallSettings, Sample, Status
 from metcnv.pon import build_pon
 
@@ -102,3 +102,35 @@ def test_thin_neutral_bins_average_to_zero(pon):
         off = bins[(bins["kind"] == "offtarget") & (bins["used"] == 1)]
         means.append(np.average(off["log2"], weights=off["weight"]))
     assert abs(np.mean(means)) < 0.04
+
+
+def test_alleles_of_one_amplified_allele_add_to_a_weak_depth_contrast(pon):
+    """At 5.5% tumor, MET at 6 + 1 copies often stands short of `min_z` above chr7 by depth;
+    its allele counts, independent evidence, turn such labels into focal ones."""
+    focal = {"depth": 0, "depth and alleles": 0}
+    for seed in range(12):
+        coverage = sample("t", 200 + seed, purity=0.055, events=[(*AMPLICON, 7)])
+        focal["depth"] += bool(call(pon, coverage, 0.055).met.focal)
+        with_snps = with_alleles(coverage, 300 + seed, 0.055, [(*AMPLICON, 6, 1)])
+        met = call(pon, with_snps, 0.055).met
+        focal["depth and alleles"] += bool(met.focal)
+        if met.focal and met.focal_z < CallSettings().min_z:
+            assert "SE together >= 3" in met.focal_reason and met.focal_allelic_z > 0
+    assert focal["depth and alleles"] > focal["depth"]
+
+
+@pytest.mark.parametrize("gain", [(2, 1), (2, 2)])
+def test_polysomy_with_allele_counts_is_never_focal(pon, gain):
+    for seed in range(4):
+        events = [("chr7", 0, 160_000_000, sum(gain))]
+        coverage = sample("p", 110 + seed, purity=0.6, events=events)
+        coverage = with_alleles(coverage, 120 + seed, 0.6, [("chr7", 0, 160_000_000, *gain)])
+        met = call(pon, coverage, 0.6).met
+        assert met.status is Status.CHR7_GAIN and met.focal is False, met.focal_reason
+
+
+def test_alleles_only_add_to_a_depth_contrast():
+    assert focal_evidence(2.0, 2.5) == pytest.approx(4.5 / np.sqrt(2))
+    assert focal_evidence(5.0, 0.0) == 5.0  # balanced amplicon: depth alone decides
+    assert focal_evidence(2.0, None) == 2.0
+    assert focal_evidence(-0.5, 8.0) == -0.5  # an allelic change without a gain (LOH)

@@ -11,6 +11,7 @@ from metcnv.purity import (
     BAF_CONCENTRATION,
     STATES,
     allele_copies,
+    allelic_contrast,
     assign_segments,
     chosen_purity,
     expected_baf,
@@ -131,7 +132,8 @@ def test_an_estimate_is_used_when_none_is_given():
     purity, ploidy, _ = chosen_purity(none.purity, none.ploidy, fit)
     assert purity.source == "estimated" and purity.value == fit.value
     assert purity.ci95 == fit.ci95
-    assert ploidy == Ploidy(value=fit.ploidy, source="estimated")
+    assert ploidy == Ploidy(value=fit.ploidy, source="estimated", ci95=fit.ploidy_ci95)
+    assert fit.ploidy_ci95[0] <= fit.ploidy <= fit.ploidy_ci95[1]
     given_ploidy = Sample.given("s", "tumor", None, 3.0).ploidy
     assert chosen_purity(none.purity, given_ploidy, fit)[1] == given_ploidy
 
@@ -156,6 +158,21 @@ def test_minor_allele_fraction_and_allele_copies():
     assert minor_allele_fraction(homozygous) is None
     assert allele_copies(expected_baf(0.5, np.array([[9, 1]]))[0], 10, 0.5) == pytest.approx((9, 1))
     assert allele_copies(0.5, 4, 0.7) == pytest.approx((2, 2))
+
+
+def test_allelic_contrast_sees_one_amplified_allele_and_is_calibrated_without():
+    """One-sided z that a region's minor-allele fraction lies below its background's: large
+    for one allele amplified, about N(0, 1) above 0 when both share a state."""
+    _, amplicon = draw(0.3, [(7, 1)], seed=20, n_snps=10)
+    _, background = draw(0.3, [(1, 1)], seed=21, n_snps=60)
+    assert allelic_contrast(amplicon, background) > 3
+    assert allelic_contrast(background, amplicon) == 0  # the region is the balanced one
+    assert allelic_contrast(amplicon.iloc[:0], background) is None
+    null = []
+    for seed in range(150):
+        _, snps = draw(0.5, [(2, 1)], seed=100 + seed, n_snps=70)
+        null.append(allelic_contrast(snps.iloc[:10], snps.iloc[10:]))
+    assert 0.01 <= np.mean(np.array(null) >= 1.645) <= 0.11
 
 
 def alleles(rows):
@@ -252,6 +269,7 @@ def test_met_is_amplified_on_one_allele(estimated_results, sample):
     assert met.baf_snps >= 1 and met.baf < 0.3
     assert abs(met.minor_cn - float(TRUTH[sample]["met_minor_cn"])) <= 0.6
     assert met.major_cn > 8
+    assert met.focal_allelic_z >= 3  # the alleles alone would say so
 
 
 def test_a_polysomy_is_balanced(estimated_results):

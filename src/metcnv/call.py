@@ -14,6 +14,13 @@ segment; when that is long (CBS cannot place weak edges at low tumor fractions) 
 gained gene stands `min_z` standard errors above the segment's other bins, it is the arc
 around the gene that stands highest in the segment (segment.anchored_arc). A
 chromosome-wide gain (polysomy) has no such contrast and is never called focal.
+
+Where the amplicon and its chromosome both hold SNPs, their allele counts are a second,
+independent contrast: one allele amplified on a chromosome that is not lowers the
+amplicon's minor-allele fraction below the background's (purity.allelic_contrast). A gene
+that stands above its background by depth is focal when depth alone, or depth and alleles
+combined (Stouffer, (z_depth + z_allele) / sqrt 2), reach `min_z`. A balanced
+whole-chromosome gain has neither contrast.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from metcnv.pon import PanelOfNormals
 from metcnv.purity import (
     Surface,
     allele_copies,
+    allelic_contrast,
     assign_segments,
     chosen_purity,
     fit_purity,
@@ -48,7 +56,6 @@ SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median a
 BACKGROUND_MIN_BINS = 10  # fewer chromosome bins outside the gene: focality unknown
 BACKGROUND_GAP = 1_500_000  # fallback background keeps this far from the gene
 FLAT_SYSTEMATIC_SD = 0.15  # log2 noise floor of a gene when no normals measure it
-BALANCED_BAF = 0.45  # an amplicon whose minor-allele fraction stays below: one allele gained
 MONTE_CARLO_DRAWS = 20_000  # draws for the MET/chr7 ratio interval
 LN2 = np.log(2)
 
@@ -209,6 +216,7 @@ def call_sample(
     fit_snps = _empty_sites() if sites is None else sites[sites["used"]]
     surface = fit_purity(segments, fit_snps, None if ploidy.source == "default" else ploidy.value)
     purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
+    plausible = _plausible(purity, ploidy, surface)
     warnings += notes
     segments = _with_alleles(segments, fit_snps, purity, ploidy)
     qc = QC(**sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction))
@@ -224,6 +232,7 @@ def call_sample(
                 pon.loo_residuals,
                 purity,
                 ploidy,
+                plausible,
                 settings,
                 qc,
             )
@@ -249,6 +258,17 @@ def _rows(n: int, first: int, last: int) -> np.ndarray:
     mask = np.zeros(n, bool)
     mask[first : last + 1] = True
     return mask
+
+
+def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface) -> np.ndarray:
+    """(purity, ploidy) pairs a tumor copy-number interval spans: the fit's 95% region when
+    the purity was estimated (so its uncertainty, and the ploidy's when that was fitted too,
+    widen the interval), else the one pair used; none without a purity."""
+    if purity.source == "estimated":
+        return surface.plausible()
+    if purity.value is None:
+        return np.empty((0, 2))
+    return np.array([[purity.value, ploidy.value]])
 
 
 def _empty_sites() -> pd.DataFrame:
@@ -298,13 +318,14 @@ class GeneCaller:
         loo: np.ndarray,
         purity: Purity,
         ploidy: Ploidy,
+        plausible: np.ndarray,
         settings: CallSettings,
         qc: QC,
     ):
         self.name, self.rows, self.bins, self.segments = name, rows, bins, segments
         self.loo, self.s, self.qc = loo, settings, qc
         self.purity, self.ploidy = purity.value, ploidy.value
-        self.purity_ci = purity.ci95  # carried into tumor copy numbers when estimated
+        self.plausible = plausible  # (purity, ploidy) pairs the tumor intervals span
         self.at_purity = (
             f"estimated tumor fraction {purity.value:.0%} (95% CI "
             f"{purity.ci95[0]:.0%}-{purity.ci95[1]:.0%})"
@@ -403,51 +424,46 @@ class GeneCaller:
             out |= uncallable("QC failed (" + "; ".join(self.qc.reasons) + ")")
         return GeneCall(**out)
 
-    def _tumor(self, log2) -> np.ndarray:
-        """Purity-adjusted tumor copy number of log2 ratio(s), clamped at 0."""
-        return np.maximum(tumor_copy_number(2.0 ** np.asarray(log2), self.purity, self.ploidy), 0.0)
+    def _tumor(self, log2, purity=None, ploidy=None) -> np.ndarray:
+        """Purity-adjusted tumor copy number of log2 ratio(s), clamped at 0: at the purity
+        and ploidy used, or at the given (arrays of) others."""
+        purity = self.purity if purity is None else purity
+        ploidy = self.ploidy if ploidy is None else ploidy
+        return np.maximum(tumor_copy_number(2.0 ** np.asarray(log2), purity, ploidy), 0.0)
 
     def _tumor_fields(self, est: Estimate) -> dict:
-        """Tumor copy number and its 95% interval, which also spans the purity's interval
-        when the purity was estimated (c is monotone in the ratio and in p: corners)."""
-        lo, hi = est.ci()
+        """Tumor copy number and its 95% interval: the ratio's interval at every plausible
+        (purity, ploidy) pair, so an estimated purity's uncertainty is carried (c is
+        monotone in the ratio: its two ends suffice)."""
         if self.purity is None:
             return {
                 "tumor_copy_number": None,
                 "tumor_copy_number_ci95": None,
                 "tumor_copy_number_clamped": False,
             }
-        raw = float(tumor_copy_number(2**est.log2, self.purity, self.ploidy))
-        purities = self.purity_ci or (self.purity,)
-        corners = [
-            float(np.maximum(tumor_copy_number(2.0**x, p, self.ploidy), 0.0))
-            for x in (lo, hi)
-            for p in purities
-        ]
+        purities, ploidies = self.plausible.T
+        ends = np.concatenate([self._tumor(x, purities, ploidies) for x in est.ci()])
         return {
-            "tumor_copy_number": max(raw, 0.0),
-            "tumor_copy_number_ci95": [min(corners), max(corners)],
-            "tumor_copy_number_clamped": raw < 0,
+            "tumor_copy_number": float(self._tumor(est.log2)),
+            "tumor_copy_number_ci95": [float(ends.min()), float(ends.max())],
+            "tumor_copy_number_clamped": bool(
+                tumor_copy_number(2**est.log2, self.purity, self.ploidy) < 0
+            ),
         }
+
+    def _sites_in(self, start: int, end: int) -> np.ndarray:
+        """Mask of the SNP sites on the gene's chromosome inside [start, end)."""
+        pos0 = self.sites["pos"].to_numpy() - 1
+        return (self.sites["chrom"] == self.chrom).to_numpy() & (pos0 >= start) & (pos0 < end)
 
     def _alleles(self, g: dict) -> dict:
         """The amplicon's minor-allele fraction and, with a purity, each allele's copies."""
-        amplicon = g.get("amplicon") or {"chrom": self.chrom, "start": g["start"], "end": g["end"]}
-        pos0 = self.sites["pos"] - 1
-        inside = self.sites[
-            (self.sites["chrom"] == amplicon["chrom"])
-            & (pos0 >= amplicon["start"])
-            & (pos0 < amplicon["end"])
-        ]
+        amplicon = g.get("amplicon") or {"start": g["start"], "end": g["end"]}
+        inside = self.sites[self._sites_in(amplicon["start"], amplicon["end"])]
         found = minor_allele_fraction(inside)
         if found is None:
             return {"baf_snps": len(inside)}
         out = {"baf": found[0], "baf_ci95": list(found[1]), "baf_snps": len(inside)}
-        if g["focal_reason"] and found[1][1] < BALANCED_BAF:  # evidence beside the depth test
-            out["focal_reason"] = (
-                f"{g['focal_reason']}; its SNPs' minor-allele fraction {found[0]:.2f} (95% CI "
-                f"{found[1][0]:.2f}-{found[1][1]:.2f}): one allele gained more than the other"
-            )
         if g["tumor_copy_number"] is not None:
             major, minor = allele_copies(found[0], g["tumor_copy_number"], self.purity)
             out |= {"major_cn": major, "minor_cn": minor}
@@ -515,23 +531,38 @@ class GeneCaller:
             out |= {"focal": False, "focal_reason": f"no {self.name} gain"}
         else:
             z_focal = _contrast(est, bg)
+            inside = self._sites_in(start, end)
+            around = (self.sites["chrom"] == self.chrom).to_numpy() & ~inside
+            z_allelic = allelic_contrast(self.sites[inside], self.sites[around])
+            combined = focal_evidence(z_focal, z_allelic)
             size_ok = end - start <= s.focal_max_size
-            focal = size_ok and z_focal >= s.min_z
+            focal = size_ok and combined >= s.min_z
             why = [
                 f"amplicon {(end - start) / 1e6:.2f} Mb "
                 + ("<=" if size_ok else ">")
                 + f" {s.focal_max_size / 1e6:g} Mb",
-                f"{self.name} {z_focal:.1f} SE above the {self.chrom} background "
-                + (">=" if z_focal >= s.min_z else "<")
-                + f" {s.min_z:g}",
+                f"{self.name} {z_focal:.1f} SE above the {self.chrom} background by depth",
             ]
+            if z_allelic is not None:
+                why.append(
+                    f"its SNPs' minor-allele fraction {z_allelic:.1f} SE below the "
+                    f"{self.chrom} background's"
+                    + (", one allele gained more" if z_allelic >= s.min_z else "")
+                    + f", {combined:.1f} SE together"
+                )
+            why[-1] += (" >= " if combined >= s.min_z else " < ") + f"{s.min_z:g}"
             if diluted:
                 why.append(
                     f"{self.name} stands {above_rest:.1f} SE above the rest of its "
                     f"{segment['size'] / 1e6:.1f} Mb segment, so the amplicon is the arc "
                     "around it that stands highest"
                 )
-            out |= {"focal": focal, "focal_z": z_focal, "focal_reason": "; ".join(why)}
+            out |= {
+                "focal": focal,
+                "focal_z": z_focal,
+                "focal_allelic_z": z_allelic,
+                "focal_reason": "; ".join(why),
+            }
         return out
 
     def _background_fields(self, est: Estimate, bg: Estimate | None, how: str) -> dict:
@@ -665,6 +696,16 @@ def uncallable(reason: str) -> dict:
         "over_10_copies": None,
         "over_10_reason": f"not callable: {reason}",
     }
+
+
+def focal_evidence(z_depth: float, z_allelic: float | None) -> float:
+    """How far (in SE) a gene stands above its chromosome: by depth alone, or by depth and
+    allele counts combined (Stouffer) when that is larger. Alleles only add to a gene that
+    depth already puts above its background, so a change of allelic state alone (a
+    copy-neutral LOH on a gained chromosome) is never an amplicon."""
+    if z_allelic is None or z_depth <= 0:
+        return z_depth
+    return max(z_depth, (z_depth + z_allelic) / np.sqrt(2))
 
 
 def _contrast(a: Estimate, b: Estimate) -> float:

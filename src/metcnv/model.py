@@ -199,6 +199,9 @@ class PurityFit(Model):
     value: float | None = Field(description="the best fit; null when not identifiable")
     ci95: Interval = Field(description="95% profile-likelihood interval of the tumor fraction")
     ploidy: float = Field(description="tumor ploidy of the best fit")
+    ploidy_ci95: Interval | None = Field(
+        None, description="ploidies inside the fit's 95% region (purity and ploidy jointly)"
+    )
     reason: str
     n_segments: int
     n_snps: int = Field(description="SNP sites whose allele counts entered the fit")
@@ -233,6 +236,15 @@ class Ploidy(Model):
 
     value: float = Field(gt=0, le=params.MAX_PLOIDY)
     source: Literal["given", "estimated", "default"]
+    ci95: Interval | None = Field(
+        None, description="95% interval carried into the tumor copy numbers (estimated only)"
+    )
+
+    @model_validator(mode="after")
+    def _interval_matches_source(self) -> Ploidy:
+        if self.ci95 is not None and self.source != "estimated":
+            raise ValueError(f"ploidy source {self.source!r} with interval {self.ci95}")
+        return self
 
 
 class Sample(Model):
@@ -331,7 +343,12 @@ class GeneCall(Model):
     chrom_ratio_ci95: Interval | None = None
     fish_category: Literal["none", "low", "intermediate", "high"] | None = None
     focal: bool | None = None
-    focal_z: float | None = None
+    focal_z: float | None = Field(None, description="SE by which the gene exceeds its background")
+    focal_allelic_z: float | None = Field(
+        None,
+        description="SE by which the amplicon's minor-allele fraction lies below its "
+        "chromosome's (one-sided likelihood ratio); null without SNPs on both sides",
+    )
     focal_reason: str | None = None
     status: Status
     status_reason: str

@@ -76,13 +76,21 @@ class Surface:
     n_segments: int  # segments fitted (broad enough)
     n_snps: int  # SNP sites inside them
 
+    def plausible(self) -> np.ndarray:
+        """The (purity, ploidy) pairs inside the 95% region (likelihood ratio 3.84, the same
+        cut as the purity interval, which is this region's shadow on the purity axis)."""
+        i, j = np.nonzero(2 * (self.surface.max() - self.surface) <= LR_95)
+        return np.column_stack([PURITY_GRID[i], self.ploidies[j]])
+
     def summary(self) -> PurityFit:
         """The typed record of this fit, for the result."""
+        ploidies = self.plausible()[:, 1]
         return PurityFit(
             identifiable=self.identifiable,
             value=self.purity if self.identifiable else None,
             ci95=self.ci95,
             ploidy=self.ploidy,
+            ploidy_ci95=(float(ploidies.min()), float(ploidies.max())),
             reason=self.reason,
             n_segments=self.n_segments,
             n_snps=self.n_snps,
@@ -303,18 +311,41 @@ def assign_segments(sites: pd.DataFrame, segments: pd.DataFrame) -> np.ndarray:
     return out
 
 
+MINOR_ALLELE_GRID = np.linspace(0.0, 0.5, 101)  # minor-allele fractions a region is read on
+
+
+def _minor_allele_profile(sites: pd.DataFrame) -> np.ndarray:
+    """Log-likelihood of the sites' counts, all in one state, at each MINOR_ALLELE_GRID value."""
+    args = [sites[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
+    bias = sites["het_alt_fraction"].to_numpy(float)
+    return snp_log_likelihood(MINOR_ALLELE_GRID, *args, bias).sum(axis=0)
+
+
 def minor_allele_fraction(sites: pd.DataFrame) -> tuple[float, tuple[float, float]] | None:
     """Maximum-likelihood minor-allele fraction of sites sharing one state, and its 95%
     profile interval; None when no site is informative (all homozygous or none)."""
     if not len(sites):
         return None
-    grid = np.linspace(0.0, 0.5, 101)
-    args = [sites[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
-    ll = snp_log_likelihood(grid, *args, sites["het_alt_fraction"].to_numpy(float)).sum(axis=0)
+    grid, ll = MINOR_ALLELE_GRID, _minor_allele_profile(sites)
     inside = grid[2 * (ll.max() - ll) <= LR_95]
     if inside.max() - inside.min() >= 0.5 - grid[1]:
         return None
     return float(grid[np.argmax(ll)]), (float(inside.min()), float(inside.max()))
+
+
+def allelic_contrast(region: pd.DataFrame, background: pd.DataFrame) -> float | None:
+    """Signed likelihood-ratio z that `region`'s SNPs have a lower minor-allele fraction than
+    `background`'s (one allele gained more in the region than around it), against one
+    fraction shared by both; 0 when the region is not lower. None without sites on a side.
+
+    One-sided: z = sqrt(2 (max over b_region <= b_background - max over b shared)), which is
+    N(0, 1)-like under the null like the depth contrast it is combined with."""
+    if not len(region) or not len(background):
+        return None
+    inner, outer = _minor_allele_profile(region), _minor_allele_profile(background)
+    shared = (inner + outer).max()
+    apart = (outer + np.maximum.accumulate(inner)).max()  # b_region <= b_background
+    return float(np.sqrt(max(2 * (apart - shared), 0.0)))
 
 
 def allele_copies(baf: float, total: float, purity: float) -> tuple[float, float]:
@@ -347,5 +378,5 @@ def chosen_purity(
         value=fit.value, ci95=fit.ci95, source="estimated", reason=fit.reason, fit=fit
     )
     if ploidy.source == "default":
-        ploidy = Ploidy(value=fit.ploidy, source="estimated")
+        ploidy = Ploidy(value=fit.ploidy, source="estimated", ci95=fit.ploidy_ci95)
     return estimated, ploidy, []

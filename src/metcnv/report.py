@@ -99,6 +99,7 @@ def verdict_facts(r: SampleResult) -> dict:
         "purity_fit": _fit_words(res.purity) if res.purity.source == "given" else None,
         "ploidy": res.ploidy.value,
         "ploidy_source": res.ploidy.source,
+        "ploidy_ci": res.ploidy.ci95,
         "qc_status": res.qc.status,
         "qc_reasons": res.qc.reasons,
         "lod": met.limit_of_detection,
