@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from metcnv import params
+from metcnv.allelic_segments import split_by_alleles
 from metcnv.bins import NO_GENE, gene_labels, gene_mask
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
@@ -195,16 +196,12 @@ def call_sample(
     """Normalise, segment and call every panel gene (MET among them) against the normals."""
     bins, warnings = normalized_bins(coverage, pon)
     used = bins["used"].to_numpy(bool)
-    segments = segment_bins(bins[used], settings.segment_alpha).assign(
-        copy_ratio=lambda s: 2 ** s["log2"],
-        copy_number=lambda s: sample_copy_number(2 ** s["log2"]),
-    )
-    segments["se"] = [
-        estimate(bins, _rows(len(bins), s.first_row, s.last_row) & used, pon.loo_residuals).se
-        for s in segments.itertuples()
-    ]
+    segments = segment_bins(bins[used], settings.segment_alpha)
     sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
     if sites is not None:
+        segments = split_by_alleles(
+            segments, bins[used], sites[sites["used"]], settings.segment_alpha
+        )
         sites["segment"] = assign_segments(sites, segments)
         sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
         pon_snps = pon.settings.get("snps_md5")
@@ -213,6 +210,14 @@ def call_sample(
                 "the sample's SNPs were counted at another sites VCF than the normals': sites "
                 "the normals lack are not used (recount both with the same --snps)"
             )
+    segments = segments.assign(
+        copy_ratio=lambda s: 2 ** s["log2"],
+        copy_number=lambda s: sample_copy_number(2 ** s["log2"]),
+    )
+    segments["se"] = [
+        estimate(bins, _rows(len(bins), s.first_row, s.last_row) & used, pon.loo_residuals).se
+        for s in segments.itertuples()
+    ]
     fit_snps = _empty_sites() if sites is None else sites[sites["used"]]
     surface = fit_purity(segments, fit_snps, None if ploidy.source == "default" else ploidy.value)
     purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())

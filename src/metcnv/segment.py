@@ -153,22 +153,31 @@ def segment_bins(
 
     Returns chrom, start, end, n_bins, log2 (weighted mean), first and last row index.
     """
-    rows = []
+    pieces = []
     for chrom, frame in bins.groupby("chrom", sort=False):
         x, w = frame["log2"].to_numpy(float), frame["weight"].to_numpy(float)
-        index = frame.index.to_numpy()
-        for lo, hi in segment_chromosome(x, w, alpha, seed=seed):
-            rows.append(
-                (
-                    chrom,
-                    int(frame["start"].iloc[lo]),
-                    int(frame["end"].iloc[hi - 1]),
-                    hi - lo,
-                    float(np.average(x[lo:hi], weights=w[lo:hi])),
-                    int(index[lo]),
-                    int(index[hi - 1]),
-                )
+        pieces += [(chrom, lo, hi) for lo, hi in segment_chromosome(x, w, alpha, seed=seed)]
+    return segment_table(bins, pieces)
+
+
+def segment_table(bins: pd.DataFrame, pieces: list[tuple[str, int, int]]) -> pd.DataFrame:
+    """The segments table (as segment_bins returns it) of `pieces` (chrom, lo, hi): the
+    positions lo to hi - 1 among the chromosome's rows of `bins`."""
+    rows = []
+    frames = dict(tuple(bins.groupby("chrom", sort=False)))
+    for chrom, lo, hi in pieces:
+        frame = frames[chrom].iloc[lo:hi]
+        rows.append(
+            (
+                chrom,
+                int(frame["start"].iloc[0]),
+                int(frame["end"].iloc[-1]),
+                hi - lo,
+                float(np.average(frame["log2"], weights=frame["weight"])),
+                int(frame.index[0]),
+                int(frame.index[-1]),
             )
+        )
     return pd.DataFrame(
         rows, columns=["chrom", "start", "end", "n_bins", "log2", "first_row", "last_row"]
     )
