@@ -1,14 +1,16 @@
 """MET accuracy benchmark: simulate BAMs with known truth, call them with metcnv and CNVkit,
 score both against the truth and print the tables (docs/validation.md explains them).
+PureCN's tumor-only purity estimate is compared on request (`--tools metcnv,cnvkit,purecn`).
 
     python benchmarks/accuracy/run.py --out benchmarks/accuracy/out
 
 Needs metcnv's environment (and the simulator metcnv_sim from tests/support, which this
 script puts on sys.path) and, for CNVkit, R's DNAcopy (`apt-get install -y
 r-bioc-dnacopy`); CNVkit itself is installed with pip into benchmarks/accuracy/.venv-cnvkit
-on first use (`--tools metcnv` skips it).
+on first use (`--tools metcnv` skips it). PureCN (`purecn`, not run by default) needs
+`apt-get install -y r-bioc-purecn r-cran-optparse r-cran-pscbs` and metcnv's allele counts.
 
-Writes into --out: data/ (reference, panels, BAMs, truth.tsv), metcnv/ and cnvkit/ (each
+Writes into --out: data/ (reference, panels, BAMs, truth.tsv), metcnv/, cnvkit/, purecn/ (each
 tool's commands' logs and outputs), results.tsv (one row per sample and tool), tables.md
 (the tables printed at the end) and summary.json (the numbers behind them, timings).
 """
@@ -31,7 +33,8 @@ import run_metcnv  # noqa: E402
 import score  # noqa: E402
 import simulate_data  # noqa: E402
 
-TOOLS = ("metcnv", "cnvkit")
+TOOLS = ("metcnv", "cnvkit")  # the default --tools
+OPTIONAL_TOOLS = ("purecn",)  # run only when named
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="full",
         help="full: the documented benchmark; small: the test's few samples",
     )
-    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated: metcnv,cnvkit")
+    parser.add_argument(
+        "--tools", default=",".join(TOOLS), help="comma-separated: metcnv,cnvkit (default), purecn"
+    )
     parser.add_argument(
         "--purity",
         choices=("given", "hidden", "both"),
@@ -62,9 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.tools = [t for t in args.tools.split(",") if t]
     args.runs = ("given", "hidden") if args.purity == "both" else (args.purity,)
-    unknown = set(args.tools) - set(TOOLS)
+    unknown = set(args.tools) - set(TOOLS) - set(OPTIONAL_TOOLS)
     if unknown:
-        parser.error(f"unknown tools {sorted(unknown)}; choose from {', '.join(TOOLS)}")
+        choices = ", ".join(TOOLS + OPTIONAL_TOOLS)
+        parser.error(f"unknown tools {sorted(unknown)}; choose from {choices}")
     return args
 
 
@@ -119,6 +125,28 @@ def main(argv: list[str] | None = None) -> dict:
             timings["cnvkit"] = {"error": str(error)}
         timings["cnvkit"]["seconds"] = time.perf_counter() - start
         timings["cnvkit"]["cpu_seconds"] = cpu_seconds() - cpu
+    if "purecn" in args.tools:
+        import run_purecn
+
+        start, cpu = time.perf_counter(), cpu_seconds()
+        try:
+            timings["purecn"] = run_purecn.run(
+                design, data, out / "purecn", args.jobs, out / "metcnv", log
+            )
+            purecn_rows = run_purecn.results(design, out / "purecn", timings["purecn"])
+            rows += purecn_rows
+            failed = [r for r in purecn_rows if r["purity_source"] == "failed"]
+            if failed:
+                notes.append(
+                    f"PureCN failed on {len(failed)} of {len(purecn_rows)} tumors (scored as "
+                    f"not estimated), e.g. {failed[0]['sample']}: {failed[0]['purity_reason']}"
+                )
+        except (SystemExit, OSError, RuntimeError, subprocess.CalledProcessError) as error:
+            notes.append("PureCN NOT RUN, so not compared: " + " ".join(str(error).split()))
+            log(notes[-1])
+            timings["purecn"] = {"error": str(error)}
+        timings["purecn"]["seconds"] = time.perf_counter() - start
+        timings["purecn"]["cpu_seconds"] = cpu_seconds() - cpu
     timings["total_seconds"] = time.perf_counter() - began
     timings["cpu_seconds"] = cpu_seconds() - cpu_began
     summary = score.report(design.truth(), rows, out, timings, argv_text(argv), notes)

@@ -21,9 +21,11 @@ cannot); the hidden run's rows are labelled `metcnv_hidden` in the tables. PureC
 
 Purity (the hidden run and PureCN), per stratum of the true tumor fraction (PURITY_STRATA):
 - estimated: metcnv purity.source 'estimated' (it used the reads' purity); 'none' is a
-  "not identifiable"; PureCN always estimates;
+  "not identifiable"; PureCN always estimates, unless it failed (purity_source 'failed':
+  not estimated, and not counted as saying "not identifiable" either);
 - absolute error |estimate - truth| and relative error |estimate - truth| / truth, over
-  the estimated samples; interval coverage: truth inside the estimate's 95% interval;
+  the estimated samples; interval coverage: truth inside the estimate's 95% interval, over
+  the estimates that have one (PureCN's have none: "-");
 - confident wrong: the 95% interval misses the truth by more than 0.1;
 - by design (truth purity_class): identifiable = an LOH or balanced event besides MET;
   gains = other events only; flat = MET alone. The purity targets (PURITY_TARGETS) are on
@@ -217,24 +219,30 @@ def purity_metrics(t: pd.DataFrame) -> dict:
     hi = est[est["purity"] >= 0.1 - 1e-9]
     low = est[(est["purity"] >= 0.02 - 1e-9) & (est["purity"] <= 0.1 + 1e-9)]
     estimated = tumors[tumors["purity_estimated"]]
-    not_ident = tumors[tumors["purity_class"] != "identifiable"]
+    with_ci = estimated[estimated["purity_ci_low"].notna()]
+    failed = tumors["purity_source"] == "failed"
+    not_ident = tumors[(tumors["purity_class"] != "identifiable") & ~failed]
     says = not_ident[~not_ident["purity_estimated"]]
-    flat = tumors[tumors["purity_class"] == "flat"]
+    flat = tumors[(tumors["purity_class"] == "flat") & ~failed]
     return {
         "purity_abs_median": _q(hi["purity_abs_err"], 0.5),
         "purity_abs_p90": _q(hi["purity_abs_err"], 0.9),
         "n_purity_abs": len(hi),
         "purity_rel_median_low": _q(low["purity_rel_err"], 0.5),
         "n_purity_rel_low": len(low),
-        "purity_coverage": _frac(int(estimated["purity_covered"].sum()), len(estimated)),
+        "purity_coverage": _frac(int(with_ci["purity_covered"].sum()), len(with_ci)),
+        "n_purity_ci": len(with_ci),
         "n_purity_estimated": len(estimated),
+        "n_purity_failed": int(failed.sum()),
         "purity_says_so": _frac(len(says), len(not_ident)),
         "n_not_identifiable_design": len(not_ident),
         "purity_flat_says_so": _frac(int((~flat["purity_estimated"]).sum()), len(flat)),
         "n_flat": len(flat),
         "purity_identifiable_estimated": _frac(len(est), len(ident)),
         "n_identifiable_design": len(ident),
-        "purity_confident_wrong": int(estimated["purity_confident_wrong"].sum()),
+        "purity_confident_wrong": (
+            int(with_ci["purity_confident_wrong"].sum()) if len(with_ci) else None
+        ),
     }
 
 
@@ -263,13 +271,13 @@ def _fmt_purity(name: str, m: dict) -> str:
         "purity_abs_median": "n_purity_abs",
         "purity_abs_p90": "n_purity_abs",
         "purity_rel_median_low": "n_purity_rel_low",
-        "purity_coverage": "n_purity_estimated",
+        "purity_coverage": "n_purity_ci",
         "purity_says_so": "n_not_identifiable_design",
         "purity_flat_says_so": "n_flat",
         "purity_identifiable_estimated": "n_identifiable_design",
     }.get(name)
     if name == "purity_confident_wrong":
-        return f"{value}/{m['n_purity_estimated']}"
+        return f"{value}/{m['n_purity_ci']}"
     text = f"{value:.3f}" if name.startswith("purity_abs") else f"{100 * value:.1f}%"
     return f"{text} (n={m[n]})"
 
@@ -304,17 +312,23 @@ def purity_by_stratum(t: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                 s = t[(t["label"] == label) & _in_stratum(t, low, high)]
                 s = s[s["purity_class"] == klass]
                 est = s[s["purity_estimated"]]
+                with_ci = est[est["purity_ci_low"].notna()]
                 err = est["purity_abs_err"]
+                failed = s["purity_source"] == "failed"
                 row[f"{label} n"] = len(s)
-                row[f"{label} not ident."] = int((~s["purity_estimated"]).sum())
+                row[f"{label} not ident."] = int((~s["purity_estimated"] & ~failed).sum())
+                if failed.any():
+                    row[f"{label} failed"] = int(failed.sum())
                 row[f"{label} abs.err med/p90"] = (
                     f"{err.median():.3f}/{_quantile(err, 0.9):.3f}" if len(err) else "-"
                 )
                 row[f"{label} rel.err med"] = (
                     f"{100 * est['purity_rel_err'].median():.0f}%" if len(est) else "-"
                 )
-                row[f"{label} CI cov"] = _pct(int(est["purity_covered"].sum()), len(est))
-                row[f"{label} conf. wrong"] = int(est["purity_confident_wrong"].sum())
+                row[f"{label} CI cov"] = _pct(int(with_ci["purity_covered"].sum()), len(with_ci))
+                row[f"{label} conf. wrong"] = (
+                    int(with_ci["purity_confident_wrong"].sum()) if len(with_ci) else "-"
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -549,7 +563,7 @@ def report(
         + ", ".join(
             f"{k} {timings[k]['seconds'] / 60:.1f} min wall / "
             f"{timings[k].get('cpu_seconds', 0) / 60:.1f} min CPU"
-            for k in ("simulation", *tools)
+            for k in ("simulation", *tools, *purity_runs)
             if k in timings and "error" not in timings[k]
         )
         + ")",
