@@ -42,13 +42,20 @@ MAX_COPIES = 8  # integer states up to this; higher (amplicons) fit as continuou
 UNEXPLAINED_COST = 6.0  # log-likelihood a segment pays to be left unexplained
 ABERRANT_COST = 2.0  # log prior cost of any state but (1, 1): noise is not an event
 BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction
-SEQUENCING_ERROR = 0.005  # alt fraction of a homozygous site
+SEQUENCING_ERROR = 0.005  # alt fraction of a homozygous site, and the floor of any
+# allele's: homozygous and fully lost alleles share one overdispersed (beta-binomial) error
+# model, so a clean homozygous site at high depth is not taken for a loss at purity 1
 SEGMENT_SD_FLOOR = 0.03  # log2 noise no segment mean is trusted below (waves, GC)
 LR_95 = 3.841  # chi-square(1) 95% quantile: the profile likelihood interval
 MAX_IDENTIFIABLE_WIDTH = 0.5  # a purity interval wider than this says nothing
 MIN_EVIDENCE = 3.841  # 2 x log-likelihood gain over "no tumor" needed to call it seen
 FIT_MIN_SEGMENT = params.FOCAL_MAX_SIZE  # shorter segments (amplicons) are not fitted
 FIT_MIN_DEPTH = 10  # reads over a SNP site for its allele counts to enter the fit
+HOMOZYGOUS_FRACTION = 0.02  # fewer alt (or ref) reads than this: homozygous in the sample.
+# Such a site says nothing of the allelic state below purity ~0.97 (a lost allele still shows
+# the normal cells' copy), and a run of them, common where the population AF is low, would
+# otherwise be fitted as a loss of heterozygosity at purity 1 (PureCN and FACETS, too, use
+# only sites heterozygous in the sample or its normal)
 DEFAULT_POP_AF = 0.3  # population allele frequency of a site whose VCF gives none
 BIAS_MIN_HET_NORMALS = 2  # het normals needed to trust a site's own reference bias
 BAF_GRID = np.linspace(0.0, 0.5, 51)  # minor-allele fractions a segment's BAF is scanned on
@@ -123,16 +130,18 @@ def snp_log_likelihood(
     n = ref + alt
     baf = np.asarray(baf, float)[None, :]
     choose = _log_binom(alt, n)
-    hom = np.logaddexp(
-        np.log((1 - q) ** 2) + alt * np.log(SEQUENCING_ERROR) + ref * np.log1p(-SEQUENCING_ERROR),
-        np.log(q**2) + ref * np.log(SEQUENCING_ERROR) + alt * np.log1p(-SEQUENCING_ERROR),
-    )
-    het = []
-    for f in (baf, 1 - baf):
-        f = np.clip(_bias_shift(f, h), 1e-4, 1 - 1e-4)
+
+    def fraction(f: np.ndarray) -> np.ndarray:  # beta-binomial at alt fraction f
+        f = np.clip(f, SEQUENCING_ERROR, 1 - SEQUENCING_ERROR)
         alpha, beta = BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)
-        het.append(betaln(alt + alpha, ref + beta) - betaln(alpha, beta))
-    het = np.logaddexp(*het) + np.log(0.5) + np.log(2 * q * (1 - q))
+        return betaln(alt + alpha, ref + beta) - betaln(alpha, beta)
+
+    hom = np.logaddexp(
+        np.log((1 - q) ** 2) + fraction(np.array([[SEQUENCING_ERROR]])),
+        np.log(q**2) + fraction(np.array([[1 - SEQUENCING_ERROR]])),
+    )
+    het = np.logaddexp(fraction(_bias_shift(baf, h)), fraction(_bias_shift(1 - baf, h)))
+    het = het + np.log(0.5) + np.log(2 * q * (1 - q))
     return choose + np.logaddexp(hom, het)
 
 
@@ -281,6 +290,9 @@ def fit_sites(alleles: pd.DataFrame, pon_snps: pd.DataFrame | None) -> pd.DataFr
     sites["depth"] = sites["ref_count"] + sites["alt_count"]
     sites["pop_af"] = sites["pop_af"].fillna(DEFAULT_POP_AF).clip(0.01, 0.99)
     reason = np.where(sites["depth"] < FIT_MIN_DEPTH, f"depth below {FIT_MIN_DEPTH}", "")
+    alt_fraction = sites["alt_count"] / sites["depth"].where(sites["depth"] > 0)
+    homozygous = (alt_fraction < HOMOZYGOUS_FRACTION) | (alt_fraction > 1 - HOMOZYGOUS_FRACTION)
+    reason = np.where((reason == "") & homozygous.to_numpy(), "homozygous in the sample", reason)
     bias = np.full(len(sites), 0.5)
     if pon_snps is not None:
         keys = ["chrom", "pos", "ref", "alt"]
