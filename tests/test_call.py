@@ -63,10 +63,26 @@ def test_neutral_sample(pon):
 def test_without_purity_the_lower_bound_decides(pon):
     high = call(pon, sample("h", 104, purity=1.0, events=[(*AMPLICON, 20)]), None).met
     assert high.tumor_copy_number is None and high.headline()[2] == "sample_average"
+    assert high.tumor_copy_number_min == pytest.approx(high.copy_number_ci95[0], rel=0.05)
     assert high.over_10_copies is True and high.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION
     low = call(pon, sample("l", 105, purity=0.1, events=[(*AMPLICON, 30)]), None).met
     assert low.status is Status.INCONCLUSIVE and "--purity" in low.status_reason
     assert low.over_10_copies is None and "--purity" in low.over_10_reason
+
+
+def test_without_purity_gains_elsewhere_bound_the_tumor_copy_number(pon):
+    """A chr8 gain at 25% tumor DNA does not fix the purity (one more copy trades for a lower
+    tumor fraction) but excludes tumor fractions much above 25%, so MET's 20 copies have a
+    lower bound well above the sample average's."""
+    events = [("chr8", 0, 150_000_000, 3), (*AMPLICON, 20)]
+    result = call(pon, sample("g", 110, purity=0.25, events=events), None)
+    met = result.met
+    assert result.purity.source == "none" and result.purity.fit.ci95[1] < 0.45
+    assert met.tumor_copy_number is None
+    assert met.copy_number_ci95[0] < 10 < met.tumor_copy_number_min <= 20
+    assert met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION, met.status_reason
+    assert "allow tumor fractions up to" in met.status_reason
+    assert met.over_10_copies is True
 
 
 def test_low_purity_limit_of_detection_makes_neutral_inconclusive(pon):

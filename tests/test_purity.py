@@ -74,6 +74,26 @@ def test_a_flat_tumor_has_no_identifiable_purity():
     assert fit.ci95[0] <= 0.05 and fit.ci95[1] >= 0.9
 
 
+@pytest.mark.parametrize("gain", [(2, 1), (2, 2)])
+def test_gains_alone_bound_the_purity_without_fixing_it(gain):
+    """(2,1) at p fits like (3,1) at p/2 and (2,2) like (3,3): ties, so no estimate; but
+    no clonal state explains the gain at a purity much above the truth, so the interval's
+    upper end bounds it."""
+    for seed in range(3):
+        segments, snps = draw(0.4, [(1, 1), gain, (1, 1), (1, 1)], seed=seed, n_snps=30)
+        fit = fit_purity(segments, snps)
+        assert not fit.identifiable
+        assert "fit the data equally well" in fit.reason
+        assert 0.4 <= fit.ci95[1] <= 0.55
+
+
+def test_a_loss_of_heterozygosity_beside_a_gain_fixes_the_purity():
+    segments, snps = draw(0.4, [(1, 1), (1, 0), (2, 1), (1, 1)], seed=4, n_snps=30)
+    fit = fit_purity(segments, snps)
+    assert fit.identifiable, fit.reason
+    assert fit.ci95[0] <= 0.4 <= fit.ci95[1] and abs(fit.purity - 0.4) <= 0.05
+
+
 def test_one_amplified_allele_over_a_flat_genome_does_not_fix_the_purity():
     # With one allele amplified, BAF = 1 / (2r) whatever the purity: no information.
     for purity in (0.2, 0.5, 0.9):
@@ -144,7 +164,8 @@ def test_no_estimate_says_why():
     none = Sample.given("s", "tumor", None, None).purity
     purity, _, _ = chosen_purity(none, Ploidy(value=2, source="default"), fit)
     assert purity == Purity(value=None, source="none", reason=purity.reason, fit=fit)
-    assert purity.reason.startswith("no tumor fraction was given, and the data fit")
+    assert purity.reason.startswith("no tumor fraction was given, and tumor fractions from 1%")
+    assert "fit the data equally well" in purity.reason
     assert fit.value is None
 
 

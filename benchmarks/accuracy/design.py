@@ -35,10 +35,14 @@ benchmark hides the purity; docs/validation.md):
   arm or whole-chromosome events drawn from arm loss (1,0), chromosome loss (1,0),
   copy-neutral LOH of an arm (2,0), one-allele gain (2,1) of an arm or a chromosome, and
   balanced gain of an arm (2,2). `purity_identifiable` is true when at least one of them is
-  an LOH or a balanced gain: one-allele gains and amplicons keep the minor allele at one
-  copy, whose fraction 1/(2r) is the same at every purity, so only depth would tell, and
-  depth alone trades tumor fraction against copies. About 55% of the tumors are
-  identifiable by this definition, 15% have only one-allele gains, 30% are flat.
+  a loss of heterozygosity (minor 0: a loss or a copy-neutral LOH), the one kind of event
+  whose depth and allele fractions fix the purity. A gain keeps both alleles, and then one
+  more copy trades exactly for a lower tumor fraction: (2,1) at purity p has the same depth
+  and allele fractions as (3,1) at p/2 or (4,1) at p/3, and a balanced (2,2) at p the same
+  as (3,3) at p/2 (every expected log2 and BAF, the ploidy's shift included, is equal); an
+  amplicon on one allele shows 1/(2r) at every purity. Such tumors bound the purity from
+  above (their largest solution) but do not fix it. About 45% of the tumors are
+  identifiable by this definition, 25% have gains only, 30% are flat.
 
 Truth columns (one row per sample, normals included) are documented in TRUTH_COLUMNS.
 """
@@ -117,10 +121,10 @@ TRUTH_COLUMNS = {
     "(a later one wins where they overlap; minor = copies of the less-copied allele)",
     "background": "the events besides MET and chr7, by kind: e.g. chr17p:loss(1,0);"
     "chr12:cnloh(2,0) (empty: none)",
-    "purity_identifiable": "1 when the tumor has an LOH or balanced clonal event besides MET "
+    "purity_identifiable": "1 when the tumor has a clonal loss of heterozygosity besides MET "
     "(by design, so depth + allele fractions pin its purity); 0 otherwise; empty for normals",
     "purity_class": "identifiable (as purity_identifiable) | gains (other events, none an "
-    "LOH or balanced: one-allele gains, or a chr7 gain under the MET amplicon) | flat "
+    "LOH: one-allele or balanced gains, or a chr7 gain under the MET amplicon) | flat "
     "(nothing but the MET event); empty for normals",
     "germline_seed": "the simulated person (every sample its own)",
 }
@@ -292,7 +296,7 @@ class Builder:
             "background": ";".join(f"{label}({n:g},{m:g})" for label, *_, n, m in others),
             "purity_identifiable": None
             if purity is None
-            else int(any(m == 0 or (m == n / 2 and n > 2) for *_, n, m in others)),
+            else int(any(minor == 0 for *_, minor in others)),
             "purity_class": None,
             "germline_seed": seed,
         }

@@ -27,10 +27,10 @@ Purity (the hidden run and PureCN), per stratum of the true tumor fraction (PURI
   the estimated samples; interval coverage: truth inside the estimate's 95% interval, over
   the estimates that have one (PureCN's have none: "-");
 - confident wrong: the 95% interval misses the truth by more than 0.1;
-- by design (truth purity_class): identifiable = an LOH or balanced event besides MET;
-  gains = other events only; flat = MET alone. The purity targets (PURITY_TARGETS) are on
-  the identifiable tumors, except "says so", which is on every tumor not identifiable by
-  design.
+- by design (truth purity_class): identifiable = a loss of heterozygosity besides MET;
+  gains = other events only (one-allele or balanced gains: they bound the purity, never fix
+  it); flat = MET alone. The purity targets (PURITY_TARGETS) are on the identifiable
+  tumors, except "says so", which is on every tumor not identifiable by design.
 """
 
 from __future__ import annotations

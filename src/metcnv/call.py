@@ -266,14 +266,13 @@ def _rows(n: int, first: int, last: int) -> np.ndarray:
 
 
 def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface) -> np.ndarray:
-    """(purity, ploidy) pairs a tumor copy-number interval spans: the fit's 95% region when
-    the purity was estimated (so its uncertainty, and the ploidy's when that was fitted too,
-    widen the interval), else the one pair used; none without a purity."""
-    if purity.source == "estimated":
-        return surface.plausible()
-    if purity.value is None:
-        return np.empty((0, 2))
-    return np.array([[purity.value, ploidy.value]])
+    """(purity, ploidy) pairs a tumor copy-number interval spans: the one pair used when the
+    purity was given, else the fit's 95% region (so an estimate's uncertainty, and the
+    ploidy's when that was fitted too, widen the interval; without an estimate, the region
+    still bounds the tumor fraction from above, and so the tumor copy number from below)."""
+    if purity.source == "given":
+        return np.array([[purity.value, ploidy.value]])
+    return surface.plausible()
 
 
 def _empty_sites() -> pd.DataFrame:
@@ -331,6 +330,7 @@ class GeneCaller:
         self.loo, self.s, self.qc = loo, settings, qc
         self.purity, self.ploidy = purity.value, ploidy.value
         self.plausible = plausible  # (purity, ploidy) pairs the tumor intervals span
+        self.most_purity = float(plausible[:, 0].max())  # the highest tumor fraction allowed
         self.at_purity = (
             f"estimated tumor fraction {purity.value:.0%} (95% CI "
             f"{purity.ci95[0]:.0%}-{purity.ci95[1]:.0%})"
@@ -440,13 +440,15 @@ class GeneCaller:
         """Tumor copy number and its 95% interval: the ratio's interval at every plausible
         (purity, ploidy) pair, so an estimated purity's uncertainty is carried (c is
         monotone in the ratio: its two ends suffice)."""
-        if self.purity is None:
+        purities, ploidies = self.plausible.T
+        if self.purity is None:  # c rises with the ratio: its lowest is at the ratio's lower end
+            lowest = self._tumor(est.ci()[0], purities, ploidies).min()
             return {
                 "tumor_copy_number": None,
                 "tumor_copy_number_ci95": None,
                 "tumor_copy_number_clamped": False,
+                "tumor_copy_number_min": float(lowest),
             }
-        purities, ploidies = self.plausible.T
         ends = np.concatenate([self._tumor(x, purities, ploidies) for x in est.ci()])
         return {
             "tumor_copy_number": float(self._tumor(est.log2)),
@@ -454,6 +456,7 @@ class GeneCaller:
             "tumor_copy_number_clamped": bool(
                 tumor_copy_number(2**est.log2, self.purity, self.ploidy) < 0
             ),
+            "tumor_copy_number_min": None,
         }
 
     def _sites_in(self, start: int, end: int) -> np.ndarray:
@@ -621,8 +624,7 @@ class GeneCaller:
         """Status and the >10-copy flag, each with its reason (rules in docs/outputs.md)."""
         s, name = self.s, self.name
         gained, lost = g["z"] >= s.min_z, g["z"] <= -s.min_z
-        lower = g["copy_number_ci95"][0]
-        tumor = g["tumor_copy_number"]
+        lower, tumor = g["tumor_copy_number_min"], g["tumor_copy_number"]
         over, over_why = self._over_10(g, gained, lower)
         if gained and g["focal"] is None:
             status, why = "inconclusive", g["focal_reason"]
@@ -646,12 +648,9 @@ class GeneCaller:
                 if lower >= s.amp_min_cn
                 else "inconclusive"
             )
-            why = (
-                f"focal; without a purity the sample-average copy number "
-                f"(95% lower bound {lower:.1f}) is a lower bound of the tumor's"
-            )
+            why = f"focal; {self._lower_bound_words(lower)}"
             if status == "inconclusive":
-                why += f" and below {s.amp_min_cn:g}: give --purity to call the level"
+                why += f", below {s.amp_min_cn:g}: give --purity to call the level"
         elif lost:
             status, why = "loss", f"{name} is {-g['z']:.1f} SE below the normals"
         elif g["limit_of_detection"] is not None and g["limit_of_detection"] > s.amp_min_cn:
@@ -672,7 +671,19 @@ class GeneCaller:
             "over_10_reason": over_why,
         }
 
-    def _over_10(self, g: dict, gained: bool, lower: float) -> tuple[bool | None, str]:
+    def _lower_bound_words(self, lower: float) -> str:
+        """What a tumor copy-number lower bound rests on, without a tumor fraction."""
+        if self.most_purity < 1:
+            return (
+                f"the reads allow tumor fractions up to {self.most_purity:.0%} only, so the "
+                f"tumor has at least {lower:.1f} copies (95% lower bound)"
+            )
+        return (
+            f"without a tumor fraction the sample-average copy number (95% lower bound "
+            f"{lower:.1f}) is a lower bound of the tumor's"
+        )
+
+    def _over_10(self, g: dict, gained: bool, lower: float | None) -> tuple[bool | None, str]:
         """More than `high_level_cn` tumor copies: true, false, or null when unknown."""
         c, tumor = self.s.high_level_cn, g["tumor_copy_number"]
         if tumor is not None:
@@ -681,16 +692,10 @@ class GeneCaller:
                 return None, f"no gain seen, but this sample could not have shown {c:g} copies"
             return tumor > c, f"tumor copy number {tumor:.1f} at {self.at_purity}"
         if gained and lower > c:
-            return (
-                True,
-                f"even the lower bound of the sample-average copy number, {lower:.1f}, > {c:g}",
-            )
+            return True, f"{self._lower_bound_words(lower)}, > {c:g}"
         if not gained:
             return False, f"no gain seen; {g['limit_of_detection_reason']}"
-        return None, (
-            f"gained, but without a purity the tumor copy number is only known to be "
-            f">= {lower:.1f}; give --purity"
-        )
+        return None, f"gained, but {self._lower_bound_words(lower)}; give --purity"
 
 
 def uncallable(reason: str) -> dict:

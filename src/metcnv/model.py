@@ -328,6 +328,12 @@ class GeneCall(Model):
     tumor_copy_number: float | None = Field(None, description="purity-adjusted; null without")
     tumor_copy_number_ci95: Interval | None = None
     tumor_copy_number_clamped: bool = False
+    tumor_copy_number_min: float | None = Field(
+        None,
+        description="without a tumor fraction: the tumor copy number's 95% lower bound over "
+        "every tumor fraction and ploidy the reads allow (what the call rests on; the "
+        "sample-average copy number's lower bound when they allow any)",
+    )
     baf: float | None = Field(None, description="minor-allele fraction of the amplicon's SNPs")
     baf_ci95: Interval | None = None
     baf_snps: int = Field(0, description="SNP sites over the amplicon in the BAF")

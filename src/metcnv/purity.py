@@ -18,9 +18,13 @@ any event, and any state but (1, 1) costs a small prior penalty, so noise is not
 with ever finer states at low tumor fractions.
 
 The profile likelihood over p (maximised over P) gives the estimate and a 95% interval
-(likelihood ratio 3.84). Purity is *identifiable* only when the data reject p -> 0 and
-the interval is narrow; one allele amplified over a flat genome is not: its BAF is
-1 / (2r) whatever p is, and depth alone trades p against copies.
+(likelihood ratio 3.84). Purity is *identifiable* only when the interval excludes the
+smallest tumor fractions, is one narrow range, and the purities within one standard error
+of the best do not hold both some p and p/2. In effect only a clonal loss of
+heterozygosity fixes p: a gain keeps both alleles, and one more copy trades exactly for a
+lower tumor fraction ((2,1) at p has the depth and BAF of (3,1) at p/2; (2,2) of (3,3));
+one allele amplified over a flat genome has BAF 1 / (2r) whatever p is. Such data still
+bound p from above, which the caller uses (call.py: tumor_copy_number_min).
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ SEQUENCING_ERROR = 0.005  # alt fraction of a homozygous site, and the floor of 
 # model, so a clean homozygous site at high depth is not taken for a loss at purity 1
 SEGMENT_SD_FLOOR = 0.03  # log2 noise no segment mean is trusted below (waves, GC)
 LR_95 = 3.841  # chi-square(1) 95% quantile: the profile likelihood interval
+LR_68 = 1.0  # chi-square(1) 68% quantile: one standard error of the purity
 MAX_IDENTIFIABLE_WIDTH = 0.5  # a purity interval wider than this says nothing
-MIN_EVIDENCE = 3.841  # 2 x log-likelihood gain over "no tumor" needed to call it seen
 FIT_MIN_SEGMENT = params.FOCAL_MAX_SIZE  # shorter segments (amplicons) are not fitted
 FIT_MIN_DEPTH = 10  # reads over a SNP site for its allele counts to enter the fit
 HOMOZYGOUS_FRACTION = 0.02  # fewer alt (or ref) reads than this: homozygous in the sample.
@@ -193,11 +197,10 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     profile = surface.max(axis=1)
     i_best, j_best = np.unravel_index(int(np.argmax(surface)), surface.shape)
     p_best, ploidy_best = float(PURITY_GRID[i_best]), float(ploidies[j_best])
-    inside = PURITY_GRID[2 * (profile.max() - profile) <= LR_95]
-    ci = (float(inside.min()), float(inside.max()))
-    no_tumor = -0.5 * (log2 / sd) ** 2 + free_ll[:, -1]  # every segment (1, 1) at p -> 0
-    evidence = 2 * (profile.max() - no_tumor.sum())
-    identifiable, reason = _identifiable(evidence, ci)
+    ratio = 2 * (profile.max() - profile)  # likelihood ratio against the best purity
+    inside = ratio <= LR_95
+    identifiable, reason = _identifiable(inside, ratio <= LR_68)
+    ci = (float(PURITY_GRID[inside].min()), float(PURITY_GRID[inside].max()))
     return Surface(
         purity=p_best,
         ploidy=ploidy_best,
@@ -242,19 +245,47 @@ def _per_segment(snp_ll: np.ndarray, which: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _identifiable(evidence: float, ci: tuple[float, float]) -> tuple[bool, str]:
-    """Whether the fit says something about p, and why (not)."""
-    if ci[1] - ci[0] > MAX_IDENTIFIABLE_WIDTH:
+def _identifiable(inside: np.ndarray, top: np.ndarray) -> tuple[bool, str]:
+    """Whether the purity grid points inside the 95% profile interval (`inside`) and within
+    one standard error of the best (`top`) fix p, and why (not). The interval must exclude
+    the smallest tumor fractions (else nothing tells the tumor from a vanishing one) and be
+    one range at most MAX_IDENTIFIABLE_WIDTH wide, and the top must not hold both some p
+    and p/2: a gain keeps both alleles, so one more copy trades exactly for a lower tumor
+    fraction ((2,1) at p fits like (3,1) at p/2, (4,1) at p/3 ...; (2,2) like (3,3)), and
+    a point estimate would pick among ties."""
+    fractions, best = PURITY_GRID[inside], PURITY_GRID[top]
+    low, high = float(fractions.min()), float(fractions.max())
+    if inside[0]:
         return False, (
-            f"the data fit tumor fractions from {ci[0]:.0%} to {ci[1]:.0%} equally well (no "
-            "clonal loss of heterozygosity, balanced gain or set of copy levels fixes it)"
+            f"tumor fractions from {low:.0%} up to {high:.0%} fit the data equally well (no "
+            "clonal loss of heterozygosity or set of copy levels stands out enough to tell the "
+            "tumor from a vanishing one)"
         )
-    if evidence < MIN_EVIDENCE:
+    first, last = np.flatnonzero(inside)[[0, -1]]
+    if not inside[first : last + 1].all():
+        ranges = ", ".join(f"{a:.0%}-{b:.0%}" for a, b in _ranges(inside))
         return False, (
-            "no clonal copy-number or allelic imbalance stands out of the noise, so the tumor "
-            f"fraction cannot be told from 0 (the data allow up to {ci[1]:.0%})"
+            f"tumor fractions in separate ranges ({ranges}) fit the data equally well (gains "
+            "without a loss of heterozygosity trade copies for tumor fraction)"
         )
-    return True, f"fitted from depth and allele frequencies (95% interval {ci[0]:.0%}-{ci[1]:.0%})"
+    if best.max() >= 2 * best.min():
+        return False, (
+            f"tumor fractions from {best.min():.0%} to {best.max():.0%} fit the data about "
+            "equally well (gains without a clonal loss of heterozygosity: one more copy of "
+            f"each trades for a lower tumor fraction), so at most {high:.0%}"
+        )
+    if high - low > MAX_IDENTIFIABLE_WIDTH:
+        return False, (
+            f"the data fit tumor fractions from {low:.0%} to {high:.0%} equally well (no "
+            "clonal loss of heterozygosity or set of copy levels fixes it)"
+        )
+    return True, f"fitted from depth and allele frequencies (95% interval {low:.0%}-{high:.0%})"
+
+
+def _ranges(inside: np.ndarray) -> list[tuple[float, float]]:
+    """The purity ranges (first, last grid point) of each run of `inside`."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])))
+    return [(float(PURITY_GRID[a]), float(PURITY_GRID[b - 1])) for a, b in edges.reshape(-1, 2)]
 
 
 def _local_optima(surface: np.ndarray, ploidies: np.ndarray, keep: int = 5) -> list[PuritySolution]:

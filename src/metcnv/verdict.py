@@ -23,6 +23,13 @@ def verdict(met: GeneCall, purity: Purity) -> str:
         if purity.source == "estimated":
             low, high = purity.ci95
             number += f" (estimated from the reads, 95% CI {low:.0%}-{high:.0%})"
+    elif (
+        purity.fit is not None and purity.fit.ci95[1] < 1 and met.tumor_copy_number_min is not None
+    ):
+        number = (
+            f"at least {met.tumor_copy_number_min:.1f} tumor copies (95% lower bound; the "
+            f"tumor fraction is not known, but the reads allow at most {purity.fit.ci95[1]:.0%})"
+        )
     else:
         number = (
             f"sample-average copy number {met.copy_number:.1f}"
