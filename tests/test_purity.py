@@ -146,6 +146,17 @@ def test_a_given_purity_is_kept_and_checked_against_the_data():
     assert chosen_purity(agreeing.purity, agreeing.ploidy, fit)[2] == []
 
 
+def test_a_given_purity_above_what_the_data_allow_is_warned_about():
+    segments, snps = draw(0.4, [(1, 1), (2, 1), (1, 1), (1, 1)], seed=0, n_snps=30)
+    fit = fit_purity(segments, snps).summary()
+    assert not fit.identifiable and fit.ci95[1] < 0.6
+    too_high = Sample.given("s", "tumor", 0.8, None)
+    warnings = chosen_purity(too_high.purity, too_high.ploidy, fit)[2]
+    assert len(warnings) == 1 and "above the most the data allow" in warnings[0]
+    possible = Sample.given("s", "tumor", 0.4, None)
+    assert chosen_purity(possible.purity, possible.ploidy, fit)[2] == []
+
+
 def test_an_estimate_is_used_when_none_is_given():
     fit = fitted(0.6)
     none = Sample.given("s", "tumor", None, None)

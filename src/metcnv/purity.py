@@ -413,6 +413,11 @@ def chosen_purity(
                 f"the given tumor fraction {given.value:g} lies outside the data's estimate "
                 f"{fit.value:.0%} (95% interval {low:.0%}-{high:.0%}); check it"
             )
+        elif given.value > high:
+            warnings.append(
+                f"the given tumor fraction {given.value:g} is above the most the data allow "
+                f"({high:.0%}, 95% upper bound; they do not fix it); check it"
+            )
         return given.model_copy(update={"fit": fit}), ploidy, warnings
     if not fit.identifiable:
         reason = f"no tumor fraction was given, and {fit.reason}"
