@@ -59,6 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument(
+        "--purecn-per-cell",
+        type=int,
+        default=None,
+        help="run PureCN on the first N tumors of each design class x tumor-fraction cell "
+        "only (default: every tumor; the full design takes PureCN hours)",
+    )
+    parser.add_argument(
         "--cnvkit-venv",
         type=Path,
         default=HERE / ".venv-cnvkit",
@@ -110,6 +117,9 @@ def main(argv: list[str] | None = None) -> dict:
         timings["metcnv"]["cpu_seconds"] = cpu_seconds() - cpu
         rows += run_metcnv.results(design, out / "metcnv", runs=args.runs)
     notes = []
+    if "metcnv" not in args.tools and (out / "metcnv" / "timing.json").exists():
+        rows += run_metcnv.results(design, out / "metcnv", runs=args.runs)
+        notes.append(f"metcnv not run now: its rows are read from {out / 'metcnv'}")
     if "cnvkit" in args.tools:
         import run_cnvkit
 
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
         start, cpu = time.perf_counter(), cpu_seconds()
         try:
             timings["purecn"] = run_purecn.run(
-                design, data, out / "purecn", args.jobs, out / "metcnv", log
+                design, data, out / "purecn", args.jobs, out / "metcnv", log, args.purecn_per_cell
             )
             purecn_rows = run_purecn.results(design, out / "purecn", timings["purecn"])
             rows += purecn_rows

@@ -162,6 +162,7 @@ def _row(sample: design_module.Sample, out: Path, run: str) -> dict:
         "tumor_cn_unrounded": met.get("tumor_copy_number"),  # never rounded
         "ci_low": ci[0],
         "ci_high": ci[1],
+        "tumor_cn_min": met.get("tumor_copy_number_min"),
         "over_10": met.get("over_10_copies"),
         "segment_size": (met.get("amplicon") or {}).get("size"),
         "sample_cn": met.get("copy_number"),

@@ -50,8 +50,10 @@ import time
 from pathlib import Path
 
 import design as design_module
+import numpy as np
 import pandas as pd
 from parallel import parallel_map
+from score import PURITY_STRATA
 
 from metcnv.files import md5sum
 
@@ -211,11 +213,38 @@ def _sample_dir(out: Path, name: str) -> Path:
     return out / "samples" / name
 
 
+def chosen_tumors(design: design_module.Design, per_cell: int | None) -> list[design_module.Sample]:
+    """The tumors PureCN runs on: all, or `per_cell` drawn (seeded) from every cell of design
+    class (identifiable, gains, flat) x tumor-fraction stratum (score.PURITY_STRATA), when
+    the whole design would take PureCN hours."""
+    tumors = sorted(design.cases(), key=lambda s: s.name)
+    if per_cell is None:
+        return tumors
+    cells: dict[tuple[str, str], list] = {}
+    for sample in tumors:
+        fraction = sample.truth["purity"]
+        stratum = next(label for label, low, high in PURITY_STRATA if low <= fraction < high)
+        cells.setdefault((sample.truth["purity_class"], stratum), []).append(sample)
+    rng = np.random.default_rng(SEED)
+    chosen = []
+    for _, members in sorted(cells.items()):
+        picks = rng.choice(len(members), min(per_cell, len(members)), replace=False)
+        chosen += [members[i] for i in sorted(picks)]
+    return chosen
+
+
 def run(
-    design: design_module.Design, data: Path, out: Path, jobs: int, metcnv_out: Path, log=print
+    design: design_module.Design,
+    data: Path,
+    out: Path,
+    jobs: int,
+    metcnv_out: Path,
+    log=print,
+    per_cell: int | None = None,
 ) -> dict:
-    """Intervals, coverage, normal databases and PureCN for every tumor; returns timings
-    and each job's status (failed samples included)."""
+    """Intervals, coverage, normal databases and PureCN for every tumor (or `per_cell` of
+    each design cell, chosen_tumors); returns timings and each job's status (failed samples
+    included)."""
     version, extdata = ensure_purecn()
     for sub in ("logs", "intervals", "coverage", "normaldb", "vcf", "samples"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -230,7 +259,7 @@ def run(
         fingerprints[name] = spec["fingerprint"]
         return spec
 
-    tumors = sorted(design.cases(), key=lambda s: -s.spec.target_depth)
+    tumors = sorted(chosen_tumors(design, per_cell), key=lambda s: -s.spec.target_depth)
     pons = sorted({s.pon for s in tumors})
     panels = sorted({design.normals(pon)[0].panel for pon in pons})
     interval_jobs = []
@@ -310,10 +339,10 @@ def run(
 
 
 def results(design: design_module.Design, out: Path, timing: dict) -> list[dict]:
-    """One row per tumor: PureCN's purity and ploidy (no interval), or why it has none
-    (purity_source 'failed', the reason in purity_reason)."""
+    """One row per tumor PureCN ran on: its purity and ploidy (no interval), or why it has
+    none (purity_source 'failed', the reason in purity_reason)."""
     rows = []
-    for sample in design.cases():
+    for sample in (s for s in design.cases() if s.name in timing["sample_seconds"]):
         status = timing["jobs"][sample.name]["status"]
         row = {
             "sample": sample.name,

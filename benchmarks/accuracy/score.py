@@ -83,8 +83,9 @@ def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
     for column in PURITY_COLUMNS:
         if column not in calls:
             calls[column] = None
-    if "purity_source" not in calls:
-        calls["purity_source"] = None
+    for column in ("purity_source", "tumor_cn_min"):
+        if column not in calls:
+            calls[column] = None
     calls["label"] = [
         tool if run == "given" or tool == "purecn" else f"{tool}_{run}"
         for tool, run in zip(calls["tool"], calls["run"], strict=True)
@@ -97,6 +98,7 @@ def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
         "tumor_cn_unrounded",
         "ci_low",
         "ci_high",
+        "tumor_cn_min",
         "segment_size",
         "sample_cn",
     ):
@@ -335,34 +337,43 @@ def purity_by_stratum(t: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 
 def hidden_vs_given(t: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
     """Focal amplification sensitivity (CN 6, CN >= 8, >10 flag) and false focal calls on
-    negatives per stratum, hidden run next to the given run (target: within 5 points)."""
+    negatives per stratum and design class, hidden run next to the given run (target:
+    within 5 points), and how often the hidden run's lower bound (no purity) holds."""
     rows = []
     strata = [*PURITY_STRATA, ("all", 0.0, 1.01)]
-    for stratum, low, high in strata:
-        row = {"TF": stratum}
-        for given, hidden in pairs:
-            values = {}
-            for label in (given, hidden):
-                s = t[(t["label"] == label) & _in_stratum(t, low, high)]
-                values[label] = {**_sensitivities(_positives(s))}
-                neg = s[s["klass"].isin(NEGATIVE_CLASSES)]
-                values[label]["false"] = f"{int(neg['focal_amp'].sum())}/{len(neg)}"
-            for key, text in (
-                ("sens_eq6", "CN=6"),
-                ("sens_ge8", "CN>=8"),
-                ("sens_over10", ">10 flag"),
-            ):
-                g, h = values[given][key], values[hidden][key]
-                n = values[given][f"n_{key}"]
-                cell = "-" if g is None else f"{100 * g:.0f}% / {100 * h:.0f}%"
-                if g is not None:
-                    ok = abs(h - g) <= 0.05
-                    cell += f" (n={n}) {'✓' if ok else '✗'}"
-                row[f"{text} {given}/{hidden}"] = cell
-            row[f"false focal {given}/{hidden}"] = (
-                f"{values[given]['false']} / {values[hidden]['false']}"
-            )
-        rows.append(row)
+    for klass in ("all", "identifiable", "gains", "flat"):
+        for stratum, low, high in strata:
+            row = {"TF": stratum, "by design": klass}
+            in_class = t["purity_class"] == klass if klass != "all" else t["label"].notna()
+            for given, hidden in pairs:
+                values = {}
+                for label in (given, hidden):
+                    s = t[(t["label"] == label) & _in_stratum(t, low, high) & in_class]
+                    values[label] = {**_sensitivities(_positives(s))}
+                    neg = s[s["klass"].isin(NEGATIVE_CLASSES)]
+                    values[label]["false"] = f"{int(neg['focal_amp'].sum())}/{len(neg)}"
+                    bounded = s[s["tumor_cn_min"].notna()]
+                    values[label]["bound"] = _pct(
+                        int((bounded["tumor_cn_min"] <= bounded["met_cn"] + 1e-9).sum()),
+                        len(bounded),
+                    )
+                for key, text in (
+                    ("sens_eq6", "CN=6"),
+                    ("sens_ge8", "CN>=8"),
+                    ("sens_over10", ">10 flag"),
+                ):
+                    g, h = values[given][key], values[hidden][key]
+                    n = values[given][f"n_{key}"]
+                    cell = "-" if g is None else f"{100 * g:.0f}% / {100 * h:.0f}%"
+                    if g is not None:
+                        ok = abs(h - g) <= 0.05
+                        cell += f" (n={n}) {'✓' if ok else '✗'}"
+                    row[f"{text} {given}/{hidden}"] = cell
+                row[f"false focal {given}/{hidden}"] = (
+                    f"{values[given]['false']} / {values[hidden]['false']}"
+                )
+                row[f"{hidden} lower bound <= truth"] = values[hidden]["bound"]
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -585,10 +596,22 @@ def report(
             "Tumor fraction from the reads, by true tumor fraction and design class "
             "(abs./rel. error and coverage over the estimated samples)"
         ] = purity_by_stratum(t, purity_runs)
+        ran = set(t.loc[t["label"] == "purecn", "sample"])
+        if ran and ran != set(t.loc[t["purity"].notna(), "sample"]):  # PureCN ran on a subset
+            shared = t[t["sample"].isin(ran)]
+            on_shared = {
+                label: purity_metrics(shared[shared["label"] == label]) for label in purity_runs
+            }
+            title = f"on the {len(ran)} tumors PureCN ran on (--purecn-per-cell)"
+            tables[f"Tumor fraction from the reads, {title}"] = purity_headline(on_shared)
+            tables[f"Tumor fraction by true tumor fraction and design class, {title}"] = (
+                purity_by_stratum(shared, purity_runs)
+            )
     if {"metcnv", "metcnv_hidden"} <= labels:
         tables[
-            "Purity hidden vs given: focal amplification sensitivity (given / hidden; "
-            "target within 5 points) and false focal calls on negatives"
+            "Purity hidden vs given, by design class: focal amplification sensitivity (given / "
+            "hidden; target within 5 points), false focal calls on negatives, and how often "
+            "the hidden run's copy-number lower bound (no purity) holds"
         ] = hidden_vs_given(t, [("metcnv", "metcnv_hidden")])
     for title, frame in tables.items():
         sections += ["", f"### {title}", "", markdown(frame)]
