@@ -151,9 +151,21 @@ def run_cases(out: Path, pon: Path, with_purity: bool) -> dict[str, Path]:
         ]
         if with_purity:
             argv += ["--purity", row["purity"]]
-        assert main(argv) == 0, row["sample"]
+        assert main(argv) == exit_code(out / f"{row['sample']}.metcnv.json"), row["sample"]
         folders[row["sample"]] = out
     return folders
+
+
+def exit_code(result: Path) -> int:
+    """The exit code `metcnv call`/`run` owes this result (metcnv.cli.EXIT_CODES)."""
+    import json
+
+    from metcnv import cli
+
+    document = json.loads(result.read_text())
+    if document["qc"]["status"] == "fail":
+        return cli.EXIT_QC_FAIL
+    return cli.EXIT_INCONCLUSIVE if document["met"]["status"] == "inconclusive" else cli.EXIT_OK
 
 
 @pytest.fixture(scope="session")

@@ -212,7 +212,7 @@ def run_cli(*argv):
     [
         ("missing", "missing.bam: no such file"),
         ("hg19", "hg19.bam: aligned to hg19 but the panel of normals is hg38"),
-        ("purity", "--purity 1.5: a tumor fraction is in (0, 1]"),
+        ("purity", "--purity 1.5: must be a finite number in (0, 1]"),
         ("pon", "junk.pon: not a metcnv panel of normals"),
     ],
 )
