@@ -39,10 +39,13 @@ def checked(build: Callable[..., M], model: type[M], values: dict, name: Namer =
         raise MetcnvError("; ".join(problems_of(error, model, values, name))) from None
 
 
-def problems(model: type[BaseModel], values: dict, name: Namer) -> list[str]:
-    """Every problem of `values` as `model` settings (none: they are fine)."""
+def problems(
+    model: type[BaseModel], values: dict, name: Namer, build: Callable | None = None
+) -> list[str]:
+    """Every problem of `values` as `model` settings, made by `build` (default: the model
+    itself); none when they are fine."""
     try:
-        model(**values)
+        (build or model)(**values)
     except ValidationError as error:
         return problems_of(error, model, values, name)
     return []
