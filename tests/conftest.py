@@ -156,6 +156,19 @@ def run_cases(out: Path, pon: Path, with_purity: bool) -> dict[str, Path]:
     return folders
 
 
+@pytest.fixture(scope="session")
+def normal_coverages(tmp_path_factory) -> list[Path]:
+    """`metcnv coverage --snps` of every bundled normal on the example's bins."""
+    from metcnv.cli import main
+
+    folder, paths = tmp_path_factory.mktemp("normals"), []
+    for bam in sorted(DATA.glob("normal*.bam")):
+        paths.append(folder / f"{bam.stem}.coverage.tsv.gz")
+        argv = ["coverage", str(bam), "--targets", str(DATA / "panel.bed"), "--out", str(paths[-1])]
+        assert main([*argv, "--snps", str(DATA / "snps.vcf.gz"), *TEST_BIN_OPTIONS]) == 0
+    return paths
+
+
 def exit_code(result: Path) -> int:
     """The exit code `metcnv call`/`run` owes this result (metcnv.cli.EXIT_CODES)."""
     import json

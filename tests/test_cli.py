@@ -124,22 +124,8 @@ def test_cram_counts_equal_bam_counts(tmp_path, example_pon):
     np.testing.assert_array_equal(bam["depth"], cram_counts["depth"])
 
 
-def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon):
-    coverages = []
-    for bam in sorted(DATA.glob("normal*.bam")):
-        coverages.append(str(tmp_path / f"{bam.stem}.coverage.tsv.gz"))
-        argv = [
-            "coverage",
-            str(bam),
-            "--targets",
-            str(DATA / "panel.bed"),
-            "--out",
-            coverages[-1],
-            "--snps",
-            str(DATA / "snps.vcf.gz"),
-            *TEST_BIN_OPTIONS,
-        ]
-        assert main(argv) == 0
+def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon, normal_coverages):
+    coverages = [str(path) for path in normal_coverages]
     pon_build(tmp_path / "p.pon", coverages)
     a, b = PanelOfNormals.load(example_pon), PanelOfNormals.load(tmp_path / "p.pon")
     np.testing.assert_array_equal(a.centre, b.centre)

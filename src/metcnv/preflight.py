@@ -60,7 +60,11 @@ def config_problems(config: dict) -> list[str]:
 def row_problems(row: dict) -> list[str]:
     """Problems of one sheet row's numbers and date (its column types and patterns are the
     sheet schema's): purity and ploidy finite and in range, the date a real day."""
-    numbers = {k: row.get(k) for k in ("purity", "ploidy") if isinstance(row.get(k), float)}
+    numbers = {
+        key: row[key]
+        for key in ("purity", "ploidy")
+        if isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool)
+    }
     found = problems(
         Sample,
         numbers,
