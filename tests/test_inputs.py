@@ -242,3 +242,67 @@ def test_the_cause_of_few_counted_reads(meta, cause):
     from metcnv.inputs import read_filter_cause
 
     assert read_filter_cause(meta) == cause
+
+
+def test_debug_shows_the_traceback_and_a_bug_is_one_line(tmp_path, capsys, monkeypatch):
+    missing = ["call", str(tmp_path / "x.coverage.tsv.gz"), "--pon", "p", "--out", str(tmp_path)]
+    with pytest.raises(MetcnvError, match="p: no such file"):
+        main(["--debug", *missing])
+    with pytest.raises(MetcnvError):
+        main([*missing, "--debug"])
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("division by zero\nsomewhere")
+
+    monkeypatch.setattr("metcnv.cli.read_coverage", bug)
+    monkeypatch.setattr("metcnv.cli.PanelOfNormals.load", bug)
+    capsys.readouterr()
+    assert main(missing) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("metcnv: internal error: ZeroDivisionError: division by zero somewhere")
+    assert "re-run with --debug" in error
+
+
+def test_the_readme_troubleshooting_covers_these_messages_and_the_exit_codes():
+    """Each message the tests here provoke, and the exit codes, are in the README."""
+    from pathlib import Path
+
+    from metcnv import cli
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    troubleshooting = readme.split("## Troubleshooting", 1)[1]
+    for fragment in (
+        "must be a finite number",
+        "is empty (0 bytes)",
+        "is text (SAM or other), not BAM/CRAM",
+        "truncated (no end-of-file block",
+        "reading failed part-way",
+        "not coordinate-sorted (header @HD SO:queryname)",
+        "cannot be read as the index of",
+        "does not belong to",
+        "cannot be decoded",
+        "not a readable text BED",
+        "is not a .pon archive",
+        "not a complete metcnv coverage file",
+        "bins differ from the panel of normals'",
+        "counted on other bins than --targets",
+        "is a file, not a folder",
+        "cannot write there",
+        "was left out of the panel of normals",
+        "normals are outliers against the others",
+        "is not the BAM's read-group SM",
+        "read counts equal those of normal",
+        "duplicates (flag 0x400)",
+        "internal error",
+    ):
+        assert fragment in troubleshooting, fragment
+    exit_codes = " ".join(readme.split("**Exit codes**", 1)[1].split("\n\n", 1)[0].split())
+    for code, meaning in (
+        (cli.EXIT_OK, "the call was made"),
+        (cli.EXIT_INCONCLUSIVE, "MET is inconclusive"),
+        (cli.EXIT_QC_FAIL, "QC failed"),
+        (cli.EXIT_INPUT, "bad input or settings"),
+        (cli.EXIT_BUG, "an internal error"),
+    ):
+        assert f"`{code}` {meaning}" in exit_codes, (code, meaning)
