@@ -212,6 +212,7 @@ def test_reads_all_dropped_by_the_filters_exit_4_naming_the_cause(tmp_path, capf
     result = json.loads((tmp_path / "tumor_focal.metcnv.json").read_text())
     assert result["met"]["status"] == "inconclusive"
     assert any("duplicates" in reason for reason in result["qc"]["reasons"])
+    assert "100% duplicates (flag 0x400)" in result["met"]["status_reason"]  # and the verdict
     assert main([*argv, "--exit-zero", "--min-mapq", "61"]) == EXIT_OK
     assert "below MAPQ 61 (--min-mapq)" in capfd.readouterr().err
 

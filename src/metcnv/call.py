@@ -252,7 +252,8 @@ def call_sample(
             )
             calls[name] = caller.call()
         else:
-            calls[name] = GeneCaller.absent(name, f"every {name} bin is masked")
+            failed = f" (QC failed: {'; '.join(qc.reasons)})" if qc.status == "fail" else ""
+            calls[name] = GeneCaller.absent(name, f"every {name} bin is masked{failed}")
     pon_mapq = pon.settings.get("min_mapq")
     if pon_mapq is not None and str(pon_mapq) != coverage.meta.get("min_mapq"):
         warnings.append(
