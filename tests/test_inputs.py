@@ -307,3 +307,25 @@ def test_the_readme_troubleshooting_covers_these_messages_and_the_exit_codes():
         (cli.EXIT_BUG, "an internal error"),
     ):
         assert f"`{code}` {meaning}" in exit_codes, (code, meaning)
+
+
+def test_pon_build_refuses_coverage_files_counted_on_another_panel(tmp_path):
+    """Coverage files counted with another --targets than `pon build` is given (a
+    traceback before): one line naming the file and the fix."""
+    from synthetic import sample
+
+    from metcnv import api
+    from metcnv.coverage import write_coverage
+    from metcnv.model import BinSettings, ReadSettings
+
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"n{i}.coverage.tsv.gz")
+        write_coverage(sample(f"n{i}", i), paths[-1])
+    with pytest.raises(MetcnvError, match=r"n0.coverage.tsv.gz: counted on other bins than"):
+        api.build_panel_of_normals(
+            paths,
+            DATA / "panel.bed",
+            BinSettings(offtarget_bin_size=1_000_000),
+            ReadSettings(fasta=DATA / "ref.fa.gz"),
+        )

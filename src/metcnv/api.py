@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from metcnv import params
@@ -125,8 +124,9 @@ def count_panel(
 
 def _panel(
     targets: Path, fasta: Path, settings: BinSettings, min_mapq: int
-) -> tuple[pd.DataFrame, np.ndarray, str, dict]:
-    """Bins, their GC and build from the reference FASTA, and what fixes them (for the PoN)."""
+) -> tuple[pd.DataFrame, str, dict]:
+    """Bins and build from the reference FASTA, and what fixes them (for the PoN); their GC
+    (bin_gc, which reads the whole FASTA) is left to the caller."""
     lengths = fasta_lengths(fasta)
     build = detect_build(lengths, str(fasta))
     table = bins(targets, lengths, build, settings)
@@ -139,7 +139,7 @@ def _panel(
         "access": Path(settings.access).name if settings.access else None,
         "min_mapq": min_mapq,
     }
-    return table, bin_gc(table, fasta), build, stored
+    return table, build, stored
 
 
 def build_panel_of_normals(
@@ -157,7 +157,7 @@ def build_panel_of_normals(
     Outlier normals are left out, or with `strict` refused (pon.build_pon)."""
     if reads.fasta is None:
         raise MetcnvError(f"{targets}: building a panel of normals needs --fasta REF.fa")
-    table, gc, build, stored = _panel(targets, reads.fasta, settings, reads.min_mapq)
+    table, build, stored = _panel(targets, reads.fasta, settings, reads.min_mapq)
     normals = []
     for path in map(Path, inputs):
         if path.suffix.lower() in ALIGNMENT_SUFFIXES:
@@ -175,7 +175,7 @@ def build_panel_of_normals(
                 "use normals and a reference of one genome build"
             )
         normals.append(coverage)
-    return build_pon(normals, gc, stored, strict)
+    return build_pon(normals, bin_gc(table, reads.fasta), stored, strict)
 
 
 def flat_reference(
@@ -183,8 +183,8 @@ def flat_reference(
 ) -> PanelOfNormals:
     """A reference without normals (noisier; every result made with it says so), for
     samples counted with `min_mapq`."""
-    table, gc, build, stored = _panel(targets, fasta, settings, min_mapq)
-    return flat_pon(table, gc, build, stored)
+    table, build, stored = _panel(targets, fasta, settings, min_mapq)
+    return flat_pon(table, bin_gc(table, fasta), build, stored)
 
 
 def call_and_write(

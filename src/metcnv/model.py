@@ -169,10 +169,14 @@ class CallSettings(Model):
         return self
 
 
-class ReadSettings(Model):
-    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter and decoding threads."""
+class InputSettings(Model):
+    """Settings of how the inputs are read and binned: fixed once made (shared freely)."""
 
     model_config = ConfigDict(frozen=True)
+
+
+class ReadSettings(InputSettings):
+    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter and decoding threads."""
 
     fasta: Path | None = Field(None, description="reference FASTA (needed for CRAM)")
     min_mapq: int = Field(
@@ -186,10 +190,8 @@ class ReadSettings(Model):
     )
 
 
-class BinSettings(Model):
+class BinSettings(InputSettings):
     """How a panel BED becomes bins; stored in the panel of normals with the read filter."""
-
-    model_config = ConfigDict(frozen=True)
 
     target_bin_size: int = Field(
         params.TARGET_BIN_SIZE,
@@ -205,10 +207,8 @@ class BinSettings(Model):
     offtarget: bool = Field(True, description="count off-target background bins")
 
 
-class AlleleSettings(Model):
+class AlleleSettings(InputSettings):
     """Where alleles are counted (a sites VCF, or none) and the base quality they need."""
-
-    model_config = ConfigDict(frozen=True)
 
     snps: Path | None = Field(None, description="sites VCF of germline SNPs")
     min_baseq: int = Field(
