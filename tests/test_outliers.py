@@ -44,6 +44,17 @@ def test_a_failed_library_among_the_normals_is_left_out():
     assert list(pon.excluded) == ["thin"] and pon.excluded["thin"].startswith("noisy: MAPD")
 
 
+def test_a_male_normal_among_female_normals_is_no_outlier():
+    """One X where the others have two is no copy-number event of a normal."""
+
+    def chr12_as_x(coverage):  # the simulated genome's chr12 plays chrX
+        coverage.bins = coverage.bins.assign(chrom=coverage.bins["chrom"].replace("chr12", "chrX"))
+        return coverage
+
+    male = sample("m", 40, events=[("chr12", 0, 134_000_000, 1)])
+    assert build_pon([chr12_as_x(c) for c in [*normals(5), male]], GC, {}).excluded == {}
+
+
 def test_clean_normals_stay_and_too_few_cannot_be_judged():
     assert build_pon(normals(6), GC, {}).excluded == {}
     pair = build_pon([*normals(1), sample("t", 40, purity=0.6, events=AMPLIFIED)], GC, {})

@@ -6,7 +6,8 @@ shift the reference every call is made against, silently: a MET amplification in
 leave-one-out residuals (its log2 ratios against a reference fitted to the other
 normals, which the panel of normals keeps anyway):
 
-- copy-number events: circular binary segmentation of the residuals; a segment at least
+- copy-number events: circular binary segmentation of the autosomes' residuals (chrX and
+  chrY differ between normals of either sex); a segment at least
   OUTLIER_EVENT_MIN_LOG2 from 0 and OUTLIER_EVENT_MIN_Z standard errors out is a change
   no normal should show (a tumor, or a large germline CNV, among the normals);
 - noise: MAPD of its target residuals above the QC fail level, or more than
@@ -28,6 +29,8 @@ from metcnv.genome import GENES
 from metcnv.normalize import KINDS, reference_bins
 from metcnv.qc import mapd, profile_correlation
 from metcnv.segment import noise_scale, segment_bins
+
+SEX_AND_MITOCHONDRIAL = ["chrX", "chrY", "chrM"]  # a male normal among females is no outlier
 
 
 def worst_normal(
@@ -61,6 +64,7 @@ def _event(row: np.ndarray, bins: pd.DataFrame, used: np.ndarray, build: str) ->
     """The largest copy-number change in one normal's residuals, as a severity (over 1:
     an outlier) and its description."""
     kinds = bins["kind"].to_numpy()
+    used = used & ~np.isin(bins["chrom"].to_numpy(), SEX_AND_MITOCHONDRIAL)  # normals differ
     weight = np.zeros(len(row))
     for kind in KINDS:  # each kind's own noise (targets are far deeper than off-target bins)
         rows = used & (kinds == kind)
