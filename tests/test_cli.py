@@ -199,7 +199,7 @@ def run_cli(*argv):
         ("missing", "missing.bam: no such file"),
         ("hg19", "hg19.bam: aligned to hg19 but the panel of normals is hg38"),
         ("purity", "--purity 1.5: must be a finite number in (0, 1]"),
-        ("pon", "junk.pon: not a metcnv panel of normals"),
+        ("pon", "junk.pon: is not a .pon archive (text or other), so not a metcnv panel"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, example_pon, case, message):
