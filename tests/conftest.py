@@ -151,9 +151,34 @@ def run_cases(out: Path, pon: Path, with_purity: bool) -> dict[str, Path]:
         ]
         if with_purity:
             argv += ["--purity", row["purity"]]
-        assert main(argv) == 0, row["sample"]
+        assert main(argv) == exit_code(out / f"{row['sample']}.metcnv.json"), row["sample"]
         folders[row["sample"]] = out
     return folders
+
+
+@pytest.fixture(scope="session")
+def normal_coverages(tmp_path_factory) -> list[Path]:
+    """`metcnv coverage --snps` of every bundled normal on the example's bins."""
+    from metcnv.cli import main
+
+    folder, paths = tmp_path_factory.mktemp("normals"), []
+    for bam in sorted(DATA.glob("normal*.bam")):
+        paths.append(folder / f"{bam.stem}.coverage.tsv.gz")
+        argv = ["coverage", str(bam), "--targets", str(DATA / "panel.bed"), "--out", str(paths[-1])]
+        assert main([*argv, "--snps", str(DATA / "snps.vcf.gz"), *TEST_BIN_OPTIONS]) == 0
+    return paths
+
+
+def exit_code(result: Path) -> int:
+    """The exit code `metcnv call`/`run` owes this result (metcnv.cli.EXIT_CODES)."""
+    import json
+
+    from metcnv import cli
+
+    document = json.loads(result.read_text())
+    if document["qc"]["status"] == "fail":
+        return cli.EXIT_QC_FAIL
+    return cli.EXIT_INCONCLUSIVE if document["met"]["status"] == "inconclusive" else cli.EXIT_OK
 
 
 @pytest.fixture(scope="session")

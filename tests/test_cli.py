@@ -124,22 +124,8 @@ def test_cram_counts_equal_bam_counts(tmp_path, example_pon):
     np.testing.assert_array_equal(bam["depth"], cram_counts["depth"])
 
 
-def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon):
-    coverages = []
-    for bam in sorted(DATA.glob("normal*.bam")):
-        coverages.append(str(tmp_path / f"{bam.stem}.coverage.tsv.gz"))
-        argv = [
-            "coverage",
-            str(bam),
-            "--targets",
-            str(DATA / "panel.bed"),
-            "--out",
-            coverages[-1],
-            "--snps",
-            str(DATA / "snps.vcf.gz"),
-            *TEST_BIN_OPTIONS,
-        ]
-        assert main(argv) == 0
+def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon, normal_coverages):
+    coverages = [str(path) for path in normal_coverages]
     pon_build(tmp_path / "p.pon", coverages)
     a, b = PanelOfNormals.load(example_pon), PanelOfNormals.load(tmp_path / "p.pon")
     np.testing.assert_array_equal(a.centre, b.centre)
@@ -212,8 +198,8 @@ def run_cli(*argv):
     [
         ("missing", "missing.bam: no such file"),
         ("hg19", "hg19.bam: aligned to hg19 but the panel of normals is hg38"),
-        ("purity", "--purity 1.5: a tumor fraction is in (0, 1]"),
-        ("pon", "junk.pon: not a metcnv panel of normals"),
+        ("purity", "--purity 1.5: must be a finite number in (0, 1]"),
+        ("pon", "junk.pon: is not a .pon archive (text or other), so not a metcnv panel"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, example_pon, case, message):

@@ -22,7 +22,7 @@ from metcnv import cohort, report
 from metcnv.chromium import chromium
 from metcnv.errors import MetcnvError
 from metcnv.export import SEG_COLUMNS
-from metcnv.files import safe_stem
+from metcnv.files import LOCK_NAME, safe_stem
 
 # sample, purity, MET log2, type, patient, date, site
 SAMPLES = [
@@ -94,7 +94,7 @@ def test_writes_the_documented_files(cohort_dir):
         ]
     )
     assert all(p.resolve().is_relative_to(out.resolve()) for p in cohort_dir["written"])
-    assert not list(out.rglob(".*"))
+    assert {p.name for p in out.rglob(".*")} == {LOCK_NAME}  # no temporary files, a lock
 
 
 def test_summary_tsv_one_row_per_sample(cohort_dir):

@@ -168,10 +168,13 @@ def test_schema_tables_and_report_agree_for_every_bundled_sample(example_results
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (["--min-z", "nan"], "--min-z nan: Input should be a finite number"),
-        (["--ploidy", "inf"], "--ploidy inf: a tumor ploidy is in (0, 8]"),
-        (["--purity", "nan"], "--purity nan: a tumor fraction is in (0, 1]"),
-        (["--amp-min-cn", "25", "--high-level-cn", "5"], "amp_min_cn 25 is above high_level_cn 5"),
+        (["--min-z", "nan"], "--min-z nan: must be a finite number > 0"),
+        (["--ploidy", "inf"], "--ploidy inf: must be a finite number in (0, 8]"),
+        (["--purity", "nan"], "--purity nan: must be a finite number in (0, 1]"),
+        (
+            ["--amp-min-cn", "25", "--high-level-cn", "5"],
+            "--amp-min-cn 25 is above --high-level-cn 5; make --amp-min-cn <= --high-level-cn",
+        ),
     ],
 )
 def test_cli_refuses_nonsense_settings_in_one_line(tmp_path, capsys, option, message):

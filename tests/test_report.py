@@ -15,7 +15,7 @@ import pytest
 from metcnv import report
 from metcnv.chromium import chromium, screenshot
 from metcnv.errors import MetcnvError
-from metcnv.files import safe_stem
+from metcnv.files import LOCK_NAME, safe_stem
 from metcnv.model import GeneCall, Result, Sample
 from metcnv.results import gene_table, snp_table
 
@@ -397,7 +397,7 @@ def test_writes_the_documented_files(fake, written):
         ]
     )
     assert all(p.parent == folder and p.stat().st_size > 0 for p in written["focal"])
-    assert not list(folder.glob(".*"))  # no temporary files left behind
+    assert [p.name for p in folder.glob(".*")] == [LOCK_NAME]  # no temporary files left behind
 
 
 def test_default_out_dir_is_the_json_folder(fake, tmp_path):
@@ -481,7 +481,7 @@ def test_hostile_sample_names_are_escaped_and_stay_in_out_dir(tmp_path, name):
     out = tmp_path / "out"
     paths = report.write_sample_reports(path, out)
     assert all(p.resolve().parent == out.resolve() for p in paths)
-    assert {p.name for p in out.iterdir()} == {p.name for p in paths}
+    assert {p.name for p in out.iterdir()} - {LOCK_NAME} == {p.name for p in paths}
     stem = safe_stem(name)
     assert "/" not in stem and not stem.startswith(".")
     text = paths[0].read_text()
@@ -492,9 +492,11 @@ def test_hostile_sample_names_are_escaped_and_stay_in_out_dir(tmp_path, name):
 
 def test_safe_stem():
     assert safe_stem("GC-001_T1.b") == "GC-001_T1.b"
-    assert safe_stem("../../x") == "_.._x"
-    assert safe_stem("<script>alert(1)</script>") == "_script_alert_1___script_"
-    assert safe_stem(".hidden") == "hidden"
+    assert safe_stem("../../x") == "_.._x-d950bd27"
+    assert safe_stem("<script>alert(1)</script>").startswith("_script_alert_1___script_-")
+    assert safe_stem(".hidden").startswith("hidden-")
+    # distinct names never share a file: a/b is not a_b, though both sanitise to a_b
+    assert len({safe_stem(name) for name in ("a/b", "a_b", "a b", "a:b")}) == 4
     for bad in ["", "tab\there", "line\nbreak"]:
         with pytest.raises(MetcnvError, match="rename"):
             safe_stem(bad)

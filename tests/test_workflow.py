@@ -324,3 +324,76 @@ def test_a_sites_vcf_is_an_input_of_coverage_and_its_allele_tables_of_pon_and_ca
     run = snakemake(workdir, "-n", "--configfile", "snps.yaml", check=False)
     assert run.returncode != 0
     assert "config coverage.snps: sites.vcf.gz has no index" in run.output, run.output
+
+
+def test_bad_bams_dates_and_numbers_are_refused_before_any_job(tmp_path):
+    """What a job would refuse hours later, the dry run refuses at once, all together: a
+    text, a truncated, a name-sorted and an hg19 BAM, an impossible date, a ploidy of nan
+    and a config threshold of .nan."""
+    import pysam
+
+    workdir = make_workdir(tmp_path)
+    (workdir / "text.bam").write_text("@HD\tVN:1.6\n")
+    cut = (DATA / "tumor_flat.bam").read_bytes()
+    (workdir / "cut.bam").write_bytes(cut[: len(cut) // 2])
+    header = {"HD": {"VN": "1.6", "SO": "queryname"}, "SQ": [{"SN": "chr7", "LN": 159_345_973}]}
+    with pysam.AlignmentFile(str(workdir / "names.bam"), "wb", header=header):
+        pass
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr7", "LN": 159_138_663}]}
+    with pysam.AlignmentFile(str(workdir / "hg19.bam"), "wb", header=header):
+        pass
+    for name in ("text", "cut", "names", "hg19"):
+        (workdir / f"{name}.bam.csi").write_bytes(b"")  # an index is there (not read here)
+    rows = [
+        "sample\tbam\tsample_type\tpurity\tploidy\tpatient\tcollection_date\tsite",
+        "normal1\ttests/data/normal1.bam\tnormal\t\t\t\t\t",
+        "normal2\ttests/data/normal2.bam\tnormal\t\t\t\t\t",
+        "a\ttests/data/tumor_focal.bam\ttumor\t0.6\tnan\tP1\t2026-02-30\tstomach",
+        "b\ttext.bam\ttumor\t\t\tP1\t2026-01-10\tstomach",
+        "c\tcut.bam\ttumor\t\t\tP1\t2026-01-10\tstomach",
+        "d\tnames.bam\ttumor\t\t\tP1\t2026-01-10\tstomach",
+        "e\thg19.bam\ttumor\t\t\tP1\t2026-01-10\tstomach",
+    ]
+    (workdir / "bad.tsv").write_text("\n".join(rows) + "\n")
+    config = yaml.safe_load((REPO / EXAMPLE_CONFIG).read_text())
+    config["samples"], config["call"]["min_z"] = "bad.tsv", float("nan")
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
+    assert run.returncode != 0
+    expected = [
+        r"config call.min_z nan: must be a finite number > 0",
+        r"line 4 \(sample 'a'\): ploidy nan: must be a finite number in \(0, 8\]",
+        r"line 4 \(sample 'a'\): collection_date '2026-02-30': not a date",
+        r"line 5 \(sample 'b'\): text.bam: is text \(SAM or other\), not BAM/CRAM",
+        r"line 6 \(sample 'c'\): cut.bam: truncated \(no end-of-file block",
+        r"line 7 \(sample 'd'\): names.bam: not coordinate-sorted",
+        r"line 8 \(sample 'e'\): bam 'hg19.bam' is aligned to hg19, but tests/data/ref.fa.gz",
+    ]
+    assert f"{len(expected)} problem(s) in the sample sheet bad.tsv" in run.output, run.output
+    for pattern in expected:
+        assert re.search(pattern, run.output), f"{pattern!r} not in:\n{run.output}"
+    assert not (workdir / "results").exists()
+
+
+def test_a_jobs_metcnv_error_reaches_the_snakemake_log_as_its_one_line(tmp_path):
+    """A BAM whose index belongs to another BAM passes the header checks; its coverage job
+    fails, and its one-line error is the job's log and shows in Snakemake's own log."""
+    workdir = make_workdir(tmp_path)
+    shutil.copy(DATA / "tumor_focal.bam", workdir / "t.bam")
+    shutil.copy(DATA / "normal1.bam.csi", workdir / "t.bam.csi")
+    rows = [
+        "sample\tbam\tsample_type\tpurity\tploidy\tpatient\tcollection_date\tsite",
+        "normal1\ttests/data/normal1.bam\tnormal\t\t\t\t\t",
+        "normal2\ttests/data/normal2.bam\tnormal\t\t\t\t\t",
+        "t\tt.bam\ttumor\t0.6\t2\tP1\t2026-01-10\tstomach",
+    ]
+    (workdir / "one.tsv").write_text("\n".join(rows) + "\n")
+    options = ["--configfile", EXAMPLE_CONFIG, "--config", "samples=one.tsv"]
+    target = "results/coverage/t.coverage.tsv.gz"
+    run = snakemake(workdir, target, "--cores", "1", *options, check=False)
+    assert run.returncode != 0
+    log = (workdir / "logs/coverage/t.log").read_text()
+    assert log.count("\n") == 1 and log.startswith("metcnv: error: t.bam.csi: does not belong")
+    assert log.strip() in run.output
+    snakemake_log = next((workdir / ".snakemake/log").glob("*.snakemake.log")).read_text()
+    assert log.strip() in snakemake_log

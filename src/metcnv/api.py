@@ -12,14 +12,12 @@ sample `call_sample` (the calls, in memory), `call_and_write` (and the result fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from metcnv import params
-from metcnv.bins import make_bins, read_bed
+from metcnv.bins import bins_checksum, make_bins, read_bed
 from metcnv.call import call_sample
 from metcnv.coverage import (
     SampleCoverage,
@@ -30,10 +28,11 @@ from metcnv.coverage import (
     write_coverage,
 )
 from metcnv.errors import MetcnvError
-from metcnv.files import md5sum, require_file, safe_stem
+from metcnv.files import locked, md5sum, output_folder, require_file, safe_stem
 from metcnv.gc import bin_gc, fasta_lengths
 from metcnv.genome import detect_build
-from metcnv.model import CallSettings, Result, Sample
+from metcnv.inputs import alignment_facts, identity_problem, reading
+from metcnv.model import AlleleSettings, BinSettings, CallSettings, ReadSettings, Result, Sample
 from metcnv.pon import PanelOfNormals, build_pon, flat_pon
 from metcnv.results import make_result, output_paths, write_results
 
@@ -50,25 +49,7 @@ __all__ = [
     "run",
 ]
 ALIGNMENT_SUFFIXES = (".bam", ".cram")
-
-
-@dataclass(frozen=True)
-class BinSettings:
-    """How a panel BED becomes bins; stored in the panel of normals with the read filter."""
-
-    target_bin_size: int = params.TARGET_BIN_SIZE
-    offtarget_bin_size: int = params.OFFTARGET_BIN_SIZE
-    access: Path | None = None
-    offtarget: bool = True
-
-
-@dataclass(frozen=True)
-class ReadSettings:
-    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter and decoding threads."""
-
-    fasta: Path | None = None
-    min_mapq: int = params.MIN_MAPQ
-    threads: int = 1
+DEFAULT_READS = ReadSettings()
 
 
 def bins(targets: Path, lengths: dict[str, int], build: str, settings: BinSettings) -> pd.DataFrame:
@@ -93,7 +74,7 @@ def alignment_genome(path: Path, fasta: Path | None) -> tuple[dict[str, int], st
 def count(
     alignments: Path,
     bins_or_pon: pd.DataFrame | PanelOfNormals,
-    reads: ReadSettings = ReadSettings(),
+    reads: ReadSettings = DEFAULT_READS,
     sample: str | None = None,
     *,
     snps: Path | None = None,
@@ -101,19 +82,27 @@ def count(
 ) -> SampleCoverage:
     """Count a BAM/CRAM on a table of bins, or on a panel of normals' bins (a BAM of another
     build than the normals' is refused before any read is counted); with `snps`, a sites
-    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`)."""
+    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`). The
+    coverage records the read groups' SM and what the read filters drop
+    (metcnv.inputs.alignment_facts); a file damaged part-way is one MetcnvError line."""
     pon = bins_or_pon if isinstance(bins_or_pon, PanelOfNormals) else None
-    return count_bins(
-        alignments,
-        pon.bins if pon else bins_or_pon,
-        fasta=reads.fasta,
-        min_mapq=reads.min_mapq,
-        threads=reads.threads,
-        sample=sample,
-        check_build=pon.check_build if pon else None,
-        snps=snps,
-        min_baseq=min_baseq,
-    )
+    table = pon.bins if pon else bins_or_pon
+    alleles = AlleleSettings(snps=snps, min_baseq=min_baseq)
+    facts = alignment_facts(alignments, reads.fasta, table, reads.min_mapq)
+    with reading(alignments):
+        coverage = count_bins(
+            alignments,
+            table,
+            fasta=reads.fasta,
+            min_mapq=reads.min_mapq,
+            threads=reads.threads,
+            sample=sample,
+            check_build=pon.check_build if pon else None,
+            snps=alleles.snps,
+            min_baseq=alleles.min_baseq,
+        )
+    coverage.meta |= facts
+    return coverage
 
 
 def count_panel(
@@ -135,8 +124,9 @@ def count_panel(
 
 def _panel(
     targets: Path, fasta: Path, settings: BinSettings, min_mapq: int
-) -> tuple[pd.DataFrame, np.ndarray, str, dict]:
-    """Bins, their GC and build from the reference FASTA, and what fixes them (for the PoN)."""
+) -> tuple[pd.DataFrame, str, dict]:
+    """Bins and build from the reference FASTA, and what fixes them (for the PoN); their GC
+    (bin_gc, which reads the whole FASTA) is left to the caller."""
     lengths = fasta_lengths(fasta)
     build = detect_build(lengths, str(fasta))
     table = bins(targets, lengths, build, settings)
@@ -149,7 +139,7 @@ def _panel(
         "access": Path(settings.access).name if settings.access else None,
         "min_mapq": min_mapq,
     }
-    return table, bin_gc(table, fasta), build, stored
+    return table, build, stored
 
 
 def build_panel_of_normals(
@@ -160,25 +150,32 @@ def build_panel_of_normals(
     *,
     snps: Path | None = None,
     min_baseq: int = params.MIN_BASEQ,
+    strict: bool = False,
 ) -> PanelOfNormals:
     """Count (or read) every normal on the panel's bins and fit the panel of normals; BAM/CRAM
-    normals counted with `snps` give it their SNP statistics (coverage files bring theirs)."""
+    normals counted with `snps` give it their SNP statistics (coverage files bring theirs).
+    Outlier normals are left out, or with `strict` refused (pon.build_pon)."""
     if reads.fasta is None:
         raise MetcnvError(f"{targets}: building a panel of normals needs --fasta REF.fa")
-    table, gc, build, stored = _panel(targets, reads.fasta, settings, reads.min_mapq)
+    table, build, stored = _panel(targets, reads.fasta, settings, reads.min_mapq)
     normals = []
     for path in map(Path, inputs):
         if path.suffix.lower() in ALIGNMENT_SUFFIXES:
             coverage = count(path, table, reads, snps=snps, min_baseq=min_baseq)
         else:
             coverage = read_coverage(path)
+            if coverage.bins_md5 != bins_checksum(table):
+                raise MetcnvError(
+                    f"{path}: counted on other bins than --targets {targets} and the bin "
+                    "options give; count every normal with the same panel BED and bin options"
+                )
         if coverage.build != build:
             raise MetcnvError(
                 f"{path}: aligned to {coverage.build} but {reads.fasta} is {build}; "
                 "use normals and a reference of one genome build"
             )
         normals.append(coverage)
-    return build_pon(normals, gc, stored)
+    return build_pon(normals, bin_gc(table, reads.fasta), stored, strict)
 
 
 def flat_reference(
@@ -186,8 +183,8 @@ def flat_reference(
 ) -> PanelOfNormals:
     """A reference without normals (noisier; every result made with it says so), for
     samples counted with `min_mapq`."""
-    table, gc, build, stored = _panel(targets, fasta, settings, min_mapq)
-    return flat_pon(table, gc, build, stored)
+    table, build, stored = _panel(targets, fasta, settings, min_mapq)
+    return flat_pon(table, bin_gc(table, fasta), build, stored)
 
 
 def call_and_write(
@@ -198,14 +195,57 @@ def call_and_write(
     sample: Sample,
     settings: CallSettings,
     out: Path,
+    *,
+    strict: bool = False,
+    save_coverage: bool = False,
 ) -> Result:
-    """Call a counted sample and write the four result files into `out`; returns the result."""
-    pon.check_sample(coverage, str(coverage_path or coverage.meta.get("source")))
+    """Call a counted sample and write the result files into `out` (with `save_coverage`,
+    its coverage first, to `coverage_path`); returns the result.
+
+    A sample name its reads' read groups contradict is a warning (with `strict`, an
+    error), and so is a sample whose counts are those of one of the panel's normals. The
+    files are written while `out` is locked (files.locked): concurrent calls of one sample
+    into one folder leave the complete set of one of them, never a mix.
+    """
+    source = str(coverage_path or coverage.meta.get("source"))
+    pon.check_sample(coverage, source)
+    notes = _sample_notes(coverage, pon, sample.name, strict)
     called = call_sample(coverage, pon, sample.purity, sample.ploidy, settings)
+    called.warnings[:0] = notes
     outputs = output_paths(Path(out), sample.name)
-    result = make_result(called, sample, settings, coverage, coverage_path, pon, pon_path, outputs)
-    write_results(called, result, outputs)
+    with locked(out):
+        if save_coverage and coverage_path is not None:
+            write_coverage(coverage, coverage_path)
+        result = make_result(
+            called, sample, settings, coverage, coverage_path, pon, pon_path, outputs
+        )
+        write_results(called, result, outputs)
     return result
+
+
+def _sample_notes(
+    coverage: SampleCoverage, pon: PanelOfNormals, name: str, strict: bool
+) -> list[str]:
+    """Warnings about the sample's identity: a name its reads contradict (an error with
+    `strict`), or counts equal to a normal's of the panel of normals."""
+    notes = []
+    problem = identity_problem(name, coverage.meta)
+    if problem and strict:
+        raise MetcnvError(
+            f"{coverage.meta.get('source')}: {problem}; give the right BAM or --sample, or "
+            "run without --strict"
+        )
+    if problem:
+        notes.append(problem)
+    member = pon.member_like(coverage)
+    if member is not None:
+        notes.append(
+            f"the sample's read counts equal those of normal {member!r} in the panel of "
+            "normals: it is called against a reference that contains it, so its noise looks "
+            "lower and its limit of detection better than they are; call it against a panel "
+            "of normals without it"
+        )
+    return notes
 
 
 def run(
@@ -218,16 +258,28 @@ def run(
     purity: float | None = None,
     ploidy: float | None = None,
     settings: CallSettings | None = None,
-    reads: ReadSettings = ReadSettings(),
+    reads: ReadSettings = DEFAULT_READS,
     snps: Path | None = None,
     min_baseq: int = params.MIN_BASEQ,
+    strict: bool = False,
 ) -> Result:
     """Count and call one BAM/CRAM, writing its coverage (with `snps`, and its allele
-    counts) and result files into `out` (`metcnv run` then writes the report from them)."""
-    alignments, out, pon_path = Path(alignments), Path(out), Path(pon)
+    counts) and result files into `out` (`metcnv run` then writes the report from them);
+    `strict` as in `call_and_write`. The folder is checked before any read is counted."""
+    alignments, out, pon_path = Path(alignments), output_folder(out, "--out"), Path(pon)
     panel = PanelOfNormals.load(pon_path)
+    Sample.given(sample or "sample", sample_type, purity, ploidy)  # refused before counting
     coverage = count(alignments, panel, reads, sample, snps=snps, min_baseq=min_baseq)
     who = Sample.given(sample or coverage.sample, sample_type, purity, ploidy)
     path = out / f"{safe_stem(who.name)}.coverage.tsv.gz"
-    write_coverage(coverage, path)
-    return call_and_write(coverage, path, panel, pon_path, who, settings or CallSettings(), out)
+    return call_and_write(
+        coverage,
+        path,
+        panel,
+        pon_path,
+        who,
+        settings or CallSettings(),
+        out,
+        strict=strict,
+        save_coverage=True,
+    )

@@ -9,15 +9,19 @@ chrom, start, end, gene, kind ('target' or 'offtarget'), 0-based half-open, sort
 
 from __future__ import annotations
 
+import gzip
 import hashlib
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
 from metcnv import params
 from metcnv.errors import MetcnvError
+from metcnv.files import require_file
 from metcnv.genome import GENES, PRIMARY, canonical, contig_order
 
 BIN_COLUMNS = ["chrom", "start", "end", "gene", "kind"]
@@ -28,10 +32,12 @@ def read_bed(path: str | Path, build: str | None = None) -> pd.DataFrame:
     """Read a BED of intervals (chrom, start, end[, name]) with canonical contig names.
 
     Without a name column, genes are taken from metcnv's built-in coordinates for `build`.
+    A gzip- or bgzip-compressed BED is read as well.
     """
+    path = require_file(path, "a BED file")
     rows = []
-    with open(path) as handle:
-        for lineno, line in enumerate(handle, 1):
+    with _open_text(path) as handle:
+        for lineno, line in enumerate(_lines(handle, path), 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
             fields = line.rstrip("\n").split("\t")
@@ -56,6 +62,24 @@ def read_bed(path: str | Path, build: str | None = None) -> pd.DataFrame:
         bed["gene"] = [g or _builtin_gene(build, c, s, e) for c, s, e, g in bed.itertuples(False)]
     bed["gene"] = bed["gene"].replace("", NO_GENE)
     return sort_bins(bed)
+
+
+def _open_text(path: Path) -> IO[str]:
+    """A text file, gunzipped on the fly when it is gzip-compressed."""
+    with open(path, "rb") as handle:
+        packed = handle.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt") if packed else open(path)
+
+
+def _lines(handle: IO[str], path: Path) -> Iterator[str]:
+    """The lines of a text file; a binary or damaged file is one line naming it."""
+    try:
+        yield from handle
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+        raise MetcnvError(
+            f"{path}: not a readable text BED ({error}); give a tab-separated BED "
+            "(plain or gzipped)"
+        ) from None
 
 
 def _builtin_gene(build: str, chrom: str, start: int, end: int) -> str:

@@ -36,6 +36,7 @@ from metcnv.allelic_segments import split_by_alleles
 from metcnv.bins import NO_GENE, gene_labels, gene_mask
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
+from metcnv.inputs import read_filter_cause
 from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
@@ -224,7 +225,15 @@ def call_sample(
     plausible = _plausible(purity, ploidy, surface)
     warnings += notes
     segments = _with_alleles(segments, fit_snps, purity, ploidy)
-    qc = QC(**sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction))
+    qc = QC(
+        **sample_qc(
+            bins,
+            pon.centre,
+            pon.loo_residuals,
+            coverage.on_target_fraction,
+            read_filter_cause(coverage.meta),
+        )
+    )
     calls = {}
     for name, rows in gene_rows(bins).items():
         if (rows & used).any():
@@ -243,7 +252,8 @@ def call_sample(
             )
             calls[name] = caller.call()
         else:
-            calls[name] = GeneCaller.absent(name, f"every {name} bin is masked")
+            failed = f" (QC failed: {'; '.join(qc.reasons)})" if qc.status == "fail" else ""
+            calls[name] = GeneCaller.absent(name, f"every {name} bin is masked{failed}")
     pon_mapq = pon.settings.get("min_mapq")
     if pon_mapq is not None and str(pon_mapq) != coverage.meta.get("min_mapq"):
         warnings.append(

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from metcnv.errors import MetcnvError
+from metcnv.files import replacing
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_TIMEOUT = 180  # seconds for one page (a cold start in a container takes ~2 s)
@@ -88,9 +89,7 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path:
     """Print an HTML file to A4 PDF with headless Chromium (atomic: temp file, rename)."""
     pdf_path = Path(pdf_path)
     require_chromium(html_path)
-    fd, tmp = tempfile.mkstemp(dir=pdf_path.parent, prefix=f".{pdf_path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(pdf_path) as tmp:
         chromium(
             [f"--print-to-pdf={tmp}", "--no-pdf-header-footer", "--virtual-time-budget=5000"],
             html_path,
@@ -100,13 +99,6 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path:
                 f"{html_path}: Chromium wrote an empty PDF; print the HTML "
                 "report from a browser instead"
             )
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; give the PDF the usual mode
-        os.replace(tmp, pdf_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return pdf_path
 
 

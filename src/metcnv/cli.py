@@ -1,6 +1,11 @@
-"""Command-line interface: parses options, calls the Python API (metcnv.api) and prints.
+"""Command-line interface: parses and checks options, calls the Python API (metcnv.api)
+and prints.
 
-A MetcnvError becomes one line on stderr and exit code 2.
+Every option is checked by the models of metcnv.model (metcnv.validation) before any file
+is read. Exit codes (EXIT_CODES, also in `metcnv --help`): 0 done (for `call` and `run`:
+MET called and QC not failed), 2 bad input or settings (one line naming the file or
+option, what is wrong and the fix), 3 MET inconclusive, 4 QC failed (3 and 4 exit 0 with
+--exit-zero), 1 an internal error (a bug; one line, the traceback with --debug).
 """
 
 from __future__ import annotations
@@ -9,17 +14,44 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from metcnv import __version__, api, params
 from metcnv.alleles import SKIP_REASONS
 from metcnv.cohort import write_summary
 from metcnv.coverage import SampleCoverage, alleles_path, read_coverage, write_coverage
 from metcnv.errors import MetcnvError
-from metcnv.model import SAMPLE_TYPES, CallSettings, Result, Sample
+from metcnv.files import output_file, output_folder
+from metcnv.inputs import quiet_htslib
+from metcnv.model import (
+    SAMPLE_TYPES,
+    AlleleSettings,
+    BinSettings,
+    CallSettings,
+    ReadSettings,
+    Result,
+    Sample,
+    Status,
+)
 from metcnv.pon import PanelOfNormals
 from metcnv.report import write_sample_reports
 from metcnv.results import output_paths
+from metcnv.validation import checked, flag
+
+EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_QC_FAIL = 0, 1, 2, 3, 4
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}  done; for call and run: MET called and QC not failed
+  {EXIT_INPUT}  bad input or settings (one line: the file or option, what is wrong, the fix)
+  {EXIT_INCONCLUSIVE}  call, run: MET inconclusive (the reason is printed)
+  {EXIT_QC_FAIL}  call, run: QC failed (the reasons are printed); --exit-zero: 0 for 3 and 4
+  {EXIT_BUG}  an internal error, a bug (one line; --debug shows the traceback)
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other metcnv error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT, f"metcnv: error: {message}; see `{self.prog} --help`\n")
+
 
 EXAMPLES = """examples:
   metcnv pon build --targets panel.bed --fasta ref.fa --out panel.pon normal*.bam
@@ -30,64 +62,49 @@ EXAMPLES = """examples:
 """
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def bin_settings(args) -> BinSettings:
+    values = {
+        "target_bin_size": args.target_bin_size,
+        "offtarget_bin_size": args.offtarget_bin_size,
+        "access": args.access,
+        "offtarget": not args.no_offtarget,
+    }
+    return checked(BinSettings, BinSettings, values)
 
 
-RANGES = {  # what a refused --purity or --ploidy must be, in words
-    "purity": "a tumor fraction is in (0, 1]; e.g. 0.3",
-    "ploidy": f"a tumor ploidy is in (0, {params.MAX_PLOIDY:g}]; e.g. 2",
-}
-
-
-def _refused(error: ValidationError, values: dict) -> MetcnvError:
-    """A refused setting as one line: the option, the value given and what it must be."""
-    problem = error.errors()[0]
-    where = str(problem["loc"][0]) if problem["loc"] else ""
-    given = f" {values[where]}" if where in values else ""
-    option = _flag(where) if where else "options"
-    return MetcnvError(f"{option}{given}: {RANGES.get(where, problem['msg'])}")
-
-
-def bin_settings(args) -> api.BinSettings:
-    return api.BinSettings(
-        target_bin_size=args.target_bin_size,
-        offtarget_bin_size=args.offtarget_bin_size,
-        access=args.access,
-        offtarget=not args.no_offtarget,
-    )
-
-
-def read_settings(args) -> api.ReadSettings:
-    return api.ReadSettings(fasta=args.fasta, min_mapq=args.min_mapq, threads=args.threads)
+def read_settings(args) -> ReadSettings:
+    values = {"fasta": args.fasta, "min_mapq": args.min_mapq, "threads": args.threads}
+    return checked(ReadSettings, ReadSettings, values)
 
 
 def allele_settings(args) -> dict:
     """The sites VCF and base quality filter, as keyword arguments of api.count/count_panel/run."""
-    return {"snps": args.snps, "min_baseq": args.min_baseq}
+    values = {"snps": args.snps, "min_baseq": args.min_baseq}
+    return dict(checked(AlleleSettings, AlleleSettings, values))
 
 
 def call_settings(args) -> CallSettings:
     values = {name: getattr(args, name) for name in CallSettings.model_fields}
-    try:
-        return CallSettings(**values)
-    except ValidationError as error:
-        raise _refused(error, values) from None
+    return checked(CallSettings, CallSettings, values)
 
 
 def sample_of(args) -> Sample:
     """The sample as the user described it (named "sample" until its file says otherwise);
     purity and ploidy checked (finite, in range) before any file is read."""
-    values = {"sample": args.sample or "sample", "purity": args.purity, "ploidy": args.ploidy}
-    try:
-        return Sample.given(values["sample"], args.sample_type, args.purity, args.ploidy)
-    except ValidationError as error:
-        raise _refused(error, values) from None
+    values = {
+        "name": args.sample or "sample",
+        "sample_type": args.sample_type,
+        "purity": args.purity,
+        "ploidy": args.ploidy,
+    }
+    return checked(Sample.given, Sample, values)
 
 
 # --- commands ------------------------------------------------------------------------------
-def _cmd_coverage(args) -> None:
+def _cmd_coverage(args) -> int:
     reads, alleles = read_settings(args), allele_settings(args)
+    bins = None if args.pon else bin_settings(args)
+    output_file(args.out, "--out")
     if args.snps:
         alleles_path(args.out)  # a name the allele table cannot go beside fails before counting
     if args.pon:
@@ -95,7 +112,7 @@ def _cmd_coverage(args) -> None:
         coverage = api.count(args.alignments, pon, reads, args.sample, **alleles)
     else:
         coverage = api.count_panel(
-            args.alignments, args.targets, bin_settings(args), reads, args.sample, **alleles
+            args.alignments, args.targets, bins, reads, args.sample, **alleles
         )
     write_coverage(coverage, args.out)
     print(
@@ -104,6 +121,7 @@ def _cmd_coverage(args) -> None:
     )
     if coverage.alleles is not None:
         print(f"{coverage.sample}: {_snp_summary(coverage)} -> {alleles_path(args.out)}")
+    return EXIT_OK
 
 
 def _snp_summary(coverage: SampleCoverage) -> str:
@@ -115,9 +133,11 @@ def _snp_summary(coverage: SampleCoverage) -> str:
     return f"alleles at {meta['snps_kept']} SNPs (sites skipped: {skipped})"
 
 
-def _cmd_pon_build(args) -> None:
+def _cmd_pon_build(args) -> int:
+    bins, reads, alleles = bin_settings(args), read_settings(args), allele_settings(args)
+    output_file(args.out, "--out")
     pon = api.build_panel_of_normals(
-        args.inputs, args.targets, bin_settings(args), read_settings(args), **allele_settings(args)
+        args.inputs, args.targets, bins, reads, **alleles, strict=args.strict
     )
     pon.save(args.out)
     for warning in pon.warnings:
@@ -126,26 +146,39 @@ def _cmd_pon_build(args) -> None:
         f"panel of normals: {len(pon.normals)} normals, {int(pon.used.sum())} of "
         f"{len(pon.used)} bins used, {len(pon.components)} components -> {args.out}"
     )
+    return EXIT_OK
 
 
-def _cmd_pon_flat(args) -> None:
-    pon = api.flat_reference(args.targets, args.fasta, bin_settings(args), args.min_mapq)
+def _cmd_pon_flat(args) -> int:
+    bins, reads = bin_settings(args), read_settings(args)
+    output_file(args.out, "--out")
+    pon = api.flat_reference(args.targets, args.fasta, bins, reads.min_mapq)
     pon.save(args.out)
     print(f"flat reference ({len(pon.bins)} bins, no normals) -> {args.out}")
+    return EXIT_OK
 
 
-def _cmd_call(args) -> None:
+def _cmd_call(args) -> int:
     settings, sample = call_settings(args), sample_of(args)
+    output_folder(args.out, "--out")
     pon, coverage = PanelOfNormals.load(args.pon), read_coverage(args.coverage)
     sample = sample.model_copy(update={"name": args.sample or coverage.sample})
     result = api.call_and_write(
-        coverage, Path(args.coverage), pon, Path(args.pon), sample, settings, args.out
+        coverage,
+        Path(args.coverage),
+        pon,
+        Path(args.pon),
+        sample,
+        settings,
+        args.out,
+        strict=args.strict,
     )
     _print_call(result)
+    return _call_exit(result, args.exit_zero)
 
 
-def _cmd_run(args) -> None:
-    settings = call_settings(args)
+def _cmd_run(args) -> int:
+    settings, reads, alleles = call_settings(args), read_settings(args), allele_settings(args)
     sample_of(args)  # a bad purity or ploidy is refused before the BAM is read
     result = api.run(
         args.alignments,
@@ -156,22 +189,39 @@ def _cmd_run(args) -> None:
         purity=args.purity,
         ploidy=args.ploidy,
         settings=settings,
-        reads=read_settings(args),
-        **allele_settings(args),
+        reads=reads,
+        strict=args.strict,
+        **alleles,
     )
     _print_call(result)
     _print_written(
         write_sample_reports(output_paths(Path(args.out), result.sample)["json"], pdf=args.pdf)
     )
+    return _call_exit(result, args.exit_zero)
 
 
-def _cmd_report(args) -> None:
+def _call_exit(result: Result, exit_zero: bool) -> int:
+    """The exit code of a call (module docstring), and the cause on stderr when not 0."""
+    if result.qc.status == "fail":
+        code, why = EXIT_QC_FAIL, "QC failed: " + "; ".join(result.qc.reasons)
+    elif result.met.status is Status.INCONCLUSIVE:
+        code, why = EXIT_INCONCLUSIVE, f"MET inconclusive: {result.met.status_reason}"
+    else:
+        return EXIT_OK
+    keep = ", exit 0 with --exit-zero" if exit_zero else " (--exit-zero: exit 0)"
+    print(f"metcnv: {result.sample}: {why}{keep}", file=sys.stderr)
+    return EXIT_OK if exit_zero else code
+
+
+def _cmd_report(args) -> int:
     for path in args.results:
         _print_written(write_sample_reports(path, args.out, pdf=args.pdf))
+    return EXIT_OK
 
 
-def _cmd_summary(args) -> None:
+def _cmd_summary(args) -> int:
     _print_written(write_summary(args.results, args.out, args.samples))
+    return EXIT_OK
 
 
 def _print_written(paths: list[Path]) -> None:
@@ -187,20 +237,21 @@ def _print_call(result: Result) -> None:
 
 
 # --- parser --------------------------------------------------------------------------------
+def _option(group, model, name: str) -> None:
+    """An option made from a settings model's field: its name, type, default and help."""
+    field = model.model_fields[name]
+    group.add_argument(
+        flag(name),
+        type=field.annotation if field.annotation in (int, float) else float,
+        default=field.default,
+        help=f"{field.description} (default %(default)s)",
+    )
+
+
 def _bin_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("bins")
-    group.add_argument(
-        "--target-bin-size",
-        type=int,
-        default=params.TARGET_BIN_SIZE,
-        help="split targets into bins of about this size (default %(default)s)",
-    )
-    group.add_argument(
-        "--offtarget-bin-size",
-        type=int,
-        default=params.OFFTARGET_BIN_SIZE,
-        help="off-target background bin size (default %(default)s)",
-    )
+    _option(group, BinSettings, "target_bin_size")
+    _option(group, BinSettings, "offtarget_bin_size")
     group.add_argument(
         "--access", type=Path, help="BED of accessible regions; off-target bins only there"
     )
@@ -211,12 +262,7 @@ def _bin_options(parser: argparse.ArgumentParser) -> None:
 
 def _read_options(parser: argparse.ArgumentParser, fasta_required: bool = False) -> None:
     group = parser.add_argument_group("reads")
-    group.add_argument(
-        "--min-mapq",
-        type=int,
-        default=params.MIN_MAPQ,
-        help="ignore reads below this mapping quality (default %(default)s)",
-    )
+    _option(group, ReadSettings, "min_mapq")
     group.add_argument(
         "--reference",
         "--fasta",
@@ -225,12 +271,7 @@ def _read_options(parser: argparse.ArgumentParser, fasta_required: bool = False)
         required=fasta_required,
         help="indexed reference FASTA (needed for CRAM and to build a PoN)",
     )
-    group.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="BAM/CRAM decompression threads (default %(default)s)",
-    )
+    _option(group, ReadSettings, "threads")
 
 
 def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
@@ -241,12 +282,7 @@ def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
         help=f"{whose}sites VCF of germline SNPs (bgzipped, tabix-indexed): count ref/alt "
         "reads at its biallelic SNVs in the bins",
     )
-    group.add_argument(
-        "--min-baseq",
-        type=int,
-        default=params.MIN_BASEQ,
-        help="with --snps: ignore bases below this base quality (default %(default)s)",
-    )
+    _option(group, AlleleSettings, "min_baseq")
 
 
 def _call_options(parser: argparse.ArgumentParser) -> None:
@@ -256,29 +292,48 @@ def _call_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-type", choices=SAMPLE_TYPES, default="tumor")
     parser.add_argument("--purity", type=float, help="tumor fraction in (0, 1], if known")
     parser.add_argument(
-        "--ploidy", type=float, help=f"tumor ploidy (default {params.PLOIDY:g}, assumed)"
+        "--ploidy",
+        type=float,
+        help=f"tumor ploidy in (0, {params.MAX_PLOIDY:g}] (default {params.PLOIDY:g}, assumed)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse (exit 2) a sample name its reads' read-group SM contradicts, instead of "
+        "warning",
+    )
+    parser.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help=f"exit 0 also when MET is inconclusive ({EXIT_INCONCLUSIVE}) or QC fails "
+        f"({EXIT_QC_FAIL})",
     )
     group = parser.add_argument_group("calling thresholds")
-    for name, field in CallSettings.model_fields.items():
-        group.add_argument(
-            _flag(name),
-            type=field.annotation if isinstance(field.annotation, type) else float,
-            default=field.default,
-            help=f"{field.description} (default %(default)s)",
-        )
+    for name in CallSettings.model_fields:
+        _option(group, CallSettings, name)
+
+
+DEBUG_HELP = "on an error, show the traceback (for a bug report)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="metcnv",
         description="MET copy number and MET amplification from NGS reads.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES + "\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"metcnv {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    common = argparse.ArgumentParser(add_help=False)  # options every command takes, too
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
 
-    coverage = commands.add_parser("coverage", help="count reads per bin of one BAM/CRAM")
+    coverage = commands.add_parser(
+        "coverage", help="count reads per bin of one BAM/CRAM", parents=[common]
+    )
     coverage.add_argument("alignments", type=Path, help="indexed BAM or CRAM")
     coverage.add_argument("--out", type=Path, required=True, help="X.coverage.tsv.gz")
     source = coverage.add_mutually_exclusive_group(required=True)
@@ -293,9 +348,17 @@ def build_parser() -> argparse.ArgumentParser:
     pon = commands.add_parser("pon", help="build a panel of normals").add_subparsers(
         dest="pon_command", required=True, metavar="ACTION"
     )
-    build = pon.add_parser("build", help="from normal BAM/CRAMs or their coverage files")
+    build = pon.add_parser(
+        "build", help="from normal BAM/CRAMs or their coverage files", parents=[common]
+    )
     build.add_argument("inputs", type=Path, nargs="+", help="normals: BAM/CRAM or .coverage.tsv.gz")
-    flat = pon.add_parser("flat", help="flat reference without normals (noisier)")
+    build.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse (exit 2) a normal that is an outlier against the others, instead of "
+        "leaving it out",
+    )
+    flat = pon.add_parser("flat", help="flat reference without normals (noisier)", parents=[common])
     for sub, func in ((build, _cmd_pon_build), (flat, _cmd_pon_flat)):
         sub.add_argument("--targets", type=Path, required=True, help="panel BED")
         sub.add_argument("--out", type=Path, required=True, help="PANEL.pon")
@@ -304,12 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
     _allele_options(build, "BAM/CRAM normals: ")
 
-    call = commands.add_parser("call", help="call a coverage file against a panel of normals")
+    call = commands.add_parser(
+        "call", help="call a coverage file against a panel of normals", parents=[common]
+    )
     call.add_argument("coverage", type=Path, help="X.coverage.tsv.gz from `metcnv coverage`")
     _call_options(call)
     call.set_defaults(func=_cmd_call)
 
-    run = commands.add_parser("run", help="coverage + call + report of one BAM/CRAM")
+    run = commands.add_parser(
+        "run", help="coverage + call + report of one BAM/CRAM", parents=[common]
+    )
     run.add_argument("alignments", type=Path, help="indexed BAM or CRAM")
     _call_options(run)
     _read_options(run)
@@ -318,14 +385,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     report = commands.add_parser(
-        "report", help="HTML report, VCF, IGV SEG and MultiQC table of results"
+        "report", help="HTML report, VCF, IGV SEG and MultiQC table of results", parents=[common]
     )
     report.add_argument("results", type=Path, nargs="+", help="{sample}.metcnv.json files")
     report.add_argument("--out", type=Path, help="output folder (default: beside each JSON)")
     report.add_argument("--pdf", action="store_true", help="also a PDF (headless Chromium)")
     report.set_defaults(func=_cmd_report)
 
-    summary = commands.add_parser("summary", help="cohort table and per-patient timelines")
+    summary = commands.add_parser(
+        "summary", help="cohort table and per-patient timelines", parents=[common]
+    )
     summary.add_argument("results", type=Path, nargs="+", help="{sample}.metcnv.json files")
     summary.add_argument("--out", type=Path, required=True, help="output folder")
     summary.add_argument("--samples", type=Path, help="sample sheet (patient, dates, site)")
@@ -334,13 +403,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every failure is one line on stderr and an exit code (EXIT_CODES)."""
     args = build_parser().parse_args(argv)
+    if args.debug:
+        return args.func(args)
+    quiet_htslib()
     try:
-        args.func(args)
+        return args.func(args)
     except MetcnvError as error:
-        print(f"metcnv: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+        print(f"metcnv: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("metcnv: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: one line, and how to see more
+        print(
+            f"metcnv: internal error: {type(error).__name__}: {_one_line(error)}; this is a "
+            "bug: re-run with --debug and report the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from metcnv.export import seg_frame, write_seg
 from metcnv.files import atomic_write, require_file, safe_stem
 from metcnv.loading import read_json, read_table
 from metcnv.model import CallSettings, Interval, Result
+from metcnv.preflight import collection_date
 
 SHEET_COLUMNS = ["patient", "collection_date", "site"]
 SUMMARY_COLUMNS = [
@@ -100,7 +101,7 @@ def read_sheet(path: Path) -> pd.DataFrame:
             dates.append(pd.NaT)
             continue
         try:
-            dates.append(pd.Timestamp(text).normalize())
+            dates.append(collection_date(text))
         except ValueError:
             raise MetcnvError(
                 f"{path}: collection_date {text!r} of sample {sample!r} is not a "

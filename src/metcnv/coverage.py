@@ -24,6 +24,7 @@ with its MD5, so that neither file is used with another's counts.
 from __future__ import annotations
 
 import gzip
+import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
@@ -49,12 +50,16 @@ from metcnv.bins import BIN_COLUMNS, bin_index, bins_checksum
 from metcnv.errors import MetcnvError
 from metcnv.files import atomic_write, md5sum, require_file
 from metcnv.genome import canonical, detect_build
+from metcnv.inputs import open_checked
 
 FORMAT = "metcnv-coverage"
 FORMAT_VERSION = "1"
 
 PAIRED, PROPER, MATE_UNMAPPED, READ2 = 0x1, 0x2, 0x8, 0x80
 META_KEYS = ("source", "source_md5", "min_mapq", "exclude_flags")
+# what identifies the reads and how the filters treat them (metcnv.inputs.alignment_facts);
+# absent from files counted before metcnv recorded them
+FACT_KEYS = ("read_groups_sm", "reads_mapped", "read_filter_sample")
 SNP_META_KEYS = (
     "snps_source",
     "snps_md5",
@@ -90,24 +95,9 @@ class SampleCoverage:
 def open_alignments(
     path: str | Path, fasta: str | Path | None, threads: int
 ) -> pysam.AlignmentFile:
-    """Open an indexed BAM/CRAM, failing with the fix when the index or reference is missing."""
-    path = require_file(path, "a BAM or CRAM file")
-    is_cram = path.suffix.lower() == ".cram"
-    if is_cram and fasta is None:
-        raise MetcnvError(f"{path}: a CRAM needs its reference; pass --reference REF.fa")
-    try:
-        handle = pysam.AlignmentFile(
-            str(path),
-            "rc" if is_cram else "rb",
-            reference_filename=str(fasta) if is_cram else None,
-            threads=threads,
-        )
-    except (ValueError, OSError) as error:
-        raise MetcnvError(f"{path}: not a readable BAM/CRAM ({error}); check the file") from None
-    if not handle.has_index():
-        handle.close()
-        raise MetcnvError(f"{path}: no index found; create one with `samtools index {path}`")
-    return handle
+    """Open an indexed BAM/CRAM, failing with the fix when it is damaged, unsorted, its index
+    missing or foreign, or (CRAM) its reference missing or wrong (metcnv.inputs)."""
+    return open_checked(path, fasta, threads)
 
 
 def sample_name(handle: pysam.AlignmentFile, path: str | Path) -> str:
@@ -293,19 +283,29 @@ def read_coverage(path: str | Path) -> SampleCoverage:
                 key, _, value = line[1:].rstrip("\n").partition("\t")
                 header[key] = value
         bins = pd.read_csv(path, sep="\t", comment="#", dtype={"chrom": str, "gene": str})
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise MetcnvError(f"{path}: not a metcnv coverage file ({error})") from None
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise MetcnvError(
+            f"{path}: not a complete metcnv coverage file ({error}); it is damaged or was cut "
+            "short: count it again with `metcnv coverage`"
+        ) from None
     if header.get(FORMAT) != FORMAT_VERSION:
         raise MetcnvError(
             f"{path}: not a metcnv coverage file of format {FORMAT_VERSION}; "
             "make it with `metcnv coverage`"
         )
+    missing = [k for k in ("sample", "build", "total_fragments", "bins_md5") if k not in header]
+    if missing or not {*BIN_COLUMNS, "count", "depth"} <= set(bins):
+        raise MetcnvError(
+            f"{path}: header or columns incomplete ({', '.join(missing) or 'bin columns'}); "
+            "count it again with `metcnv coverage`"
+        )
+    keys = META_KEYS + FACT_KEYS + (SNP_META_KEYS if "snps_md5" in header else ())
     coverage = SampleCoverage(
         sample=header["sample"],
         build=header["build"],
         bins=bins,
         total_fragments=int(header["total_fragments"]),
-        meta={k: header[k] for k in META_KEYS + (SNP_META_KEYS if "snps_md5" in header else ())},
+        meta={k: header[k] for k in keys if k in header},
     )
     if coverage.bins_md5 != header["bins_md5"]:
         raise MetcnvError(f"{path}: bin checksum does not match its header; the file was edited")

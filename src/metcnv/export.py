@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -35,7 +34,7 @@ import pysam
 from scipy.stats import norm
 
 from metcnv import __version__
-from metcnv.files import CONTROL, atomic_write
+from metcnv.files import CONTROL, atomic_write, temporary_folder
 from metcnv.genome import LENGTHS, PRIMARY, canonical, contig_order
 from metcnv.model import GeneCall, Result, Status
 
@@ -170,10 +169,9 @@ def write_vcf(content: VcfContent, path: Path) -> list[Path]:
     its newer index), so a failure leaves neither half-written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     index = path.with_name(path.name + ".tbi")
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-        packed = Path(tmp) / "out.vcf.gz"
+    with temporary_folder(path) as tmp:
+        packed = tmp / "out.vcf.gz"
         with pysam.VariantFile(str(packed), "wz", header=vcf_header(content)) as vcf:
             for record in content.records:
                 vcf.write(
@@ -189,7 +187,7 @@ def write_vcf(content: VcfContent, path: Path) -> list[Path]:
                 )
         pysam.tabix_index(str(packed), preset="vcf", force=True)
         os.replace(packed, path)
-        os.replace(Path(tmp) / "out.vcf.gz.tbi", index)
+        os.replace(tmp / "out.vcf.gz.tbi", index)
     return [path, index]
 
 

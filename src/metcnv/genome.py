@@ -99,12 +99,24 @@ def detect_build(contig_lengths: Mapping[str, int], source: str) -> str:
     present = [c for c in PRIMARY if c in lengths]
     matches = [b for b, table in LENGTHS.items() if all(lengths[c] == table[c] for c in present)]
     if len(matches) != 1:
-        raise MetcnvError(
-            f"{source}: chr7 is {lengths['chr7']:,} bp, which matches neither hg19/GRCh37 "
-            f"({LENGTHS['hg19']['chr7']:,}) nor hg38/GRCh38 ({LENGTHS['hg38']['chr7']:,}) "
-            "consistently; align to one of these builds"
-        )
+        raise MetcnvError(f"{source}: {_mismatch(lengths, present)}; align to one of these builds")
     return matches[0]
+
+
+def _mismatch(lengths: Mapping[str, int], present: list[str]) -> str:
+    """Why contig lengths match no build: the first contig that differs from the build
+    chr7 matches (or chr7 itself, when it matches neither)."""
+    build = next((b for b, table in LENGTHS.items() if table["chr7"] == lengths["chr7"]), None)
+    if build is None:
+        return (
+            f"chr7 is {lengths['chr7']:,} bp, which is neither hg19/GRCh37's "
+            f"({LENGTHS['hg19']['chr7']:,}) nor hg38/GRCh38's ({LENGTHS['hg38']['chr7']:,})"
+        )
+    other = next(c for c in present if lengths[c] != LENGTHS[build][c])
+    return (
+        f"chr7 has {build}'s length but {other} is {lengths[other]:,} bp, not {build}'s "
+        f"{LENGTHS[build][other]:,}: contigs of different builds"
+    )
 
 
 def contig_order(chrom: str) -> int:

@@ -154,16 +154,69 @@ class CallSettings(Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> CallSettings:
+        """Thresholds that only make sense in order (validation.checked names the options)."""
         if self.amp_min_cn > self.high_level_cn:
             raise ValueError(
-                f"amp_min_cn {self.amp_min_cn:g} is above high_level_cn {self.high_level_cn:g}"
+                f"amp_min_cn {self.amp_min_cn:g} is above high_level_cn {self.high_level_cn:g}; "
+                "make amp_min_cn <= high_level_cn"
             )
         if not self.fish_low <= self.fish_intermediate <= self.fish_high:
             raise ValueError(
-                f"FISH thresholds must rise: fish_low {self.fish_low:g} <= fish_intermediate "
-                f"{self.fish_intermediate:g} <= fish_high {self.fish_high:g}"
+                f"fish_low {self.fish_low:g}, fish_intermediate {self.fish_intermediate:g} and "
+                f"fish_high {self.fish_high:g} are out of order; make fish_low <= "
+                "fish_intermediate <= fish_high"
             )
         return self
+
+
+class InputSettings(Model):
+    """Settings of how the inputs are read and binned: fixed once made (shared freely)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class ReadSettings(InputSettings):
+    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter and decoding threads."""
+
+    fasta: Path | None = Field(None, description="reference FASTA (needed for CRAM)")
+    min_mapq: int = Field(
+        params.MIN_MAPQ,
+        ge=0,
+        le=params.MAX_MAPQ,
+        description="ignore reads below this mapping quality",
+    )
+    threads: int = Field(
+        1, ge=1, le=params.MAX_THREADS, description="BAM/CRAM decompression threads"
+    )
+
+
+class BinSettings(InputSettings):
+    """How a panel BED becomes bins; stored in the panel of normals with the read filter."""
+
+    target_bin_size: int = Field(
+        params.TARGET_BIN_SIZE,
+        ge=params.MIN_TARGET_BIN_SIZE,
+        description="split targets into bins of about this size (bp)",
+    )
+    offtarget_bin_size: int = Field(
+        params.OFFTARGET_BIN_SIZE,
+        ge=params.MIN_OFFTARGET_BIN_SIZE,
+        description="off-target background bin size (bp)",
+    )
+    access: Path | None = Field(None, description="BED of accessible regions")
+    offtarget: bool = Field(True, description="count off-target background bins")
+
+
+class AlleleSettings(InputSettings):
+    """Where alleles are counted (a sites VCF, or none) and the base quality they need."""
+
+    snps: Path | None = Field(None, description="sites VCF of germline SNPs")
+    min_baseq: int = Field(
+        params.MIN_BASEQ,
+        ge=0,
+        le=params.MAX_BASEQ,
+        description="with snps, ignore bases below this base quality",
+    )
 
 
 class QcThresholds(Model):
@@ -214,7 +267,7 @@ class PurityFit(Model):
 class Purity(Model):
     """The tumor fraction the tumor copy numbers are computed with, and where it came from."""
 
-    value: float | None = Field(gt=0, le=1)
+    value: float | None = Field(gt=0, le=1, description="the tumor fraction, e.g. 0.3 for 30%")
     ci95: Interval | None = Field(
         None, description="95% interval carried into the tumor copy numbers (estimated only)"
     )
@@ -234,7 +287,7 @@ class Purity(Model):
 class Ploidy(Model):
     """The tumor ploidy the purity formula uses."""
 
-    value: float = Field(gt=0, le=params.MAX_PLOIDY)
+    value: float = Field(gt=0, le=params.MAX_PLOIDY, description="the tumor ploidy, e.g. 2")
     source: Literal["given", "estimated", "default"]
     ci95: Interval | None = Field(
         None, description="95% interval carried into the tumor copy numbers (estimated only)"
@@ -397,6 +450,10 @@ class PonInfo(Model):
     bins_md5: str
     metcnv_version: str
     settings: dict[str, str | int | float | bool | None]
+    excluded: dict[str, str] = Field(
+        default_factory=dict,
+        description="normals left out of the panel as outliers against the others: the reason",
+    )
 
 
 class FileRef(Model):
@@ -425,6 +482,11 @@ class Result(Model):
     schema_version: Literal[2] = SCHEMA_VERSION
     sample: str = Field(min_length=1)
     sample_type: SampleType
+    read_groups_sm: list[str] | None = Field(
+        None,
+        description="the SM (sample) names of the reads' read groups, to compare with "
+        "`sample`; null when the coverage was counted before metcnv recorded them",
+    )
     purity: Purity
     ploidy: Ploidy
     build: str

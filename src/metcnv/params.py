@@ -10,11 +10,16 @@ TARGET_BIN_SIZE = 300  # split longer targets; CNVkit's average target bin is 26
 OFFTARGET_BIN_SIZE = 150_000  # CNVkit's default antitarget size: ~20-50 reads per bin at 1x
 OFFTARGET_MIN_FRACTION = 0.25  # drop off-target gaps shorter than this fraction of a bin
 TARGET_PADDING = 1_000  # keep off-target bins clear of capture spill-over around targets
+MIN_TARGET_BIN_SIZE = 20  # shorter bins hold a fragment midpoint by chance, not by depth
+MIN_OFFTARGET_BIN_SIZE = 10_000  # smaller tiles the genome into over 300,000 bins (memory)
 
 # Read filters -------------------------------------------------------------------------
 EXCLUDE_FLAGS = 0x704  # unmapped, secondary, QC-fail, duplicate (samtools/mosdepth default)
 MIN_MAPQ = 20  # drop multi-mapped reads; GATK CollectReadCounts uses 30, CNVkit 0
 MIN_BASEQ = 20  # allele counts skip bases below Q20 (1% error); GATK CollectAllelicCounts too
+MAX_MAPQ = 255  # the SAM format's range of MAPQ (255: unavailable)
+MAX_BASEQ = 93  # the SAM format's range of base qualities (Phred, '~')
+MAX_THREADS = 256  # decompression threads beyond the cores only cost memory
 
 # Panel of normals ------------------------------------------------------------------------
 MIN_NORMALS = 2  # the fewest normals a PoN accepts; spreads from 2 are crude
@@ -24,6 +29,12 @@ MAX_COMPONENTS = 20  # GATK's default number of eigensamples
 MIN_RELATIVE_COVERAGE = -5.0  # log2 of a bin's median coverage vs the group's; lower = masked
 MAX_BIN_SPREAD = 1.0  # robust SD of a bin's log2 across normals; higher = masked
 PSEUDO_COUNT = 0.5  # keeps log2 finite for empty bins
+# Outlier normals (metcnv.outliers), each judged against the others ---------------------------
+OUTLIER_MIN_NORMALS = 3  # with 2, either one's event is the other's: no telling which is odd
+OUTLIER_EVENT_MIN_LOG2 = 0.4  # a one-copy gain in over half the cells (log2 3/2 = 0.58 in all)
+OUTLIER_EVENT_MIN_Z = 10.0  # ... that stands this many SE out: no germline CNV of a few bins
+OUTLIER_NOISE_FACTOR = 2.0  # MAPD more than twice the other normals': a failed library
+OUTLIER_SEGMENT_ALPHA = 1e-6  # CBS only proposes the events; the two limits above decide
 
 # SNPs in the panel of normals (alt fraction = alt / (ref + alt) reads at a site) ------------
 SNP_MIN_DEPTH = 20  # ref + alt reads for a normal to cover a site; at 20 a het's SD is 0.11

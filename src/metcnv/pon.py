@@ -14,6 +14,7 @@ before SNPs were counted) `snps` is None.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from metcnv.normalize import (
     principal_components,
     reference_bins,
 )
+from metcnv.outliers import worst_normal
 
 FORMAT = "metcnv-pon"
 FORMAT_VERSION = 1
@@ -60,6 +62,8 @@ class PanelOfNormals:
     warnings: list[str] = field(default_factory=list)
     version: str = __version__
     snps: pd.DataFrame | None = None  # SNP_STAT_COLUMNS of metcnv.alleles; None: no SNPs
+    excluded: dict[str, str] = field(default_factory=dict)  # outlier normals left out: why
+    counts_md5: list[str] = field(default_factory=list)  # each normal's counts_checksum
 
     @property
     def flat(self) -> bool:
@@ -85,6 +89,8 @@ class PanelOfNormals:
             "bins_md5": self.bins_md5,
             "settings": self.settings,
             "warnings": self.warnings,
+            "excluded": self.excluded,
+            "counts_md5": self.counts_md5,
         }
         arrays = {
             f"bins_{c}": self.bins[c].to_numpy(str if c in ("chrom", "gene", "kind") else np.int64)
@@ -108,11 +114,19 @@ class PanelOfNormals:
     @classmethod
     def load(cls, path: str | Path) -> PanelOfNormals:
         path = require_file(path, "a panel of normals made by `metcnv pon build`")
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        if head != b"PK\x03\x04":  # a .pon is a zip (npz) archive
+            what = "is empty (0 bytes)" if not head else "is not a .pon archive (text or other)"
+            raise MetcnvError(
+                f"{path}: {what}, so not a metcnv panel of normals; make one with "
+                "`metcnv pon build`"
+            )
         try:
             with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
                 meta = json.loads(str(archive["meta"]))
                 data = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
             raise MetcnvError(
                 f"{path}: not a metcnv panel of normals ({error}); make one with `metcnv pon build`"
             ) from None
@@ -121,9 +135,27 @@ class PanelOfNormals:
                 f"{path}: panel of normals format {meta.get('format_version')} is not "
                 f"{FORMAT_VERSION}; rebuild it with this metcnv ({__version__})"
             )
-        bins = pd.DataFrame({c: data[f"bins_{c}"] for c in BIN_COLUMNS})
-        pon = cls(
-            bins=bins,
+        try:
+            pon = cls._from_archive(meta, data)
+        except (KeyError, ValueError, TypeError) as error:
+            raise MetcnvError(
+                f"{path}: panel of normals incomplete (no {error}); the file is damaged, "
+                "rebuild it with `metcnv pon build`"
+            ) from None
+        if pon.bins_md5 != meta["bins_md5"]:
+            raise MetcnvError(f"{path}: bins do not match their checksum; the file is damaged")
+        return pon
+
+    @classmethod
+    def _from_archive(cls, meta: dict, data: dict[str, np.ndarray]) -> PanelOfNormals:
+        """The panel of normals of a loaded archive's metadata and arrays (KeyError: one
+        is missing)."""
+        snps = None
+        if "snps_chrom" in data:
+            snps = pd.DataFrame({c: data[f"snps_{c}"] for c in SNP_STAT_DTYPES})
+            snps = snps.astype(SNP_STAT_DTYPES)
+        return cls(
+            bins=pd.DataFrame({c: data[f"bins_{c}"] for c in BIN_COLUMNS}),
             gc=data["gc"],
             centre=data["centre"],
             spread=data["spread"],
@@ -135,15 +167,17 @@ class PanelOfNormals:
             settings=meta["settings"],
             warnings=meta["warnings"],
             version=meta["metcnv_version"],
-            snps=pd.DataFrame({c: data[f"snps_{c}"] for c in SNP_STAT_DTYPES}).astype(
-                SNP_STAT_DTYPES
-            )
-            if "snps_chrom" in data
-            else None,
+            snps=snps,
+            excluded=meta.get("excluded", {}),  # absent from older panels
+            counts_md5=meta.get("counts_md5", []),
         )
-        if pon.bins_md5 != meta["bins_md5"]:
-            raise MetcnvError(f"{path}: bins do not match their checksum; the file is damaged")
-        return pon
+
+    def member_like(self, coverage: SampleCoverage) -> str | None:
+        """The normal of this panel whose read counts the sample's equal, or None."""
+        checksum = counts_checksum(coverage)
+        return next(
+            (n for n, c in zip(self.normals, self.counts_md5, strict=False) if c == checksum), None
+        )
 
     def check_build(self, build: str, source: str) -> None:
         """Refuse alignments to another genome build than the normals'."""
@@ -183,8 +217,44 @@ def _fit(
     return Reference(centre, gc, kinds, used, zero_line, components), spread, warnings
 
 
-def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> PanelOfNormals:
-    """Fit the panel of normals, and each normal's residuals against the others."""
+def build_pon(
+    normals: list[SampleCoverage], gc: np.ndarray, settings: dict, strict: bool = False
+) -> PanelOfNormals:
+    """Fit the panel of normals and each normal's residuals against the others, leaving
+    out a normal that is an outlier against the others (metcnv.outliers), one at a time,
+    with the reason recorded in `excluded` and in the warnings every result made with it
+    shows. `strict`: refuse instead. Refused too when over half of the normals would go."""
+    _check_normals(normals)
+    kept, excluded = list(normals), {}
+    while True:
+        pon = _fit_panel(kept, gc, settings)
+        found = worst_normal(pon.loo_residuals, pon.bins, pon.used, pon.centre, pon.build)
+        if found is None:
+            break
+        normal, reason = kept.pop(found[0]), found[1]
+        source = normal.meta.get("source", normal.sample)
+        if strict:
+            raise MetcnvError(
+                f"{source}: normal {normal.sample!r} is an outlier among the normals: {reason}; "
+                "remove it, or build without --strict to leave it out"
+            )
+        excluded[normal.sample] = reason
+        if len(kept) < params.MIN_NORMALS or 2 * len(excluded) > len(normals):
+            listed = "; ".join(f"{name}: {why}" for name, why in excluded.items())
+            raise MetcnvError(
+                f"{len(excluded)} of {len(normals)} normals are outliers against the others "
+                f"({listed}); check that they are normals of this panel and assay"
+            )
+    pon.excluded = excluded
+    pon.warnings[:0] = [
+        f"normal {name!r} was left out of the panel of normals: {why}"
+        for name, why in excluded.items()
+    ]
+    return pon
+
+
+def _check_normals(normals: list[SampleCoverage]) -> None:
+    """Enough normals, of one build, counted on the same bins, each named once."""
     if len(normals) < params.MIN_NORMALS:
         raise MetcnvError(
             f"a panel of normals needs at least {params.MIN_NORMALS} normals, got "
@@ -203,12 +273,16 @@ def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> 
                 f"{source}: counted on other bins than {first.meta.get('source')}; count all "
                 "normals with the same panel BED and bin settings"
             )
-    snps, settings = _normal_snps(normals, settings)
     names = [n.sample for n in normals]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise MetcnvError(f"normal sample names repeat: {', '.join(duplicated)}; name each once")
-    bins = first.bins[BIN_COLUMNS]
+
+
+def _fit_panel(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> PanelOfNormals:
+    """The panel of normals of these normals, and each one's residuals against the others."""
+    snps, settings = _normal_snps(normals, settings)
+    bins = normals[0].bins[BIN_COLUMNS]
     chrom, kinds = bins["chrom"].to_numpy(), bins["kind"].to_numpy()
     counts = np.vstack([n.bins["count"].to_numpy() for n in normals])
     usable, warnings = _usable_bins(counts, kinds)
@@ -216,6 +290,11 @@ def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> 
         warnings.append(
             f"only {len(normals)} normals: per-bin spreads are crude and no denoising is done; "
             f"use at least {params.WARN_NORMALS}"
+        )
+    if len(normals) < params.OUTLIER_MIN_NORMALS:
+        warnings.append(
+            f"with {len(normals)} normals, a tumor or a failed library among them cannot be "
+            f"told apart from the others; use at least {params.OUTLIER_MIN_NORMALS}"
         )
     reference, spread, zero_line_warnings = _fit(counts, gc, chrom, kinds, usable)
     warnings += zero_line_warnings
@@ -233,12 +312,18 @@ def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> 
         used=reference.used,
         components=reference.components,
         loo_residuals=loo,
-        normals=names,
-        build=first.build,
+        normals=[n.sample for n in normals],
+        build=normals[0].build,
         settings=settings,
         warnings=warnings,
         snps=snps,
+        counts_md5=[counts_checksum(n) for n in normals],
     )
+
+
+def counts_checksum(coverage: SampleCoverage) -> str:
+    """MD5 of a sample's per-bin counts: equal for the same reads counted on the same bins."""
+    return hashlib.md5(coverage.bins["count"].to_numpy(np.int64).tobytes()).hexdigest()
 
 
 def _normal_snps(normals: list[SampleCoverage], settings: dict) -> tuple[pd.DataFrame | None, dict]:

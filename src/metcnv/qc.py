@@ -28,9 +28,12 @@ def sample_qc(
     centre: np.ndarray,
     loo: np.ndarray,
     on_target_fraction: float,
+    read_filter: str | None = None,
     gene: str = "MET",
 ) -> dict:
-    """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz)."""
+    """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz);
+    `read_filter` says why few reads were counted (metcnv.inputs.read_filter_cause), the
+    cause of a failed depth a user can fix, so it is a reason of its own."""
     used = bins["used"].to_numpy(bool)
     target = bins["kind"].to_numpy() == "target"
     gene_rows = gene_mask(bins, gene)
@@ -68,6 +71,9 @@ def sample_qc(
                 reasons.append(f"{level}: {label} {value:.3g} {sign} {limits[level]}")
                 status = "fail" if level == "fail" or status == "fail" else "warn"
                 break
+    if read_filter:
+        reasons.append(f"warn: {read_filter}")
+        status = "fail" if status == "fail" else "warn"
     if not len(loo):
         reasons.append("warn: flat reference (no normals); capture efficiency not corrected")
         status = "fail" if status == "fail" else "warn"
@@ -82,6 +88,13 @@ def _kind_mapd(bins: pd.DataFrame, rows: np.ndarray) -> float | None:
     if rows.sum() < 2:
         return None
     return mapd(bins["log2"].to_numpy()[rows], bins["chrom"].to_numpy()[rows])
+
+
+def profile_correlation(log2: np.ndarray, centre: np.ndarray, zero_line: np.ndarray) -> float:
+    """Spearman correlation of a GC-corrected coverage profile (log2 ratios plus the
+    normals' centre) with the normals' centre, over the zero-line bins."""
+    reference = centre[zero_line]
+    return float(stats.spearmanr(log2[zero_line] + reference, reference)[0])
 
 
 def _profile_correlation(
@@ -103,10 +116,8 @@ def _profile_correlation(
     }
     if not len(loo) or zero_line.sum() < 3:
         return out
-    reference = centre[zero_line]
-    sample = stats.spearmanr(bins["log2"].to_numpy()[zero_line] + reference, reference)[0]
-    normals = [stats.spearmanr(row[zero_line] + reference, reference)[0] for row in loo]
-    typical = float(np.median(normals))
+    sample = profile_correlation(bins["log2"].to_numpy(), centre, zero_line)
+    typical = float(np.median([profile_correlation(row, centre, zero_line) for row in loo]))
     return {
         "pon_correlation": float(sample),
         "pon_correlation_normals": typical,

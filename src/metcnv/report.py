@@ -26,7 +26,7 @@ from markupsafe import Markup
 from metcnv import __version__, figures, pages
 from metcnv.chromium import print_pdf, require_chromium
 from metcnv.export import write_exports
-from metcnv.files import atomic_write, md5sum
+from metcnv.files import atomic_write, locked, md5sum, require_file
 from metcnv.loading import SampleResult, load_result
 from metcnv.model import GeneCall, Purity, Settings, Status
 
@@ -185,6 +185,7 @@ def methods_tables(r: SampleResult) -> dict:
             "kind": "flat reference (no normals)" if ref.flat else "panel of normals",
             "n_normals": ref.n_normals,
             "normals": ", ".join(ref.normals) or "none",
+            "excluded": [f"{name}: {why}" for name, why in ref.excluded.items()],
             "build": ref.build,
             "md5": ref.md5,
             "bins_md5": ref.bins_md5,
@@ -204,6 +205,7 @@ def report_context(r: SampleResult) -> dict:
     tumor = res.purity.value is not None and any(g.tumor_copy_number is not None for g in res.genes)
     return {
         "sample": r.sample,
+        "read_groups_sm": None if res.read_groups_sm is None else ", ".join(res.read_groups_sm),
         "sample_type": res.sample_type,
         "build": res.build,
         "metcnv_version": res.software.get("metcnv", __version__),
@@ -236,15 +238,20 @@ def write_sample_reports(
     result_json = Path(result_json)
     if pdf:  # say so before writing anything
         require_chromium(result_json)
-    r = load_result(result_json)
     out_dir = Path(out_dir) if out_dir is not None else result_json.parent
-    stem = r.stem
-    if stem != r.sample:
-        log.warning("sample name %r is not a safe file name: files are named %r", r.sample, stem)
-    report = out_dir / f"{stem}.report.html"
-    with atomic_write(report) as handle:
-        handle.write(render_html(r))
-    written = [report, *write_exports(r.result, r.segments, out_dir, stem)]
-    if pdf:
-        written.append(print_pdf(report, out_dir / f"{stem}.report.pdf"))
+    # The result's folder stays locked from reading to the last report written, so a
+    # concurrent call of the same sample cannot slip in between (files.locked).
+    with locked(out_dir, reading=(require_file(result_json, "a {sample}.metcnv.json").parent,)):
+        r = load_result(result_json)
+        stem = r.stem
+        if stem != r.sample:
+            log.warning(
+                "sample name %r is not a safe file name: files are named %r", r.sample, stem
+            )
+        report = out_dir / f"{stem}.report.html"
+        with atomic_write(report) as handle:
+            handle.write(render_html(r))
+        written = [report, *write_exports(r.result, r.segments, out_dir, stem)]
+        if pdf:
+            written.append(print_pdf(report, out_dir / f"{stem}.report.pdf"))
     return written

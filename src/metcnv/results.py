@@ -6,6 +6,7 @@ last, so that its presence means the set is complete.
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib.metadata import version
 from pathlib import Path
@@ -15,7 +16,7 @@ import pandas as pd
 from metcnv import __version__
 from metcnv.call import CallResult
 from metcnv.coverage import SampleCoverage
-from metcnv.files import atomic_write, md5sum, safe_stem
+from metcnv.files import atomic_write, locked, md5sum, safe_stem
 from metcnv.model import (
     CallSettings,
     FileRef,
@@ -134,6 +135,9 @@ def make_result(
     return Result(
         sample=sample.name,
         sample_type=sample.sample_type,
+        read_groups_sm=json.loads(coverage.meta["read_groups_sm"])
+        if "read_groups_sm" in coverage.meta
+        else None,
         purity=call.purity,
         ploidy=call.ploidy,
         build=coverage.build,
@@ -151,6 +155,7 @@ def make_result(
             bins_md5=pon.bins_md5,
             metcnv_version=pon.version,
             settings=pon.settings,
+            excluded=pon.excluded,
         ),
         inputs=inputs,
         settings=Settings(
@@ -204,8 +209,9 @@ def write_results(call: CallResult, result: Result, outputs: dict[str, Path]) ->
         "genes": gene_table(result.genes).round(5),
         "snps": snp_table(call.sites),
     }
-    for key, table in tables.items():
-        with atomic_write(outputs[key], "wt") as handle:
-            table.to_csv(handle, sep="\t", index=False, na_rep="NA")
-    with atomic_write(outputs["json"]) as handle:
-        handle.write(result.to_json())
+    with locked(outputs["json"].parent):  # one call's set, never a mix (files.locked)
+        for key, table in tables.items():
+            with atomic_write(outputs[key], "wt") as handle:
+                table.to_csv(handle, sep="\t", index=False, na_rep="NA")
+        with atomic_write(outputs["json"]) as handle:
+            handle.write(result.to_json())

@@ -7,6 +7,7 @@ reported at once, by line, in one error. Rules only ever see the functions defin
 
 import re
 import shlex
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,18 @@ import yaml
 from jsonschema import Draft202012Validator
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+try:  # the same rules as every job: metcnv installed beside snakemake (README)
+    from metcnv import preflight
+    from metcnv.errors import MetcnvError
+    from metcnv.gc import fasta_lengths
+    from metcnv.genome import detect_build, normalize_build
+    from metcnv.inputs import find_index, index_candidates
+except ImportError as error:
+    raise WorkflowError(
+        f"the workflow checks its inputs with metcnv, which Snakemake cannot import "
+        f"({error}); install both together: pip install 'metcnv[workflow]'"
+    )
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -80,24 +93,22 @@ def read_sheet(path):
     sheet = sheet.where(sheet != "", None)
     for column in NUMERIC_COLUMNS:
         if column in sheet:
-            sheet[column] = [None if v is None else _number(v) for v in sheet[column]]
+            numbers = [None if v is None else _number(v) for v in sheet[column]]
+            sheet[column] = pd.Series(
+                numbers, index=sheet.index, dtype=object
+            )  # None: empty
     return sheet
 
 
 def _index_candidates(path):
     """Index files samtools would use for a BAM (.bai/.csi) or CRAM (.crai)."""
-    stem, suffix = path.rsplit(".", 1)
-    if suffix == "cram":
-        return [f"{path}.crai", f"{stem}.crai"]
-    return [f"{path}.bai", f"{stem}.bai", f"{path}.csi"]
+    return [str(p) for p in index_candidates(path)]
 
 
 def alignment_index(path):
     """The existing index of a BAM/CRAM, or None."""
-    for candidate in _index_candidates(path):
-        if Path(candidate).is_file():
-            return candidate
-    return None
+    found = find_index(path)
+    return None if found is None else str(found)
 
 
 def _describe(error):
@@ -127,12 +138,17 @@ def sheet_problems(sheet):
             f"header: missing column(s) {', '.join(missing_columns)}; "
             f"the sheet needs {', '.join(schema['required'])} (tab-separated)"
         ]
-    first_line = {}
+    first_line, builds = {}, {}
     for record in sheet.to_dict("records"):
         line, extra = record.pop("line"), record.pop(EXTRA_CELLS)
-        record = {k: v for k, v in record.items() if v is not None and not pd.isna(v)}
+        record = {
+            k: v for k, v in record.items() if v is not None
+        }  # "nan" stays, refused
         where = f"line {line} (sample {record.get('sample', '?')!r})"
-        found = [_describe(e) for e in validator.iter_errors(record)]
+        errors = list(validator.iter_errors(record))
+        found = [_describe(e) for e in errors]
+        told = {str(e.absolute_path[0]) for e in errors if e.absolute_path}  # said once
+        found += [p for p in preflight.row_problems(record) if p.split()[0] not in told]
         if extra and not pd.isna(extra):
             found.append(
                 f"{extra} more cell(s) than the header has columns; check the tabs"
@@ -150,17 +166,23 @@ def sheet_problems(sheet):
         if isinstance(bam, str) and re.search(r"\.(bam|cram)$", bam):
             if not Path(bam).is_file():
                 found.append(f"bam {bam!r}: does not exist (relative to {Path.cwd()})")
-            elif alignment_index(bam) is None:
-                found.append(
-                    f"bam {bam!r}: no index ({' or '.join(_index_candidates(bam))}); "
-                    f"make one with: samtools index {bam}"
-                )
-            if bam.endswith(".cram") and not config["reference"]:
+            elif bam.endswith(".cram") and not config["reference"]:
                 found.append(
                     f"bam {bam!r}: a CRAM needs the reference FASTA; "
                     "set `reference:` in the config"
                 )
+            else:
+                build, header = preflight.alignment_problems(bam, config["reference"])
+                found += header
+                if build is not None:
+                    builds[line] = (where, bam, build)
+                if not header and alignment_index(bam) is None:
+                    found.append(
+                        f"bam {bam!r}: no index ({' or '.join(_index_candidates(bam))}); "
+                        f"make one with: samtools index {bam}"
+                    )
         problems.extend(f"{where}: {text}" for text in found)
+    problems += build_mismatches(builds)
     if BUILD_PON and "sample_type" in sheet:
         normals = int((sheet["sample_type"] == "normal").sum())
         if normals < 2:
@@ -173,7 +195,7 @@ def sheet_problems(sheet):
 
 def config_problems():
     """Files named in the config that do not exist, or settings that do not fit together."""
-    problems = []
+    problems = preflight.config_problems(config)
     files = {"targets": config["targets"], "reference": config["reference"]}
     files["coverage.access"] = config["coverage"]["access"]
     files["coverage.snps"] = SNPS
@@ -213,37 +235,60 @@ def sites_index():
     return None
 
 
+@cache
+def expected_build():
+    """The genome build every BAM/CRAM must have, and what says so: the reference FASTA,
+    or a ready panel of normals; None when neither can tell (then the BAMs must agree).
+    """
+    reference = config["reference"]
+    try:
+        if reference and Path(reference).is_file():
+            return reference, detect_build(fasta_lengths(reference), reference)
+        if not BUILD_PON and Path(config["pon"]).is_file():
+            from metcnv.pon import (
+                PanelOfNormals,
+            )  # only for a ready PoN (imports scipy)
+
+            return config["pon"], PanelOfNormals.load(config["pon"]).build
+    except MetcnvError as error:
+        raise WorkflowError(f"config: {error}")
+    return None
+
+
 def build_problems():
     """A `genome_build` other than auto must be the build of the reference FASTA (or of the
     ready PoN). metcnv itself detects each BAM/CRAM's build from its header and refuses a
     sample whose build differs from the PoN's; this catches a wrong reference up front.
     """
     wanted = config["genome_build"]
-    if wanted == "auto":
-        return []
     try:
-        from metcnv.errors import MetcnvError
-        from metcnv.gc import fasta_lengths
-        from metcnv.genome import detect_build, normalize_build
-        from metcnv.pon import PanelOfNormals
-    except ImportError:
-        return [
-            f"config genome_build: {wanted} can only be checked with metcnv installed "
-            "beside snakemake (pip install 'metcnv[workflow]'); or set it to auto"
-        ]
-    reference = config["reference"]
-    try:
-        if reference and Path(reference).is_file():
-            source, found = reference, detect_build(fasta_lengths(reference), reference)
-        elif not BUILD_PON and Path(config["pon"]).is_file():
-            source, found = config["pon"], PanelOfNormals.load(config["pon"]).build
-        else:
-            return []
-    except MetcnvError as error:
+        found = expected_build()
+    except WorkflowError as error:
         return [f"config genome_build: {error}"]
-    if normalize_build(wanted) != found:
-        return [f"config genome_build: {wanted}, but {source} is {found}"]
+    if wanted == "auto" or found is None:
+        return []
+    if normalize_build(wanted) != found[1]:
+        return [f"config genome_build: {wanted}, but {found[0]} is {found[1]}"]
     return []
+
+
+def build_mismatches(builds):
+    """Rows whose BAM/CRAM is of another genome build than the reference (or ready PoN),
+    or, without either, than most of the sheet's. `builds`: line -> (where, bam, build).
+    """
+    try:
+        source, expected = expected_build() or ("most rows", None)
+    except WorkflowError:
+        return []  # reported by build_problems
+    if expected is None and builds:
+        counts = pd.Series([b for _, _, b in builds.values()]).value_counts()
+        expected = counts.index[0]
+    return [
+        f"{where}: bam {bam!r} is aligned to {build}, but {source} is {expected}; "
+        "use one genome build (and its reference) for the whole sheet"
+        for where, bam, build in builds.values()
+        if build != expected
+    ]
 
 
 def load_samples():
@@ -334,6 +379,9 @@ def get_call_args(wildcards):
     if pd.notna(row["purity"]):  # an empty cell: estimated from the reads
         args += ["--purity", row["purity"]]
     args += ["--ploidy", ploidy]
+    # an inconclusive or QC-failed call is a result for the report and summary, not a
+    # failed job (the exit code of `metcnv call` would stop the workflow)
+    args.append("--exit-zero")
     # every metcnv.model.CallSettings field (tests/test_model.py ties them)
     for key, value in thresholds.items():
         if key != "ploidy":
