@@ -32,7 +32,7 @@ from metcnv.coverage import (
 from metcnv.errors import MetcnvError
 from metcnv.files import md5sum, require_file, safe_stem
 from metcnv.gc import bin_gc, fasta_lengths
-from metcnv.genome import detect_build
+from metcnv.genome import canonical, detect_build
 from metcnv.model import CallSettings, Result, Sample
 from metcnv.pon import PanelOfNormals, build_pon, flat_pon
 from metcnv.results import make_result, output_paths, write_results
@@ -64,11 +64,13 @@ class BinSettings:
 
 @dataclass(frozen=True)
 class ReadSettings:
-    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter and decoding threads."""
+    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter, decoding threads and,
+    in MET-first mode, the one chromosome read (`region`, e.g. "chr7"; None: all)."""
 
     fasta: Path | None = None
     min_mapq: int = params.MIN_MAPQ
     threads: int = 1
+    region: str | None = None
 
 
 def bins(targets: Path, lengths: dict[str, int], build: str, settings: BinSettings) -> pd.DataFrame:
@@ -101,11 +103,16 @@ def count(
 ) -> SampleCoverage:
     """Count a BAM/CRAM on a table of bins, or on a panel of normals' bins (a BAM of another
     build than the normals' is refused before any read is counted); with `snps`, a sites
-    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`)."""
+    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`). With
+    `reads.region`, only that chromosome and its bins."""
     pon = bins_or_pon if isinstance(bins_or_pon, PanelOfNormals) else None
+    table = pon.bins if pon else bins_or_pon
+    region = None if reads.region is None else canonical(reads.region)
+    if region is not None:
+        table = region_bins(table, region)
     return count_bins(
         alignments,
-        pon.bins if pon else bins_or_pon,
+        table,
         fasta=reads.fasta,
         min_mapq=reads.min_mapq,
         threads=reads.threads,
@@ -113,7 +120,19 @@ def count(
         check_build=pon.check_build if pon else None,
         snps=snps,
         min_baseq=min_baseq,
+        region=region,
     )
+
+
+def region_bins(table: pd.DataFrame, region: str) -> pd.DataFrame:
+    """The bins of one chromosome (MET-first mode), refused when the panel has none there."""
+    rows = table["chrom"] == region
+    if not rows.any():
+        raise MetcnvError(
+            f"--region {region}: the panel has no bins there; give one of its chromosomes "
+            f"({', '.join(dict.fromkeys(table['chrom']))})"
+        )
+    return table[rows].reset_index(drop=True)
 
 
 def count_panel(
@@ -199,9 +218,24 @@ def call_and_write(
     settings: CallSettings,
     out: Path,
 ) -> Result:
-    """Call a counted sample and write the four result files into `out`; returns the result."""
+    """Call a counted sample and write the four result files into `out`; returns the result.
+
+    A coverage of one chromosome (MET-first mode, its `region`) is called on the panel's
+    bins there, without a tumor fraction estimated from the reads (see
+    PanelOfNormals.restricted)."""
+    region = coverage.meta.get("region")
+    if region is not None:
+        pon = pon.restricted(region)
+        if sample.purity.source == "none":
+            reason = f"no tumor fraction was given, and MET-first mode (--region {region}) "
+            reason += "does not estimate one: the fit needs the other chromosomes"
+            sample = sample.model_copy(
+                update={"purity": sample.purity.model_copy(update={"reason": reason})}
+            )
     pon.check_sample(coverage, str(coverage_path or coverage.meta.get("source")))
-    called = call_sample(coverage, pon, sample.purity, sample.ploidy, settings)
+    called = call_sample(
+        coverage, pon, sample.purity, sample.ploidy, settings, estimate_purity=region is None
+    )
     outputs = output_paths(Path(out), sample.name)
     result = make_result(called, sample, settings, coverage, coverage_path, pon, pon_path, outputs)
     write_results(called, result, outputs)

@@ -192,8 +192,12 @@ def call_sample(
     purity: Purity,
     ploidy: Ploidy,
     settings: CallSettings,
+    *,
+    estimate_purity: bool = True,
 ) -> CallResult:
-    """Normalise, segment and call every panel gene (MET among them) against the normals."""
+    """Normalise, segment and call every panel gene (MET among them) against the normals;
+    `estimate_purity=False` (one chromosome's bins, MET-first mode) skips the purity fit
+    and keeps `purity` as given."""
     bins, warnings = normalized_bins(coverage, pon)
     used = bins["used"].to_numpy(bool)
     segments = segment_bins(bins[used], settings.segment_alpha)
@@ -219,10 +223,13 @@ def call_sample(
         for s in segments.itertuples()
     ]
     fit_snps = _empty_sites() if sites is None else sites[sites["used"]]
-    surface = fit_purity(segments, fit_snps, None if ploidy.source == "default" else ploidy.value)
-    purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
+    surface = None
+    if estimate_purity:
+        fixed = None if ploidy.source == "default" else ploidy.value
+        surface = fit_purity(segments, fit_snps, fixed)
+        purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
+        warnings += notes
     plausible = _plausible(purity, ploidy, surface)
-    warnings += notes
     segments = _with_alleles(segments, fit_snps, purity, ploidy)
     qc = QC(**sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction))
     calls = {}
@@ -265,7 +272,7 @@ def _rows(n: int, first: int, last: int) -> np.ndarray:
     return mask
 
 
-def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface) -> np.ndarray:
+def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface | None) -> np.ndarray:
     """(purity, ploidy) pairs a tumor copy-number interval spans: the fit's 95% region when
     the purity was estimated (so its uncertainty, and the ploidy's when that was fitted too,
     widen the interval), else the one pair used; none without a purity."""

@@ -46,7 +46,8 @@ FORMAT = "metcnv-coverage"
 FORMAT_VERSION = "1"
 
 META_KEYS = ("source", "source_md5", "min_mapq", "exclude_flags")
-SNP_META_KEYS = (
+OPTIONAL_META_KEYS = (  # "region": MET-first mode counted one chromosome (--region)
+    "region",
     "snps_source",
     "snps_md5",
     "min_baseq",
@@ -130,11 +131,14 @@ def count_bins(
     check_build: Callable[[str, str], None] | None = None,
     snps: str | Path | None = None,
     min_baseq: int = params.MIN_BASEQ,
+    region: str | None = None,
 ) -> SampleCoverage:
     """Count fragments and depth of one BAM/CRAM over `bins` (from its own build), and
     with `snps` (a sites VCF) the alleles at its SNPs in the bins, in the same pass.
 
     `check_build(build, path)` may refuse the file's genome build before anything is read.
+    With `region` (a canonical chromosome name, all of the bins' contig), only that
+    chromosome is read, through the index, and the total counts its fragments alone.
     """
     with ThreadPoolExecutor(max_workers=1) as pool, open_alignments(path, fasta, threads) as handle:
         checksum = pool.submit(md5sum, path)  # hashing overlaps with counting
@@ -156,6 +160,8 @@ def count_bins(
         rows_by_chrom = bins.groupby("chrom", sort=False).indices
         no_rows = np.zeros(0, dtype=np.int64)
         for contig in handle.references:
+            if region is not None and canonical(contig) != region:
+                continue
             rows = rows_by_chrom.get(canonical(contig), no_rows)
             b_start = bins["start"].to_numpy(np.int64)[rows]
             b_end = bins["end"].to_numpy(np.int64)[rows]
@@ -179,6 +185,8 @@ def count_bins(
             "min_mapq": str(min_mapq),
             "exclude_flags": hex(exclude_flags),
         }
+        if region is not None:
+            meta["region"] = region
     table = bins[BIN_COLUMNS].assign(count=counts, depth=np.round(depth, 3))
     if sites is None:
         return SampleCoverage(name, build, table, total, meta)
@@ -252,7 +260,8 @@ def read_coverage(path: str | Path) -> SampleCoverage:
         build=header["build"],
         bins=bins,
         total_fragments=int(header["total_fragments"]),
-        meta={k: header[k] for k in META_KEYS + (SNP_META_KEYS if "snps_md5" in header else ())},
+        meta={k: header[k] for k in META_KEYS}
+        | {k: header[k] for k in OPTIONAL_META_KEYS if k in header},
     )
     if coverage.bins_md5 != header["bins_md5"]:
         raise MetcnvError(f"{path}: bin checksum does not match its header; the file was edited")
