@@ -2,7 +2,7 @@
 
 One versioned file (a NumPy .npz archive, read without pickle) holds the bins, their GC,
 the normals' per-bin robust centre and spread, the bins kept after masking, the principal
-components used for denoising, the leave-one-out residuals of every normal (the data from
+components used for denoising, the held-out residuals of every normal (the data from
 which systematic noise is estimated), the normals' names, the build, the bins' checksum
 and the metcnv version. A flat reference has no normals and says so wherever it is used.
 
@@ -53,7 +53,7 @@ class PanelOfNormals:
     spread: np.ndarray  # robust SD of each bin's log2 across the normals (NaN if flat)
     used: np.ndarray
     components: np.ndarray
-    loo_residuals: np.ndarray  # normals x bins: each normal against the others
+    loo_residuals: np.ndarray  # normals x bins: each normal against a fit without it
     normals: list[str]
     build: str
     settings: dict = field(default_factory=dict)
@@ -199,23 +199,57 @@ class PanelOfNormals:
 
 
 def _fit(
-    counts: np.ndarray, gc: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
+    log2: np.ndarray, gc: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
 ) -> tuple[Reference, np.ndarray, list[str]]:
-    """Fit a reference to normals' counts (normals x bins): centre, spread, mask, components,
-    and the warning that the zero line had to include chr7 (a chr7-wide gain is then unseen)."""
+    """Fit a reference to normals' library-centred log2 counts (normals x bins, from
+    _centred_log2): centre, spread, mask, components, and the warning that the zero line
+    had to include chr7 (a chr7-wide gain is then unseen)."""
     zero_line, _ = reference_bins(chrom, usable, kinds)
-    log2 = np.vstack([centre_per_kind(log2_counts(row), kinds, zero_line) for row in counts])
     first = np.median(log2, axis=0)
     log2 = first + np.vstack([correct_gc(row - first, gc, kinds, zero_line) for row in log2])
     centre = np.median(log2, axis=0)
     spread = MAD_TO_SD * np.median(np.abs(log2 - centre), axis=0)
     relative = centre_per_kind(centre, kinds, zero_line)
     used = usable & (relative >= params.MIN_RELATIVE_COVERAGE) & (spread <= params.MAX_BIN_SPREAD)
-    n = len(counts)
+    n = len(log2)
     k = min(params.MAX_COMPONENTS, n // 2) if n >= params.MIN_NORMALS_FOR_DENOISING else 0
     components = principal_components(log2 - centre, kinds, used, k)
     zero_line, warnings = reference_bins(chrom, used, kinds)
     return Reference(centre, gc, kinds, used, zero_line, components), spread, warnings
+
+
+def _centred_log2(
+    counts: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
+) -> np.ndarray:
+    """Each normal's log2 counts centred per kind on the zero line of the usable bins: it
+    depends on that normal alone, so every fit of a subset of the normals shares it."""
+    zero_line, _ = reference_bins(chrom, usable, kinds)
+    return np.vstack([centre_per_kind(log2_counts(row), kinds, zero_line) for row in counts])
+
+
+def held_out_folds(n: int) -> list[np.ndarray]:
+    """Which normals each held-out fit leaves out: each one alone (leave-one-out) up to
+    params.LOO_MAX_NORMALS, else params.LOO_MAX_NORMALS folds (normal i in fold
+    i % folds), so that the number of refits stops growing with the normals."""
+    folds = min(n, params.LOO_MAX_NORMALS)
+    return [np.arange(fold, n, folds) for fold in range(folds)]
+
+
+def _held_out_residuals(
+    counts: np.ndarray,
+    log2: np.ndarray,
+    gc: np.ndarray,
+    chrom: np.ndarray,
+    kinds: np.ndarray,
+    usable: np.ndarray,
+) -> np.ndarray:
+    """Each normal's log2 ratios against a reference fitted without it (see held_out_folds)."""
+    residuals = np.empty(counts.shape)
+    for fold in held_out_folds(len(counts)):
+        reference = _fit(np.delete(log2, fold, axis=0), gc, chrom, kinds, usable)[0]
+        for i in fold:
+            residuals[i] = normalize(counts[i], reference)
+    return residuals
 
 
 def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> PanelOfNormals:
@@ -252,14 +286,10 @@ def build_pon(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) -> 
             f"only {len(normals)} normals: per-bin spreads are crude and no denoising is done; "
             f"use at least {params.WARN_NORMALS}"
         )
-    reference, spread, zero_line_warnings = _fit(counts, gc, chrom, kinds, usable)
+    log2 = _centred_log2(counts, chrom, kinds, usable)
+    reference, spread, zero_line_warnings = _fit(log2, gc, chrom, kinds, usable)
     warnings += zero_line_warnings
-    loo = np.vstack(
-        [
-            normalize(counts[i], _fit(np.delete(counts, i, axis=0), gc, chrom, kinds, usable)[0])
-            for i in range(len(normals))
-        ]
-    )
+    loo = _held_out_residuals(counts, log2, gc, chrom, kinds, usable)
     return PanelOfNormals(
         bins=bins,
         gc=gc,
