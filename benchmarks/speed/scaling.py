@@ -4,12 +4,12 @@
 
 1 M and 5 M reads are written by deepbam.py (`--kind cfdna`: 167 bp fragments, both
 150 bp mates overlapping, 60% of fragments flagged duplicate, ~3,000 SNP sites). Writing
-a BAM from Python takes ~3 min per million reads on this machine, so the larger ones are
-copies of the 5 M one, each copy's read names prefixed (`c1:`, `c2:`, ...) so that no two
-fragments share a name, merged by position with `samtools merge` (default compression,
-so that decoding costs what an aligner's BAM costs): 25 M = 5 copies, 100 M = 20 copies.
-The copies stack the same fragments 5 and 20 times over (more depth on the same
-positions), which is what a deeper library of the same sample looks like to the counting.
+a BAM from Python takes ~3 min per million reads on this (busy) machine, and renaming
+reads through SAM text ~7 min per 5 M, so the larger ones are the 5 M one merged with
+itself by `samtools merge` (default compression, so decoding costs what an aligner's BAM
+costs): 25 M = 5 copies, 100 M = 20 copies. Each fragment then appears 5 or 20 times at
+the same place under the same name: the same per-read work for coverage and alleles
+(a repeated name at a SNP counts once, as a mate would), only fewer distinct names held.
 Needs samtools on PATH (Debian: `apt-get install -y samtools`).
 """
 
@@ -23,6 +23,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from timing import Series, measure  # noqa: E402
+from variants import panel_bins  # noqa: E402
+
 GENERATED = (1, 5)  # millions of reads written by deepbam.py
 COPIED = {25: 5, 100: 20}  # millions of reads: copies of the 5 M BAM
 
@@ -37,45 +42,20 @@ def generated(out: Path, millions: int) -> Path:
     return folder / "deep.bam"
 
 
-def renamed_copy(source: Path, tag: str, path: Path) -> None:
-    """`source` with every read name prefixed by `tag:` (fast compression: merged later)."""
-    script = f'BEGIN{{OFS="\\t"}} /^@/ {{print; next}} {{$1="{tag}:"$1; print}}'
-    view = subprocess.Popen(["samtools", "view", "-h", str(source)], stdout=subprocess.PIPE)
-    awk = subprocess.Popen(["awk", script], stdin=view.stdout, stdout=subprocess.PIPE)
-    view.stdout.close()
-    subprocess.run(
-        ["samtools", "view", "-b", "-1", "-@", "1", "-o", str(path)], stdin=awk.stdout, check=True
-    )
-    awk.stdout.close()
-    if view.wait() or awk.wait():
-        raise SystemExit(f"renaming {source} failed")
-
-
 def copied(out: Path, millions: int, copies: int, source: Path) -> Path:
-    """`copies` renamed copies of `source` merged into one BAM (written once)."""
+    """`copies` copies of `source` merged by position into one BAM (written once)."""
     folder = out / f"cfdna_{millions}M"
     bam = folder / "deep.bam"
     if (folder / "deep.json").exists():
         return bam
     folder.mkdir(parents=True, exist_ok=True)
-    parts = []
-    for i in range(1, copies + 1):
-        part = folder / f"copy{i}.bam"
-        if not part.exists():
-            renamed_copy(source, f"c{i}", part.with_suffix(".tmp"))
-            part.with_suffix(".tmp").rename(part)
-        parts.append(str(part))
-    subprocess.run(["samtools", "merge", "-f", "-@", "2", "-o", str(bam), *parts], check=True)
+    command = ["samtools", "merge", "-f", "-@", "2", "-o", str(bam), *[str(source)] * copies]
+    subprocess.run(command, check=True)
     subprocess.run(["samtools", "index", str(bam)], check=True)
-    for part in parts:
-        Path(part).unlink()
     for name in ("targets.bed", "sites.vcf.gz", "sites.vcf.gz.tbi"):
         shutil.copy(source.parent / name, folder / name)
     facts = json.loads((source.parent / "deep.json").read_text())
-    facts = {
-        key: value * copies if key in ("reads", "fragments") else value
-        for key, value in facts.items()
-    }
+    facts = {k: v * copies if k in ("reads", "fragments") else v for k, v in facts.items()}
     facts |= {"copies_of": str(source), "copies": copies, "bam_bytes": bam.stat().st_size}
     (folder / "deep.json").write_text(json.dumps(facts, indent=2))
     return bam
@@ -88,6 +68,41 @@ def scaling_bams(out: Path, largest: int) -> dict[int, Path]:
         if millions <= largest:
             bams[millions] = copied(out, millions, copies, bams[5])
     return bams
+
+
+def time_scaling(bams: dict[int, Path], work: Path, repeats: int, log: Path) -> dict:
+    """Wall, CPU and peak RSS of `metcnv coverage` (1 thread) with and without the allele
+    counts at the ~3,000 SNP sites, and of `samtools view -c -L` (the floor) on each BAM,
+    interleaved; medians of `repeats` runs."""
+    metcnv = shutil.which("metcnv") or str(Path(sys.executable).parent / "metcnv")
+    results = {}
+    for millions, bam in bams.items():
+        folder = bam.parent
+        bins_bed = folder / "bins.bed"
+        if not bins_bed.exists():
+            panel_bins(bam, folder / "targets.bed")[["chrom", "start", "end"]].to_csv(
+                bins_bed, sep="\t", header=False, index=False
+            )
+        out = work / f"cfdna_{millions}M.coverage.tsv.gz"
+        plain = [metcnv, "coverage", str(bam), "--targets", str(folder / "targets.bed")]
+        plain += ["--out", str(out), "--threads", "1"]
+        commands = {
+            "metcnv coverage": plain,
+            "metcnv coverage --snps": [*plain, "--snps", str(folder / "sites.vcf.gz")],
+            "samtools view -c -L": ["samtools", "view", "-c", "-L", str(bins_bed), str(bam)],
+        }
+        series = {name: Series() for name in commands}
+        for _ in range(repeats):
+            for name, command in commands.items():
+                series[name].runs.append(measure(command, log))
+                run = series[name].runs[-1]
+                print(f"  {millions} M, {name}: {run.wall:.1f} s, {run.rss_mb:.0f} MB", flush=True)
+        facts = json.loads((folder / "deep.json").read_text())
+        results[millions] = {"reads": facts["reads"], "bam_bytes": facts["bam_bytes"]} | {
+            name: {key: s.median(key) for key in ("wall", "cpu", "rss_mb")}
+            for name, s in series.items()
+        }
+    return results
 
 
 def main() -> None:
