@@ -5,14 +5,9 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from coverage_digests import bundled_bams, digest, recorded
 
-from metcnv.coverage import (
-    alleles_path,
-    bin_depth_sums,
-    count_bins,
-    read_coverage,
-    write_coverage,
-)
+from metcnv.coverage import alleles_path, count_bins, read_coverage, write_coverage
 from metcnv.errors import MetcnvError
 from metcnv.genome import LENGTHS
 
@@ -75,16 +70,30 @@ def test_counts_fragments_once_and_filters_flags_and_mapq(tmp_path):
     assert list(low.bins["count"]) == [1, 2, 1]
 
 
-def test_depth_matches_pysam_per_base_coverage():
+def test_depth_matches_a_per_base_count(tmp_path):
+    """Depth sums of reads with deletions, insertions and clips, against a per-base array."""
     rng = np.random.default_rng(0)
-    starts = np.sort(rng.integers(0, 10_000, 3000))
-    ends = starts + rng.integers(30, 300, 3000)
-    edges = np.arange(0, 10_001, 500)
+    cigars = ["50M", "20M5D30M", "10S40M", "20M3I27M", "45M5S"]
+    reads = sorted(
+        (int(rng.integers(0, 10_000)), cigars[int(rng.integers(len(cigars)))]) for _ in range(3000)
+    )
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr7", "LN": CHR7}]}
     per_base = np.zeros(11_000)
-    for s, e in zip(starts, ends, strict=True):
-        per_base[s:e] += 1
-    expected = [per_base[a:b].sum() for a, b in itertools.pairwise(edges)]
-    assert bin_depth_sums(starts, ends, edges[:-1], edges[1:]) == pytest.approx(expected)
+    with pysam.AlignmentFile(str(tmp_path / "d.bam"), "wb", header=header) as out:
+        for i, (pos, cigar) in enumerate(reads):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.reference_id, read.reference_start = f"r{i}", 0, pos
+            read.mapping_quality, read.cigarstring, read.query_sequence = 60, cigar, "A" * 50
+            per_base[pos : read.reference_end] += 1
+            out.write(read)
+    pysam.index(str(tmp_path / "d.bam"))
+    edges = np.arange(0, 10_001, 500)
+    bins = pd.DataFrame(
+        {"chrom": "chr7", "start": edges[:-1], "end": edges[1:], "gene": "-", "kind": "target"}
+    )
+    expected = [per_base[a:b].sum() / (b - a) for a, b in itertools.pairwise(edges)]
+    depth = count_bins(tmp_path / "d.bam", bins).bins["depth"]
+    assert list(depth) == pytest.approx(np.round(expected, 3), abs=1e-12)
 
 
 def test_coverage_file_round_trip_and_tamper_check(tmp_path):
@@ -295,3 +304,14 @@ def test_sites_vcf_must_be_indexed(tmp_path):
     (tmp_path / "sites.vcf.gz.tbi").unlink()
     with pytest.raises(MetcnvError, match=r"sites.vcf.gz: no index found; .*tabix -p vcf"):
         count_bins(make_snp_bam(tmp_path / "s.bam"), BINS, snps=vcf)
+
+
+def test_bundled_counts_are_those_recorded(tmp_path):
+    """Every bundled BAM, with and without --snps, gives the coverage and allele files
+    recorded by tests/support/coverage_digests.py before the counting core was compiled;
+    with two decoding threads too."""
+    expected = recorded()
+    for bam in bundled_bams():
+        for snps, threads in ((False, 1), (True, 1), (True, 2)):
+            found = digest(bam, snps, tmp_path, threads)
+            assert found == expected[bam.name, snps], f"{bam.name}, snps {snps}, {threads}"

@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 from synthetic import BINS, GC, sample
 
+from metcnv import params
 from metcnv.errors import MetcnvError
-from metcnv.pon import PanelOfNormals, build_pon, flat_pon
+from metcnv.pon import PanelOfNormals, build_pon, flat_pon, held_out_folds
 
 
 def normals(n):
@@ -171,3 +172,12 @@ def test_pon_without_snps_and_flat_pon_have_none(tmp_path):
     flat = flat_pon(BINS, GC, "hg38", {})
     flat.save(tmp_path / "flat.pon")
     assert PanelOfNormals.load(tmp_path / "flat.pon").snps is None
+
+
+def test_held_out_folds_stop_growing_with_the_normals():
+    """Leave-one-out up to LOO_MAX_NORMALS normals; beyond, that many folds, each normal in
+    exactly one (so building a panel stays linear in the normals)."""
+    assert [list(f) for f in held_out_folds(3)] == [[0], [1], [2]]
+    folds = held_out_folds(3 * params.LOO_MAX_NORMALS + 1)
+    assert len(folds) == params.LOO_MAX_NORMALS
+    assert sorted(np.concatenate(folds)) == list(range(3 * params.LOO_MAX_NORMALS + 1))

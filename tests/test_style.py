@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from conftest import BIN, REPO
 
-PYTHON_TREES = ["src", "tests", "benchmarks"]
+PYTHON_TREES = ["src", "tests", "benchmarks", "setup.py"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])

@@ -1,4 +1,8 @@
-"""A deep, seeded, realistic-looking panel BAM for the speed benchmark.
+"""A deep, seeded, realistic-looking panel BAM for the speed benchmark: a tissue panel
+(`--kind panel`, 250 bp fragments, 8% duplicates) or a deep cfDNA panel before
+deduplication (`--kind cfdna`, 167 bp fragments, so the two 150 bp mates overlap, and 60%
+of fragments flagged duplicate), at a given depth or about `--reads` reads, with a sites
+VCF of ~3,000 SNPs in the targets for the allele counting (sites.vcf.gz).
 
 Fragments come from the test-support simulator metcnv_sim in tests/support
 (draw_fragments: capture efficiency, GC bias, gamma-Poisson counts, off-target islands,
@@ -59,23 +63,79 @@ POOL = 4096  # distinct SEQ and QUAL strings
 CHUNK = 250_000  # reads formatted at a time
 
 
-def settings(target_depth: float, offtarget_per_mb: float) -> dict:
+KINDS = {  # fragment length mean and SD, and the share of fragments flagged duplicate
+    "panel": (250.0, 50.0, 0.08),
+    "cfdna": (167.0, 20.0, 0.60),
+}
+N_SITES = 3000  # SNP sites in the targets, for the allele counting
+SITES_SEED = 15
+
+
+def settings(target_depth: float, offtarget_per_mb: float, kind: str = "panel") -> dict:
     """What deep.json records, so that run.py rewrites the BAM only when this changes."""
-    return {"target_depth": target_depth, "offtarget_per_mb": offtarget_per_mb, "version": 3}
+    return {
+        "target_depth": target_depth,
+        "offtarget_per_mb": offtarget_per_mb,
+        "kind": kind,
+        "version": 4,
+    }
 
 
-def spec(target_depth: float, offtarget_per_mb: float) -> SampleSpec:
+def spec(target_depth: float, offtarget_per_mb: float, kind: str = "panel") -> SampleSpec:
+    mean, sd, duplicates = KINDS[kind]
     return SampleSpec(
         "deep",
         seed=SAMPLE_SEED,
         target_depth=target_depth,
         offtarget_per_mb=offtarget_per_mb,
         read_length=READ_LENGTH,
-        fragment_mean=250.0,
-        fragment_sd=50.0,
-        duplicate_fraction=0.08,
+        fragment_mean=mean,
+        fragment_sd=sd,
+        duplicate_fraction=duplicates,
         mapq0_fraction=0.02,
     )
+
+
+def depth_for_reads(reads: float, kind: str, offtarget_ratio: float) -> tuple[float, float]:
+    """Target depth and off-target fragments per Mb (in the ratio given) for about `reads`
+    reads: the reads of a shallow draw, scaled (the fragment count is linear in both)."""
+    targets, reference = _panel()
+    depth = 100.0
+    drawn = draw_fragments(reference, targets, spec(depth, depth * offtarget_ratio, kind))
+    scale = reads / (2 * len(drawn))
+    return depth * scale, depth * offtarget_ratio * scale
+
+
+def _panel():
+    backbone = dict.fromkeys(CONTIGS, BACKBONE_SPACING)
+    targets = make_panel(GENES, backbone, CONTIGS, PANEL_SEED)
+    return targets, make_reference(CONTIGS, targets, REFERENCE_SEED)
+
+
+def write_sites(targets, path: Path) -> None:
+    """A bgzipped, indexed sites VCF of N_SITES biallelic SNPs at seeded target positions."""
+    rng = np.random.default_rng(SITES_SEED)
+    pick = targets.iloc[rng.integers(0, len(targets), N_SITES)]
+    pos = pick["start"].to_numpy() + rng.integers(0, (pick["end"] - pick["start"]).to_numpy())
+    sites = pd.DataFrame({"chrom": pick["chrom"].to_numpy(), "pos": pos + 1})
+    sites = sites.drop_duplicates().assign(order=lambda t: t["chrom"].map(contig_order))
+    sites = sites.sort_values(["order", "pos"])
+    header = pysam.VariantHeader()
+    for contig in sorted(CONTIGS, key=contig_order):
+        header.contigs.add(contig, length=CONTIGS[contig])
+    header.info.add("AF", "A", "Float", "population allele frequency")
+    plain = path.with_suffix("")
+    bases = "ACGT"
+    with pysam.VariantFile(str(plain), "w", header=header) as out:
+        for chrom, position in sites[["chrom", "pos"]].itertuples(index=False):
+            ref = int(rng.integers(4))
+            alt = (ref + int(rng.integers(1, 4))) % 4
+            record = out.new_record(
+                contig=chrom, start=int(position) - 1, alleles=(bases[ref], bases[alt])
+            )
+            record.info["AF"] = round(float(rng.uniform(0.05, 0.5)), 3)
+            out.write(record)
+    pysam.tabix_index(str(plain), preset="vcf", force=True)
 
 
 def _pools(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -124,14 +184,16 @@ def _sam_lines(reads: pd.DataFrame, pools: tuple[np.ndarray, np.ndarray]) -> np.
     return lines
 
 
-def write_deep_bam(out: Path, target_depth: float, offtarget_per_mb: float) -> dict:
-    """Write targets.bed and deep.bam (+ .bai) into `out`; return what was made."""
+def write_deep_bam(
+    out: Path, target_depth: float, offtarget_per_mb: float, kind: str = "panel"
+) -> dict:
+    """Write targets.bed, sites.vcf.gz and deep.bam (+ .bai) into `out`; return what was
+    made."""
     out.mkdir(parents=True, exist_ok=True)
-    backbone = dict.fromkeys(CONTIGS, BACKBONE_SPACING)
-    targets = make_panel(GENES, backbone, CONTIGS, PANEL_SEED)
+    targets, reference = _panel()
     write_bed(targets, out / "targets.bed")
-    reference = make_reference(CONTIGS, targets, REFERENCE_SEED)
-    fragments = draw_fragments(reference, targets, spec(target_depth, offtarget_per_mb))
+    write_sites(targets, out / "sites.vcf.gz")
+    fragments = draw_fragments(reference, targets, spec(target_depth, offtarget_per_mb, kind))
     rng = np.random.default_rng(READ_SEED)
     names = sorted(CONTIGS, key=contig_order)
 
@@ -200,10 +262,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the BAM and BED")
     parser.add_argument("--target-depth", type=float, default=2000.0)
     parser.add_argument("--offtarget-per-mb", type=float, default=1200.0)
+    parser.add_argument("--kind", choices=list(KINDS), default="panel")
+    parser.add_argument(
+        "--reads", type=float, help="about this many reads (sets both depths, in their ratio)"
+    )
     args = parser.parse_args()
     began = time.perf_counter()
-    facts = write_deep_bam(args.out, args.target_depth, args.offtarget_per_mb)
-    facts["settings"] = settings(args.target_depth, args.offtarget_per_mb)
+    depth, offtarget = args.target_depth, args.offtarget_per_mb
+    if args.reads:
+        depth, offtarget = depth_for_reads(args.reads, args.kind, offtarget / depth)
+    facts = write_deep_bam(args.out, depth, offtarget, args.kind)
+    facts["settings"] = settings(depth, offtarget, args.kind)
     facts["seconds_to_write"] = round(time.perf_counter() - began, 1)
     (args.out / "deep.json").write_text(json.dumps(facts, indent=2))
     print(json.dumps(facts))

@@ -1,40 +1,40 @@
-"""Speed and memory of `metcnv coverage` against samtools bedcov, mosdepth and CNVkit.
+"""Speed and memory of metcnv against its peers, on the same BAMs; one command:
 
-    python benchmarks/speed/run.py [--out benchmarks/speed/out] [--repeats 3]
+    python benchmarks/speed/run.py [--out benchmarks/speed/out] [--repeats 3] [--largest 25]
 
-1. Writes (once; reused while its settings match) a deep, seeded panel BAM: ~1,050
-   targets on chr7, chr8, chr12 and chr17 at hg38 lengths, ~2,000x over targets, ~3.0
-   million read pairs (2x150 bp with SEQ, QUAL and tags; see deepbam.py). Takes ~2-4 min.
-2. Makes metcnv's bins for that panel (default sizes) and writes them as bins.bed, so
-   every tool counts over identical intervals.
-3. Times each tool `--repeats` times, interleaved (tool A, B, C, A, B, C, ...), each as
-   its own child process: median wall time, median CPU time (user + sys) and peak RSS.
-   - metcnv coverage --threads 1 and --threads 2
-   - samtools bedcov -Q 20 (Debian's samtools if on PATH, else the one inside pysam)
-   - mosdepth -n -x -Q 20 --by bins.bed (Debian's mosdepth; fast mode = whole aligned
-     span, no mate-overlap correction, which is what metcnv and bedcov sum)
-   - cnvkit.py coverage -q 20 (CNVkit runs samtools bedcov through pysam), if found
-4. Cross-checks metcnv's depth against bedcov's summed depth / bin length (must agree to
-   metcnv's 3 decimals), and against mosdepth's and CNVkit's per-bin means.
-5. Profiles one metcnv run with cProfile and splits its time into BGZF inflate + BAM
-   parsing (AlignmentFile.count), one Python object per read (iterating fetch), the rest
-   of count_bins (loop body, numpy binning, md5), and the CLI around it (variants.py).
-Writes results.json, table.md and profile.txt into --out. Missing tools are skipped with
-a note: `apt-get install -y samtools mosdepth libhts-dev` (Debian 12's mosdepth loads
-libhts.so at run time, which only libhts-dev provides).
+1. Peers (`peers` table): the deep cfDNA BAM of 5 M reads (2x150 bp with SEQ, QUAL and
+   tags, 167 bp fragments, 60% duplicates; deepbam.py via scaling.py, written once) and
+   metcnv's bins for its panel as bins.bed, so every tool counts over identical intervals.
+   Each tool `--repeats` times, interleaved (A, B, C, A, B, C, ...), each as its own
+   child process: median wall, CPU (user + sys) and peak RSS, at 1 and 2 threads where
+   the tool has threads:
+   - metcnv coverage, with and without --snps (allele counts at ~3,000 SNP sites);
+   - samtools view -c -L bins.bed: decoding and the index walk only, the floor;
+   - samtools bedcov -Q 20;
+   - mosdepth -n -Q 20 --by bins.bed, fast mode (-x: whole aligned span, as metcnv and
+     bedcov sum) and default mode (CIGAR-aware, mate overlaps counted once: the nearest
+     to a fragment mode that Debian's mosdepth 0.3.3 has; it has no --fragment-mode);
+   - cnvkit coverage -q 20 (Debian's `cnvkit`, or --cnvkit).
+   Cross-checks every tool's depth against metcnv's and metcnv's 1- and 2-thread tables.
+2. Scaling (`scaling` table): deep cfDNA BAMs of 1, 5, 25 (and, with --largest 100, 100)
+   million reads (scaling.py): metcnv coverage with and without --snps, and the floor.
+3. `pon build` from 10, 50 and 200 coverage files (pipeline.py).
+4. MET-first mode: `metcnv run --region chr7` on the 25 M-read BAM against a whole run.
+5. `metcnv run` end to end against CNVkit `batch -r` + `call`, one bundled sample.
+6. `snakemake -n` over a 10,000-sample sheet.
+7. Where metcnv's time goes (variants.py): import, decode floor, count_bins, the CLI.
+Writes results.json and tables.md into --out. Needs `apt-get install -y samtools mosdepth
+libhts-dev cnvkit time` (Debian 12's mosdepth loads libhts.so at run time, which only
+libhts-dev provides; GNU time measures peak RSS).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gzip
-import io
 import json
 import os
-import pstats
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,107 +45,60 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from deepbam import settings  # noqa: E402
+from pipeline import dry_run, end_to_end, met_first, pon_scaling  # noqa: E402
+from scaling import scaling_bams, time_scaling  # noqa: E402
 from timing import Series, load_average, measure  # noqa: E402
 from variants import panel_bins, time_variants  # noqa: E402
 
-from metcnv.coverage import count_bins, read_coverage  # noqa: E402
+from metcnv.coverage import read_coverage  # noqa: E402
 
 MIN_MAPQ = 20
+STEPS = ("peers", "scaling", "pon", "metfirst", "endtoend", "dryrun", "split")
 CNVKIT_PLACES = [
     HERE / ".venv-cnvkit/bin/cnvkit.py",
     HERE.parent / "accuracy/.venv-cnvkit/bin/cnvkit.py",
 ]
 
 
-def ensure_data(out: Path, target_depth: float, offtarget_per_mb: float, force: bool) -> dict:
-    """The deep BAM's facts; the BAM is rewritten (in a child process) only when its
-    settings changed, and kept out of this process, whose peak RSS its children inherit."""
-    data = out / "data"
-    stamp = data / "deep.json"
-    wanted = settings(target_depth, offtarget_per_mb)
-    if not force and stamp.exists() and (data / "deep.bam.bai").exists():
-        facts = json.loads(stamp.read_text())
-        if facts.get("settings") == wanted:
-            return facts
-    print(f"writing the deep BAM into {data} (a few minutes, once) ...", flush=True)
-    stamp.unlink(missing_ok=True)
-    command = [sys.executable, str(HERE / "deepbam.py"), "--out", str(data)]
-    command += ["--target-depth", str(target_depth), "--offtarget-per-mb", str(offtarget_per_mb)]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return json.loads(stamp.read_text())
-
-
-def find_cnvkit(given: Path | None) -> Path | None:
+def find_cnvkit(given: Path | None) -> str | None:
     for place in [given, *CNVKIT_PLACES]:
         if place and place.exists():
-            return place
-    found = shutil.which("cnvkit.py")
-    return Path(found) if found else None
+            return str(place)
+    return shutil.which("cnvkit") or shutil.which("cnvkit.py")  # Debian's, or on PATH
 
 
-def tool_commands(bam: Path, targets: Path, bins_bed: Path, runs: Path, cnvkit: Path | None):
-    """name -> (command, file its stdout goes to or None)."""
+def tool_commands(bam: Path, targets: Path, bins_bed: Path, runs: Path, cnvkit: str | None):
+    """name -> (command, file its stdout goes to or None); a name ends in its threads."""
     metcnv = shutil.which("metcnv") or str(Path(sys.executable).parent / "metcnv")
     commands = {}
     for threads in (1, 2):
-        out = runs / f"metcnv_t{threads}.coverage.tsv.gz"
-        commands[f"metcnv coverage --threads {threads}"] = (
-            [
-                metcnv,
-                "coverage",
-                str(bam),
-                "--targets",
-                str(targets),
-                "--out",
-                str(out),
-                "--threads",
-                str(threads),
-                "--min-mapq",
-                str(MIN_MAPQ),
-            ],
-            None,
-        )
-    samtools = shutil.which("samtools")
-    bedcov = ["bedcov", "-Q", str(MIN_MAPQ), str(bins_bed), str(bam)]
-    if samtools:
-        commands["samtools bedcov"] = ([samtools, *bedcov], runs / "bedcov.tsv")
-    else:  # the samtools inside pysam, run in a child process all the same
-        script = "import sys, pysam; sys.stdout.write(pysam.samtools.bedcov(*sys.argv[1:]))"
-        commands["samtools bedcov (pysam)"] = (
-            [sys.executable, "-c", script, *bedcov],
-            runs / "bedcov.tsv",
-        )
-    mosdepth = shutil.which("mosdepth")
-    if mosdepth:
-        prefix = str(runs / "mosdepth")
-        commands["mosdepth -x"] = (
-            [mosdepth, "-n", "-x", "-Q", str(MIN_MAPQ), "--by", str(bins_bed), prefix, str(bam)],
-            None,
-        )
-    else:
-        print("mosdepth not found: skipped (apt-get install -y mosdepth libhts-dev)")
+        for snps in (False, True):
+            out = runs / f"metcnv{'_snps' if snps else ''}_t{threads}.coverage.tsv.gz"
+            command = [metcnv, "coverage", str(bam), "--targets", str(targets), "--out", str(out)]
+            command += ["--threads", str(threads), "--min-mapq", str(MIN_MAPQ)]
+            if snps:
+                command += ["--snps", str(bam.parent / "sites.vcf.gz")]
+            name = f"metcnv coverage{' --snps' if snps else ''}, {threads} thread"
+            commands[name] = (command, None)
+        extra = [] if threads == 1 else ["-@", "1"]
+        floor = ["samtools", "view", *extra, "-c", "-L", str(bins_bed), str(bam)]
+        commands[f"samtools view -c -L, {threads} thread"] = (floor, runs / "view.txt")
+        extra = [] if threads == 1 else ["-t", "1"]
+        mosdepth = ["mosdepth", "-n", "-x", *extra, "-Q", str(MIN_MAPQ), "--by", str(bins_bed)]
+        commands[f"mosdepth -x, {threads} thread"] = ([*mosdepth, str(runs / "md"), str(bam)], None)
+    mosdepth = ["mosdepth", "-n", "-Q", str(MIN_MAPQ), "--by", str(bins_bed)]
+    commands["mosdepth (default mode), 1 thread"] = (
+        [*mosdepth, str(runs / "md_default"), str(bam)],
+        None,
+    )
+    bedcov = ["samtools", "bedcov", "-Q", str(MIN_MAPQ), str(bins_bed), str(bam)]
+    commands["samtools bedcov, 1 thread"] = (bedcov, runs / "bedcov.tsv")
     if cnvkit:
         out = runs / "cnvkit.cnn"
-        commands["cnvkit.py coverage"] = (
-            [
-                str(cnvkit),
-                "coverage",
-                str(bam),
-                str(bins_bed),
-                "-q",
-                str(MIN_MAPQ),
-                "-p",
-                "1",
-                "-o",
-                str(out),
-            ],
-            None,
-        )
+        command = [cnvkit, "coverage", str(bam), str(bins_bed), "-q", str(MIN_MAPQ), "-p", "1"]
+        commands["cnvkit coverage, 1 thread"] = ([*command, "-o", str(out)], None)
     else:
-        print(
-            "cnvkit.py not found: skipped (pip install cnvkit into benchmarks/speed/.venv-cnvkit)"
-        )
+        print("cnvkit not found: skipped (apt-get install -y cnvkit)")
     return commands
 
 
@@ -164,75 +117,93 @@ def time_tools(commands: dict, repeats: int, log: Path) -> dict[str, Series]:
 
 
 def cross_checks(runs: Path, bins: pd.DataFrame) -> dict[str, str]:
-    """Compare every tool's per-bin depth with metcnv's; returns a sentence per tool."""
-    ours = read_coverage(runs / "metcnv_t1.coverage.tsv.gz").bins
+    """Compare every tool's per-bin depth with metcnv's; returns a sentence per check."""
+    ours = read_coverage(runs / "metcnv_t1.coverage.tsv.gz")
     notes = {}
-    same_bins = ours[["chrom", "start", "end"]].equals(
+    same_bins = ours.bins[["chrom", "start", "end"]].equals(
         bins[["chrom", "start", "end"]].reset_index(drop=True)
     )
     notes["bins"] = "metcnv's output bins equal bins.bed" if same_bins else "BINS DIFFER"
-    threads2 = read_coverage(runs / "metcnv_t2.coverage.tsv.gz").bins
-    notes["threads"] = (
-        "--threads 1 and 2 give identical tables"
-        if threads2.equals(ours)
-        else "--threads 1 and 2 DIFFER"
+    same = all(
+        read_coverage(runs / f"{name}.coverage.tsv.gz").bins.equals(ours.bins)
+        for name in ("metcnv_t2", "metcnv_snps_t1", "metcnv_snps_t2")
     )
-    length = (ours["end"] - ours["start"]).to_numpy()
-    depth = ours["depth"].to_numpy()
-    if (runs / "bedcov.tsv").exists():
-        bedcov = pd.read_csv(runs / "bedcov.tsv", sep="\t", header=None)
-        expected = bedcov.iloc[:, -1].to_numpy() / length
-        worst = float(np.max(np.abs(np.round(expected, 3) - depth)))
-        notes["samtools bedcov"] = (
-            f"bedcov summed depth / length vs metcnv depth: max |difference| {worst:.4f} over "
-            f"{len(depth)} bins ({'equal' if worst < 1e-9 else 'NOT equal'} at 3 decimals)"
-        )
-    mosdepth = runs / "mosdepth.regions.bed.gz"
-    if mosdepth.exists():
-        with gzip.open(mosdepth, "rt") as handle:
+    alleles = read_coverage(runs / "metcnv_snps_t1.coverage.tsv.gz").alleles
+    same &= read_coverage(runs / "metcnv_snps_t2.coverage.tsv.gz").alleles.equals(alleles)
+    notes["threads"] = (
+        "1 and 2 threads, with and without --snps: identical bins (and identical alleles)"
+        if same
+        else "metcnv's tables DIFFER between threads or --snps"
+    )
+    length = (ours.bins["end"] - ours.bins["start"]).to_numpy()
+    depth = ours.bins["depth"].to_numpy()
+    bedcov = pd.read_csv(runs / "bedcov.tsv", sep="\t", header=None)
+    worst = float(np.max(np.abs(np.round(bedcov.iloc[:, -1].to_numpy() / length, 3) - depth)))
+    notes["samtools bedcov"] = (
+        f"bedcov summed depth / length vs metcnv depth: max |difference| {worst:.4f} over "
+        f"{len(depth)} bins ({'equal' if worst < 1e-9 else 'NOT equal'} at 3 decimals)"
+    )
+    for prefix, name in (("md", "mosdepth -x"), ("md_default", "mosdepth default mode")):
+        with gzip.open(runs / f"{prefix}.regions.bed.gz", "rt") as handle:
             theirs = pd.read_csv(handle, sep="\t", header=None).iloc[:, -1].to_numpy()
         worst = float(np.max(np.abs(theirs - depth)))
-        notes["mosdepth -x"] = (
-            f"mosdepth mean (2 decimals) vs metcnv depth: max |difference| {worst:.4f}"
-        )
+        notes[name] = f"mosdepth mean (2 decimals) vs metcnv depth: max |difference| {worst:.4f}"
+    view = int((runs / "view.txt").read_text().split()[0])
+    notes["samtools view -c -L"] = f"{view:,} reads overlap the bins"
     cnn = runs / "cnvkit.cnn"
     if cnn.exists():
         theirs = pd.read_csv(cnn, sep="\t")["depth"].to_numpy()
         worst = float(np.max(np.abs(theirs - depth))) if len(theirs) == len(depth) else np.nan
-        notes["cnvkit.py coverage"] = (
+        notes["cnvkit coverage"] = (
             f"CNVkit depth vs metcnv depth: max |difference| {worst:.4f} "
             f"({len(theirs)} of {len(depth)} bins reported)"
         )
     return notes
 
 
-def profile_metcnv(bam: Path, bins: pd.DataFrame, out: Path) -> tuple[float, str]:
-    """cProfile of count_bins in this process; returns its seconds and the top of the report."""
-    profiler = cProfile.Profile()
-    began = time.perf_counter()
-    profiler.runcall(count_bins, bam, bins, min_mapq=MIN_MAPQ)
-    seconds = time.perf_counter() - began
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(12)
-    (out / "profile.txt").write_text(text.getvalue())
-    return seconds, text.getvalue()
-
-
-def format_table(series: dict[str, Series], reads: int) -> str:
-    base_name = next((n for n in series if n.startswith("samtools bedcov")), None)
-    base = series[base_name].median("wall") if base_name else None
+def peers_table(series: dict[str, Series], reads: int) -> str:
+    """Medians, with wall time as a ratio of the floor's at the same threads and of
+    mosdepth -x's at one thread."""
+    wall = {name: runs.median("wall") for name, runs in series.items()}
+    mosdepth = wall.get("mosdepth -x, 1 thread")
     lines = [
-        "| tool | median wall s | wall vs samtools bedcov | median CPU s | peak RSS MB "
-        "| reads/s (wall) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| tool | threads | median wall s | vs floor | vs mosdepth -x (1) | median CPU s "
+        "| peak RSS MB | reads/s (wall) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, runs in series.items():
-        wall = runs.median("wall")
-        ratio = f"{wall / base:.2f}" if base else "-"
+        tool, threads = name.rsplit(", ", 1)
+        floor = wall.get(f"samtools view -c -L, {threads}")
         lines.append(
-            f"| {name} | {wall:.1f} | {ratio} | {runs.median('cpu'):.1f} | "
-            f"{runs.median('rss_mb'):.0f} | {reads / wall / 1e6:.2f} M |"
+            f"| {tool} | {threads.split()[0]} | {wall[name]:.1f} | "
+            f"{wall[name] / floor:.2f} | {wall[name] / mosdepth:.2f} | "
+            f"{runs.median('cpu'):.1f} | {runs.median('rss_mb'):.0f} | "
+            f"{reads / wall[name] / 1e6:.2f} M |"
         )
+    return "\n".join(lines)
+
+
+def scaling_table(results: dict) -> str:
+    lines = [
+        "| reads | BAM GB | metcnv coverage s | peak RSS MB | with --snps s | peak RSS MB "
+        "| samtools view -c -L s | metcnv / floor |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results.values():
+        plain, snps = row["metcnv coverage"], row["metcnv coverage --snps"]
+        floor = row["samtools view -c -L"]
+        lines.append(
+            f"| {row['reads'] / 1e6:.1f} M | {row['bam_bytes'] / 1e9:.2f} | {plain['wall']:.1f} "
+            f"| {plain['rss_mb']:.0f} | {snps['wall']:.1f} | {snps['rss_mb']:.0f} "
+            f"| {floor['wall']:.1f} | {snps['wall'] / floor['wall']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def runs_table(results: dict, title: str) -> str:
+    lines = [f"| {title} | median wall s | median CPU s | peak RSS MB |", "|---|---:|---:|---:|"]
+    for name, row in results.items():
+        lines.append(f"| {name} | {row['wall']:.1f} | {row['cpu']:.1f} | {row['rss_mb']:.0f} |")
     return "\n".join(lines)
 
 
@@ -240,80 +211,107 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "out", help="results and data")
     parser.add_argument("--repeats", type=int, default=3, help="runs per tool (default 3)")
-    parser.add_argument("--target-depth", type=float, default=2000.0)
-    parser.add_argument("--offtarget-per-mb", type=float, default=1200.0)
-    parser.add_argument("--regenerate", action="store_true", help="rewrite the deep BAM")
-    parser.add_argument("--cnvkit", type=Path, help="cnvkit.py to use (default: look for one)")
-    parser.add_argument("--no-profile", action="store_true", help="skip step 5")
+    parser.add_argument("--largest", type=int, default=25, choices=[5, 25, 100])
+    parser.add_argument("--cnvkit", type=Path, help="cnvkit to use (default: Debian's)")
+    parser.add_argument("--steps", default=",".join(STEPS), help="some of: %(default)s")
     args = parser.parse_args()
-
+    steps = set(args.steps.split(","))
     began = time.perf_counter()
-    facts = ensure_data(args.out, args.target_depth, args.offtarget_per_mb, args.regenerate)
-    data, runs = args.out / "data", args.out / "runs"
+    out = args.out
+    runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    bam, targets = data / "deep.bam", data / "targets.bed"
-    bins = panel_bins(bam, targets)
-    bins_bed = data / "bins.bed"
-    # a 4th (name) column: CNVkit's coverage reads it; bedcov and mosdepth keep it
-    named = bins.assign(name=bins["gene"].replace("", "-").fillna("-"))
-    named[["chrom", "start", "end", "name"]].to_csv(bins_bed, sep="\t", header=False, index=False)
-    reads = facts["reads"]
-    print(
-        f"{bam}: {reads:,} reads ({facts['fragments']:,} pairs), "
-        f"{facts['bam_bytes'] / 1e6:.0f} MB, {facts['targets']} targets, {len(bins)} bins"
-    )
-    with open(bam, "rb") as handle:  # into the page cache, so no tool pays the first read
-        while handle.read(1 << 24):
-            pass
-
-    commands = tool_commands(bam, targets, bins_bed, runs, find_cnvkit(args.cnvkit))
     log = runs / "tools.log"
-    log.unlink(missing_ok=True)
-    print(f"timing {len(commands)} tools x {args.repeats} (load {load_average():.1f}) ...")
-    series = time_tools(commands, args.repeats, log)
-    table = format_table(series, reads)
-    notes = cross_checks(runs, bins)
+    saved = out / "results.json"  # steps run before, kept (steps may run separately)
+    results: dict = json.loads(saved.read_text()) if saved.exists() else {"tables": {}}
+    results |= {"cpus": os.cpu_count(), "load_at_start": load_average()}
+    tables = results["tables"]
+    cnvkit = find_cnvkit(args.cnvkit)
 
-    results = {
-        "data": facts,
-        "bins": len(bins),
-        "cpus": os.cpu_count(),
-        "tools": {
-            name: {
-                "median_wall_s": s.median("wall"),
-                "median_cpu_s": s.median("cpu"),
-                "median_rss_mb": s.median("rss_mb"),
-                "runs": [vars(r) for r in s.runs],
-            }
-            for name, s in series.items()
-        },
-        "cross_checks": notes,
-    }
-    if not args.no_profile:
-        print("profiling metcnv (cProfile, and the decode / object / loop split) ...")
-        seconds, report = profile_metcnv(bam, bins, args.out)
-        split = time_variants(bam, targets, args.repeats, args.out / "variants")
-        cpu = {name: s.median("cpu") for name, s in split.items()}
-        results["profile"] = {"cprofile_wall_s": seconds, "loop_cpu_s": cpu}
-        decode, objects, loop = cpu["floor/decode"], cpu["floor/objects"], cpu["metcnv"]
-        total = series["metcnv coverage --threads 1"].median("cpu")
-        results["profile"]["split"] = split_text = (
-            f"of metcnv --threads 1's {total:.1f} CPU s: inflate + BAM parsing (C) {decode:.1f} s, "
-            f"one AlignedSegment per read +{objects - decode:.1f} s, count_bins' loop body, "
-            f"numpy binning and md5 +{loop - objects:.1f} s, the CLI around it (imports, "
-            f"writing) +{total - loop:.1f} s (child-process CPU medians; start-up in each)"
+    if steps & {"peers", "split"}:
+        bam = scaling_bams(out / "scaling", 5)[5]  # the peers' BAM: deep cfDNA, 5 M reads
+        facts = json.loads((bam.parent / "deep.json").read_text())
+        targets = bam.parent / "targets.bed"
+        bins = panel_bins(bam, targets)
+        bins_bed = out / "bins.bed"
+        # a 4th (name) column: CNVkit's coverage reads it; bedcov and mosdepth keep it
+        named = bins.assign(name=bins["gene"].replace("", "-").fillna("-"))
+        named[["chrom", "start", "end", "name"]].to_csv(
+            bins_bed, sep="\t", header=False, index=False
         )
-        print(split_text)
-        print("\n".join(report.splitlines()[:30]))
-
-    (args.out / "results.json").write_text(json.dumps(results, indent=2))
-    (args.out / "table.md").write_text(table + "\n")
-    print()
-    print(table)
-    print()
-    for name, note in notes.items():
-        print(f"- {name}: {note}")
-    print(f"\ntotal {time.perf_counter() - began:.0f} s; results in {args.out}")
+        results["peers_bam"] = facts | {"bins": len(bins)}
+    if "peers" in steps:
+        print(f"{bam}: {facts['reads']:,} reads, {len(bins)} bins; peers ...", flush=True)
+        with open(bam, "rb") as handle:  # into the page cache, so no tool pays the first read
+            while handle.read(1 << 24):
+                pass
+        series = time_tools(tool_commands(bam, targets, bins_bed, runs, cnvkit), args.repeats, log)
+        results["peers"] = {
+            name: {key: s.median(key) for key in ("wall", "cpu", "rss_mb")}
+            | {"runs": [vars(r) for r in s.runs]}
+            for name, s in series.items()
+        }
+        results["cross_checks"] = cross_checks(runs, bins)
+        checks = "\n".join(f"- {k}: {v}" for k, v in results["cross_checks"].items())
+        tables["peers"] = "## Peers\n\n" + peers_table(series, facts["reads"]) + "\n\n" + checks
+    if "scaling" in steps:
+        print("scaling ...", flush=True)
+        bams = scaling_bams(out / "scaling", args.largest)
+        results["scaling"] = time_scaling(bams, runs, 1, log)
+        tables["scaling"] = "## Scaling (deep cfDNA)\n\n" + scaling_table(results["scaling"])
+    panel = None
+    if "pon" in steps or "metfirst" in steps:
+        print("pon build ...", flush=True)
+        template = runs / "cfdna_1M.coverage.tsv.gz"
+        if not template.exists():
+            small = scaling_bams(out / "scaling", 1)[1]
+            command = [
+                "metcnv",
+                "coverage",
+                str(small),
+                "--targets",
+                str(small.parent / "targets.bed"),
+            ]
+            command += ["--snps", str(small.parent / "sites.vcf.gz"), "--out", str(template)]
+            measure(command, log)
+        one = out / "scaling" / "cfdna_1M"
+        results["pon"], panel = pon_scaling(template, one / "targets.bed", out / "pon", log)
+        rows = [
+            f"| {n} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss_mb']:.0f} |"
+            for n, r in results["pon"].items()
+        ]
+        tables["pon"] = (
+            "## pon build from coverage files\n\n| normals | wall s | CPU s | peak RSS MB |\n"
+            "|---:|---:|---:|---:|\n" + "\n".join(rows)
+        )
+    if "metfirst" in steps:
+        print("MET-first mode ...", flush=True)
+        deep = scaling_bams(out / "scaling", min(args.largest, 25))[min(args.largest, 25)]
+        results["met_first"] = met_first(deep, panel, out / "metfirst", args.repeats, log)
+        tables["metfirst"] = "## MET-first mode\n\n" + runs_table(results["met_first"], "command")
+    if "endtoend" in steps:
+        print("end to end ...", flush=True)
+        results["end_to_end"] = end_to_end(out / "endtoend", cnvkit, args.repeats, log)
+        tables["endtoend"] = "## End to end, one sample\n\n" + runs_table(
+            results["end_to_end"], "step"
+        )
+    if "dryrun" in steps:
+        print("snakemake -n ...", flush=True)
+        results["dry_run"] = run = dry_run(out / "dryrun", log)
+        tables["dryrun"] = f"## snakemake -n, 10,000 samples\n\n{run['wall']:.1f} s wall, "
+        tables["dryrun"] += f"{run['cpu']:.1f} s CPU, {run['rss_mb']:.0f} MB"
+    if "split" in steps:
+        print("where metcnv's time goes ...", flush=True)
+        split = time_variants(bam, targets, args.repeats, out / "variants")
+        results["split"] = {name: s.median("cpu") for name, s in split.items()}
+        tables["split"] = "## Where metcnv coverage's CPU goes\n\n" + "\n".join(
+            f"- {k}: {v:.1f} s" for k, v in results["split"].items()
+        )
+    results["seconds"] = time.perf_counter() - began
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    text = "\n\n".join(tables[step] for step in STEPS if step in tables)
+    (out / "tables.md").write_text(text + "\n")
+    print(text)
+    print(f"\ntotal {results['seconds']:.0f} s; results in {out}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Where metcnv coverage's time goes: the same BAM read three ways, each timed in its own
-child process (run.py's step 5).
+"""Where metcnv coverage's time goes: the same BAM read several ways, each timed in its own
+child process (run.py's last step).
 
+- imports: `import metcnv.cli` and nothing else: what the command line costs before it
+  reads a byte (numpy, pandas, pysam, and scipy and matplotlib for the other commands);
 - floor/decode: `AlignmentFile.count` per contig: BGZF inflate + BAM parsing in C, no
-  Python object per read; no tool built on pysam's iterators can beat it single-threaded;
-- floor/objects: iterate `fetch()` and do nothing: adds one AlignedSegment per read;
-- metcnv: `metcnv.coverage.count_bins` itself (the read loop, binning and the md5).
+  Python object per read; no tool built on pysam's htslib can beat it single-threaded;
+- metcnv: `metcnv.coverage.count_bins` itself (the compiled pass, the md5 and the tables).
 
     python benchmarks/speed/variants.py BAM --targets BED --run NAME   (one child run)
 """
@@ -32,11 +33,8 @@ def floor_decode(path: Path, targets: Path) -> None:
         sum(handle.count(c) for c in handle.references)
 
 
-def floor_objects(path: Path, targets: Path) -> None:
-    with pysam.AlignmentFile(str(path)) as handle:
-        for contig in handle.references:
-            for _ in handle.fetch(contig):
-                pass
+def imports(path: Path, targets: Path) -> None:
+    import metcnv.cli  # noqa: F401
 
 
 def panel_bins(bam: Path, targets: Path) -> pd.DataFrame:
@@ -50,7 +48,7 @@ def metcnv(path: Path, targets: Path) -> None:
     count_bins(path, panel_bins(path, targets), min_mapq=params.MIN_MAPQ)
 
 
-VARIANTS = {"floor/decode": floor_decode, "floor/objects": floor_objects, "metcnv": metcnv}
+VARIANTS = {"imports": imports, "floor/decode": floor_decode, "metcnv": metcnv}
 
 
 def time_variants(bam: Path, targets: Path, repeats: int, work: Path) -> dict[str, Series]:

@@ -1,5 +1,6 @@
 """Reference and alternate allele counts at known SNPs, for tumor purity from B-allele
-frequencies (the counting runs inside coverage.py's single pass over the reads).
+frequencies (the counting runs in metcnv.counting, inside coverage.py's single pass over
+the reads).
 
 Sites come from a population sites VCF (bgzipped and tabix-indexed). Only biallelic SNVs
 inside the panel's bins (on- or off-target) are kept; every other record is counted under
@@ -46,57 +47,22 @@ ALLELE_DTYPES = {
 }
 SKIP_REASONS = ("multiallelic", "not_snv", "outside_bins")
 BASES = frozenset("ACGT")
-MATCH, INSERTION, DELETION, SKIP, SOFT_CLIP, EQUAL, DIFF = 0, 1, 2, 3, 4, 7, 8
 
 
 @dataclass
 class ContigSites:
-    """The kept sites of one contig (0-based positions, sorted) and their running counts."""
+    """The kept sites of one contig (0-based positions, sorted), their ref and alt bases as
+    ASCII codes, and their ref/alt/other counts, which metcnv.counting fills."""
 
-    positions: list[int]
-    ref: list[str]
-    alt: list[str]
+    positions: np.ndarray  # int64
+    ref_codes: np.ndarray  # uint8
+    alt_codes: np.ndarray  # uint8
     min_baseq: int
-    counts: list[list[int]] = field(init=False)  # per site: ref, alt, other (lists: fast +=)
-    seen: dict[int, set[str]] = field(default_factory=dict)  # site -> names counted
+    counts: np.ndarray = field(init=False)  # sites x (ref, alt, other), int64
     reads_without_bases: int = 0
 
     def __post_init__(self) -> None:
-        self.counts = [[0, 0, 0] for _ in self.positions]
-
-    def count(self, read: pysam.AlignedSegment, first: int, end: int) -> None:
-        """Count the read's bases at sites `first`, `first` + 1, ... before its end `end`."""
-        positions, sequence = self.positions, read.query_sequence
-        if sequence is None:
-            self.reads_without_bases += 1
-            return
-        for done in [site for site in self.seen if site < first]:
-            del self.seen[done]  # reads are sorted by start: no later read reaches these
-        qualities, name, seen = read.query_qualities, read.query_name, self.seen
-        n, site, ref_pos, query_pos = len(positions), first, read.reference_start, 0
-        for op, length in read.cigartuples:
-            if op in (MATCH, EQUAL, DIFF):
-                while site < n and positions[site] < ref_pos + length:
-                    offset = query_pos + positions[site] - ref_pos
-                    names = seen.setdefault(site, set())
-                    if name not in names and (  # not counted through the other mate
-                        qualities is None or qualities[offset] >= self.min_baseq
-                    ):
-                        names.add(name)
-                        base = sequence[offset]
-                        column = 0 if base == self.ref[site] else 1 if base == self.alt[site] else 2
-                        self.counts[site][column] += 1
-                    site += 1
-                ref_pos += length
-                query_pos += length
-            elif op in (DELETION, SKIP):
-                while site < n and positions[site] < ref_pos + length:
-                    site += 1  # no base at a deleted or skipped site
-                ref_pos += length
-            elif op in (INSERTION, SOFT_CLIP):
-                query_pos += length
-            if site == n or positions[site] >= end:
-                return
+        self.counts = np.zeros((len(self.positions), 3), dtype=np.int64)
 
 
 @dataclass
@@ -112,10 +78,18 @@ class Sites:
         """Fresh counters per canonical contig name."""
         return {
             chrom: ContigSites(
-                (group["pos"] - 1).tolist(), group["ref"].tolist(), group["alt"].tolist(), min_baseq
+                group["pos"].to_numpy(np.int64) - 1,
+                _codes(group["ref"]),
+                _codes(group["alt"]),
+                min_baseq,
             )
             for chrom, group in self.table.groupby("chrom", sort=False)
         }
+
+
+def _codes(bases: pd.Series) -> np.ndarray:
+    """One-letter bases as their ASCII codes."""
+    return np.frombuffer("".join(bases).encode("ascii"), dtype=np.uint8).copy()
 
 
 def read_sites(path: str | Path, bins: pd.DataFrame) -> Sites:
@@ -175,10 +149,8 @@ def _in_bins(sites: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
 
 def allele_table(sites: Sites, counters: dict[str, ContigSites]) -> pd.DataFrame:
     """The sites with their counts (ALLELE_COLUMNS), in the sites' order."""
-    counts = np.array(
-        [row for chrom in dict.fromkeys(sites.table["chrom"]) for row in counters[chrom].counts],
-        dtype=np.int64,
-    ).reshape(-1, 3)
+    chroms = dict.fromkeys(sites.table["chrom"])
+    counts = np.vstack([np.zeros((0, 3), np.int64)] + [counters[c].counts for c in chroms])
     return sites.table.assign(
         ref_count=counts[:, 0], alt_count=counts[:, 1], other_count=counts[:, 2]
     ).reset_index(drop=True)

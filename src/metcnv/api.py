@@ -30,7 +30,7 @@ from metcnv.coverage import (
 from metcnv.errors import MetcnvError
 from metcnv.files import locked, md5sum, output_folder, require_file, safe_stem
 from metcnv.gc import bin_gc, fasta_lengths
-from metcnv.genome import detect_build
+from metcnv.genome import canonical, detect_build
 from metcnv.inputs import alignment_facts, identity_problem, reading
 from metcnv.model import AlleleSettings, BinSettings, CallSettings, ReadSettings, Result, Sample
 from metcnv.pon import PanelOfNormals, build_pon, flat_pon
@@ -82,11 +82,15 @@ def count(
 ) -> SampleCoverage:
     """Count a BAM/CRAM on a table of bins, or on a panel of normals' bins (a BAM of another
     build than the normals' is refused before any read is counted); with `snps`, a sites
-    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`). The
-    coverage records the read groups' SM and what the read filters drop
-    (metcnv.inputs.alignment_facts); a file damaged part-way is one MetcnvError line."""
+    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`). With
+    `reads.region`, only that chromosome and its bins. The coverage records the read
+    groups' SM and what the read filters drop (metcnv.inputs.alignment_facts); a file
+    damaged part-way is one MetcnvError line."""
     pon = bins_or_pon if isinstance(bins_or_pon, PanelOfNormals) else None
     table = pon.bins if pon else bins_or_pon
+    region = None if reads.region is None else canonical(reads.region)
+    if region is not None:
+        table = region_bins(table, region)
     alleles = AlleleSettings(snps=snps, min_baseq=min_baseq)
     facts = alignment_facts(alignments, reads.fasta, table, reads.min_mapq)
     with reading(alignments):
@@ -100,9 +104,21 @@ def count(
             check_build=pon.check_build if pon else None,
             snps=alleles.snps,
             min_baseq=alleles.min_baseq,
+            region=region,
         )
     coverage.meta |= facts
     return coverage
+
+
+def region_bins(table: pd.DataFrame, region: str) -> pd.DataFrame:
+    """The bins of one chromosome (MET-first mode), refused when the panel has none there."""
+    rows = table["chrom"] == region
+    if not rows.any():
+        raise MetcnvError(
+            f"--region {region}: the panel has no bins there; give one of its chromosomes "
+            f"({', '.join(dict.fromkeys(table['chrom']))})"
+        )
+    return table[rows].reset_index(drop=True)
 
 
 def count_panel(
@@ -206,11 +222,26 @@ def call_and_write(
     error), and so is a sample whose counts are those of one of the panel's normals. The
     files are written while `out` is locked (files.locked): concurrent calls of one sample
     into one folder leave the complete set of one of them, never a mix.
+
+    A coverage of one chromosome (MET-first mode, its `region`) is called on the panel's
+    bins there, without a tumor fraction estimated from the reads (see
+    PanelOfNormals.restricted).
     """
+    region = coverage.meta.get("region")
+    if region is not None:
+        pon = pon.restricted(region)
+        if sample.purity.source == "none":
+            reason = f"no tumor fraction was given, and MET-first mode (--region {region}) "
+            reason += "does not estimate one: the fit needs the other chromosomes"
+            sample = sample.model_copy(
+                update={"purity": sample.purity.model_copy(update={"reason": reason})}
+            )
     source = str(coverage_path or coverage.meta.get("source"))
     pon.check_sample(coverage, source)
     notes = _sample_notes(coverage, pon, sample.name, strict)
-    called = call_sample(coverage, pon, sample.purity, sample.ploidy, settings)
+    called = call_sample(
+        coverage, pon, sample.purity, sample.ploidy, settings, estimate_purity=region is None
+    )
     called.warnings[:0] = notes
     outputs = output_paths(Path(out), sample.name)
     with locked(out):

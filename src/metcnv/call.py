@@ -193,8 +193,12 @@ def call_sample(
     purity: Purity,
     ploidy: Ploidy,
     settings: CallSettings,
+    *,
+    estimate_purity: bool = True,
 ) -> CallResult:
-    """Normalise, segment and call every panel gene (MET among them) against the normals."""
+    """Normalise, segment and call every panel gene (MET among them) against the normals;
+    `estimate_purity=False` (one chromosome's bins, MET-first mode) skips the purity fit
+    and keeps `purity` as given."""
     bins, warnings = normalized_bins(coverage, pon)
     used = bins["used"].to_numpy(bool)
     segments = segment_bins(bins[used], settings.segment_alpha)
@@ -220,10 +224,13 @@ def call_sample(
         for s in segments.itertuples()
     ]
     fit_snps = _empty_sites() if sites is None else sites[sites["used"]]
-    surface = fit_purity(segments, fit_snps, None if ploidy.source == "default" else ploidy.value)
-    purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
+    surface = None
+    if estimate_purity:
+        fixed = None if ploidy.source == "default" else ploidy.value
+        surface = fit_purity(segments, fit_snps, fixed)
+        purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
+        warnings += notes
     plausible = _plausible(purity, ploidy, surface)
-    warnings += notes
     segments = _with_alleles(segments, fit_snps, purity, ploidy)
     qc = QC(
         **sample_qc(
@@ -275,13 +282,16 @@ def _rows(n: int, first: int, last: int) -> np.ndarray:
     return mask
 
 
-def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface) -> np.ndarray:
+def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface | None) -> np.ndarray:
     """(purity, ploidy) pairs a tumor copy-number interval spans: the one pair used when the
     purity was given, else the fit's 95% region (so an estimate's uncertainty, and the
     ploidy's when that was fitted too, widen the interval; without an estimate, the region
-    still bounds the tumor fraction from above, and so the tumor copy number from below)."""
+    still bounds the tumor fraction from above, and so the tumor copy number from below).
+    Without a fit (MET-first mode) any tumor fraction up to 100% remains."""
     if purity.source == "given":
         return np.array([[purity.value, ploidy.value]])
+    if surface is None:
+        return np.array([[1.0, ploidy.value]])
     return surface.plausible()
 
 

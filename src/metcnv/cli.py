@@ -56,6 +56,7 @@ class Parser(argparse.ArgumentParser):
 EXAMPLES = """examples:
   metcnv pon build --targets panel.bed --fasta ref.fa --out panel.pon normal*.bam
   metcnv run tumor.bam --pon panel.pon --out results/ --sample-type tumor --purity 0.4
+  metcnv run tumor.bam --pon panel.pon --out urgent/ --region chr7   # MET-first, seconds
   metcnv coverage tumor.bam --targets panel.bed --out tumor.coverage.tsv.gz
   metcnv call tumor.coverage.tsv.gz --pon panel.pon --out results/ --purity 0.4
   metcnv report results/tumor.metcnv.json
@@ -73,7 +74,12 @@ def bin_settings(args) -> BinSettings:
 
 
 def read_settings(args) -> ReadSettings:
-    values = {"fasta": args.fasta, "min_mapq": args.min_mapq, "threads": args.threads}
+    values = {
+        "fasta": args.fasta,
+        "min_mapq": args.min_mapq,
+        "threads": args.threads,
+        "region": getattr(args, "region", None),  # `coverage` and `run` only
+    }
     return checked(ReadSettings, ReadSettings, values)
 
 
@@ -274,6 +280,15 @@ def _read_options(parser: argparse.ArgumentParser, fasta_required: bool = False)
     _option(group, ReadSettings, "threads")
 
 
+def _region_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--region",
+        metavar="CHROM",
+        help="MET-first mode: read only this chromosome (e.g. chr7) through the index; the "
+        "call is relative to it and says what it could not use",
+    )
+
+
 def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
     group = parser.add_argument_group("alleles (for tumor purity from SNPs)")
     group.add_argument(
@@ -342,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--sample", help="sample name (default: SM or file name)")
     _bin_options(coverage)
     _read_options(coverage)
+    _region_option(coverage)
     _allele_options(coverage)
     coverage.set_defaults(func=_cmd_coverage)
 
@@ -380,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("alignments", type=Path, help="indexed BAM or CRAM")
     _call_options(run)
     _read_options(run)
+    _region_option(run)
     _allele_options(run)
     run.add_argument("--pdf", action="store_true", help="also print the report to PDF")
     run.set_defaults(func=_cmd_run)

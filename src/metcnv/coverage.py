@@ -9,13 +9,13 @@ Counting follows GATK's CollectReadCounts and mosdepth:
   shows that read 1 fails the MAPQ filter; other reads at the midpoint of their own
   alignment;
 - mean depth is the summed aligned span (deletions included, like `samtools bedcov`)
-  of every passing read overlapping the bin, divided by the bin's length. It is
-  computed exactly from sorted read starts and ends (no per-base array, no pileup),
-  so there is no depth cap.
-pysam creates one record object per read in C; the loop below only reads a few of its
-integer fields, and all binning is vectorised numpy per chromosome.
+  of every passing read overlapping the bin, divided by the bin's length: each read adds
+  its overlap with each bin it touches, an exact integer sum (no per-base array, no
+  pileup), so there is no depth cap.
+The per-read work runs compiled (metcnv.counting) over pysam's decoded records, filling
+the bins as the reads arrive: memory holds the bins, never the reads, whatever the depth.
 
-With a sites VCF, the same loop also counts alleles at its SNPs (metcnv.alleles): the
+With a sites VCF, the same pass also counts alleles at its SNPs (metcnv.alleles): the
 reads are read once. The allele table is written beside the coverage file, as
 `{stem}.alleles.tsv.gz` for `{stem}.coverage.tsv.gz`, and the coverage header names it
 with its MD5, so that neither file is used with another's counts.
@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from array import array
-from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,15 +36,9 @@ import pandas as pd
 import pysam
 
 from metcnv import __version__, params
-from metcnv.alleles import (
-    ALLELE_COLUMNS,
-    ALLELE_DTYPES,
-    SKIP_REASONS,
-    ContigSites,
-    allele_table,
-    read_sites,
-)
-from metcnv.bins import BIN_COLUMNS, bin_index, bins_checksum
+from metcnv.alleles import ALLELE_COLUMNS, ALLELE_DTYPES, SKIP_REASONS, allele_table, read_sites
+from metcnv.bins import BIN_COLUMNS, bins_checksum
+from metcnv.counting import PYSAM_VERSION, count_contig
 from metcnv.errors import MetcnvError
 from metcnv.files import atomic_write, md5sum, require_file
 from metcnv.genome import canonical, detect_build
@@ -55,11 +47,11 @@ from metcnv.inputs import open_checked
 FORMAT = "metcnv-coverage"
 FORMAT_VERSION = "1"
 
-PAIRED, PROPER, MATE_UNMAPPED, READ2 = 0x1, 0x2, 0x8, 0x80
 META_KEYS = ("source", "source_md5", "min_mapq", "exclude_flags")
 # what identifies the reads and how the filters treat them (metcnv.inputs.alignment_facts);
 # absent from files counted before metcnv recorded them
 FACT_KEYS = ("read_groups_sm", "reads_mapped", "read_filter_sample")
+REGION_KEY = "region"  # MET-first mode counted one chromosome (--region)
 SNP_META_KEYS = (
     "snps_source",
     "snps_md5",
@@ -69,6 +61,12 @@ SNP_META_KEYS = (
     "snps_reads_without_bases",
 )
 COVERAGE_SUFFIX, ALLELES_SUFFIX = ".coverage.tsv.gz", ".alleles.tsv.gz"
+
+if pysam.__version__ != PYSAM_VERSION:  # its C structures are pysam's, as compiled against
+    raise ImportError(
+        f"metcnv's counting core was compiled against pysam {PYSAM_VERSION}, but pysam "
+        f"{pysam.__version__} is installed; reinstall metcnv (`pip install -e .`) to recompile"
+    )
 
 
 @dataclass
@@ -111,62 +109,6 @@ def header_lengths(handle: pysam.AlignmentFile) -> dict[str, int]:
     return {canonical(c): n for c, n in zip(handle.references, handle.lengths, strict=True)}
 
 
-def _passing_reads(handle, contig, min_mapq, exclude_flags, sites: ContigSites | None = None):
-    """Aligned spans of passing reads and the midpoints of their fragments, as arrays;
-    alleles of the passing reads counted into `sites` on the way."""
-    starts, ends, mids = array("q"), array("q"), array("q")
-    add_start, add_end, add_mid = starts.append, ends.append, mids.append
-    positions = sites.positions if sites is not None else None
-    n_sites = len(positions) if positions is not None else 0
-    for read in handle.fetch(contig):
-        flag = read.flag
-        if flag & exclude_flags or read.mapping_quality < min_mapq:
-            continue
-        start, end = read.reference_start, read.reference_end
-        add_start(start)
-        add_end(end)
-        if positions is not None:
-            first = bisect_left(positions, start)  # sites checked here: most reads have none
-            if first < n_sites and positions[first] < end:
-                sites.count(read, first, end)
-        if flag & PAIRED and not flag & MATE_UNMAPPED:
-            if flag & READ2 and not (read.has_tag("MQ") and read.get_tag("MQ") < min_mapq):
-                continue  # counted through read 1, unless its MQ tag says read 1 fails MAPQ
-            tlen = read.template_length
-            if flag & PROPER and tlen:
-                add_mid(min(start, read.next_reference_start) + abs(tlen) // 2)
-                continue
-        add_mid((start + end) // 2)
-    return (np.frombuffer(a, dtype=np.int64) for a in (starts, ends, mids))
-
-
-def bin_counts(mids: np.ndarray, bin_starts: np.ndarray, bin_ends: np.ndarray) -> np.ndarray:
-    """Number of midpoints inside each of the sorted, non-overlapping bins."""
-    index = bin_index(mids, bin_starts, bin_ends)
-    return np.bincount(index[index >= 0], minlength=len(bin_starts))
-
-
-def bin_depth_sums(
-    starts: np.ndarray, ends: np.ndarray, bin_starts: np.ndarray, bin_ends: np.ndarray
-) -> np.ndarray:
-    """Summed per-base depth of reads [start, end) over each bin, exactly, without pileup.
-
-    Covered(x) = sum_i clip(x - s_i, 0, e_i - s_i)
-               = (x * #{s < x} - sum_{s < x} s) - (x * #{e < x} - sum_{e < x} e),
-    so a bin's depth sum is Covered(end) - Covered(start), evaluated with sorted arrays.
-    """
-
-    def covered(x: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(x), dtype=np.int64)
-        for points, sign in ((np.sort(starts), 1), (np.sort(ends), -1)):
-            below = np.searchsorted(points, x, side="left")
-            prefix = np.concatenate(([0], np.cumsum(points)))
-            total += sign * (x * below - prefix[below])
-        return total
-
-    return covered(bin_ends) - covered(bin_starts)
-
-
 def count_bins(
     path: str | Path,
     bins: pd.DataFrame,
@@ -179,11 +121,14 @@ def count_bins(
     check_build: Callable[[str, str], None] | None = None,
     snps: str | Path | None = None,
     min_baseq: int = params.MIN_BASEQ,
+    region: str | None = None,
 ) -> SampleCoverage:
     """Count fragments and depth of one BAM/CRAM over `bins` (from its own build), and
     with `snps` (a sites VCF) the alleles at its SNPs in the bins, in the same pass.
 
     `check_build(build, path)` may refuse the file's genome build before anything is read.
+    With `region` (a canonical chromosome name, all of the bins' contig), only that
+    chromosome is read, through the index, and the total counts its fragments alone.
     """
     with ThreadPoolExecutor(max_workers=1) as pool, open_alignments(path, fasta, threads) as handle:
         checksum = pool.submit(md5sum, path)  # hashing overlaps with counting
@@ -203,18 +148,26 @@ def count_bins(
         depth = np.zeros(len(bins), dtype=np.float64)
         total = 0
         rows_by_chrom = bins.groupby("chrom", sort=False).indices
+        no_rows = np.zeros(0, dtype=np.int64)
         for contig in handle.references:
-            starts, ends, mids = _passing_reads(
-                handle, contig, min_mapq, exclude_flags, counters.get(canonical(contig))
-            )
-            total += len(mids)
-            rows = rows_by_chrom.get(canonical(contig))
-            if rows is None:
+            if region is not None and canonical(contig) != region:
                 continue
+            rows = rows_by_chrom.get(canonical(contig), no_rows)
             b_start = bins["start"].to_numpy(np.int64)[rows]
             b_end = bins["end"].to_numpy(np.int64)[rows]
-            counts[rows] = bin_counts(mids, b_start, b_end)
-            depth[rows] = bin_depth_sums(starts, ends, b_start, b_end) / (b_end - b_start)
+            c_counts, c_depth = np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
+            total += count_contig(
+                handle.fetch(contig),
+                b_start,
+                b_end,
+                c_counts,
+                c_depth,
+                min_mapq,
+                exclude_flags,
+                counters.get(canonical(contig)),
+            )
+            counts[rows] = c_counts
+            depth[rows] = c_depth / (b_end - b_start)
         name = sample or sample_name(handle, path)
         meta = {
             "source": str(path),
@@ -222,6 +175,8 @@ def count_bins(
             "min_mapq": str(min_mapq),
             "exclude_flags": hex(exclude_flags),
         }
+        if region is not None:
+            meta["region"] = region
     table = bins[BIN_COLUMNS].assign(count=counts, depth=np.round(depth, 3))
     if sites is None:
         return SampleCoverage(name, build, table, total, meta)
@@ -299,7 +254,7 @@ def read_coverage(path: str | Path) -> SampleCoverage:
             f"{path}: header or columns incomplete ({', '.join(missing) or 'bin columns'}); "
             "count it again with `metcnv coverage`"
         )
-    keys = META_KEYS + FACT_KEYS + (SNP_META_KEYS if "snps_md5" in header else ())
+    keys = (*META_KEYS, *FACT_KEYS, REGION_KEY, *(SNP_META_KEYS if "snps_md5" in header else ()))
     coverage = SampleCoverage(
         sample=header["sample"],
         build=header["build"],

@@ -52,11 +52,10 @@ def bin_gc(bins: pd.DataFrame, fasta_path: str | Path) -> np.ndarray:
                 "the reads were aligned to"
             )
         for chrom, rows in bins.groupby("chrom", sort=False).indices.items():
-            sequence = fasta.fetch(by_name[chrom]).upper()
             for row, start, end in zip(
                 rows, bins["start"].to_numpy()[rows], bins["end"].to_numpy()[rows], strict=True
-            ):
-                piece = sequence[start:end]
+            ):  # bin by bin: a whole chromosome's sequence would cost ~3 bytes per base
+                piece = fasta.fetch(by_name[chrom], int(start), int(end)).upper()
                 strong = piece.count("G") + piece.count("C")
                 called = strong + piece.count("A") + piece.count("T")
                 if called:

@@ -176,7 +176,8 @@ class InputSettings(Model):
 
 
 class ReadSettings(InputSettings):
-    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter and decoding threads."""
+    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter, decoding threads and,
+    in MET-first mode, the one chromosome read (`region`, e.g. "chr7"; None: all)."""
 
     fasta: Path | None = Field(None, description="reference FASTA (needed for CRAM)")
     min_mapq: int = Field(
@@ -187,6 +188,9 @@ class ReadSettings(InputSettings):
     )
     threads: int = Field(
         1, ge=1, le=params.MAX_THREADS, description="BAM/CRAM decompression threads"
+    )
+    region: str | None = Field(
+        None, description="MET-first mode: read only this chromosome (e.g. chr7)"
     )
 
 

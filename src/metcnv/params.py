@@ -26,6 +26,10 @@ MIN_NORMALS = 2  # the fewest normals a PoN accepts; spreads from 2 are crude
 WARN_NORMALS = 5  # below this, warn that bin spreads are poorly estimated
 MIN_NORMALS_FOR_DENOISING = 5  # principal components need several normals to mean anything
 MAX_COMPONENTS = 20  # GATK's default number of eigensamples
+# held-out residuals of the normals: leave-one-out refits up to this many normals, then
+# this many folds (each normal against a fit without its fold), so that building a panel
+# of normals stays linear in their number (200 normals: 50 refits, not 200)
+LOO_MAX_NORMALS = 50
 MIN_RELATIVE_COVERAGE = -5.0  # log2 of a bin's median coverage vs the group's; lower = masked
 MAX_BIN_SPREAD = 1.0  # robust SD of a bin's log2 across normals; higher = masked
 PSEUDO_COUNT = 0.5  # keeps log2 finite for empty bins

@@ -2,7 +2,7 @@
 
 One versioned file (a NumPy .npz archive, read without pickle) holds the bins, their GC,
 the normals' per-bin robust centre and spread, the bins kept after masking, the principal
-components used for denoising, the leave-one-out residuals of every normal (the data from
+components used for denoising, the held-out residuals of every normal (the data from
 which systematic noise is estimated), the normals' names, the build, the bins' checksum
 and the metcnv version. A flat reference has no normals and says so wherever it is used.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
@@ -55,7 +55,7 @@ class PanelOfNormals:
     spread: np.ndarray  # robust SD of each bin's log2 across the normals (NaN if flat)
     used: np.ndarray
     components: np.ndarray
-    loo_residuals: np.ndarray  # normals x bins: each normal against the others
+    loo_residuals: np.ndarray  # normals x bins: each normal against a fit without it
     normals: list[str]
     build: str
     settings: dict = field(default_factory=dict)
@@ -179,6 +179,41 @@ class PanelOfNormals:
             (n for n, c in zip(self.normals, self.counts_md5, strict=False) if c == checksum), None
         )
 
+    def restricted(self, chrom: str) -> PanelOfNormals:
+        """The panel on one chromosome's bins (MET-first mode, `--region`): every per-bin
+        array cut to them, their SNPs kept, and a warning of what a call on them lacks.
+
+        The noise components go: their coefficients would be fitted on the chromosome
+        itself, MET included, and absorb part of a MET amplification (0.1-0.2 log2 on the
+        bundled focal cases, against < 0.04 without them)."""
+        rows = (self.bins["chrom"] == chrom).to_numpy()
+        if not rows.any():
+            raise MetcnvError(
+                f"the panel of normals has no bins on {chrom}; give --region a chromosome "
+                f"of the panel ({', '.join(dict.fromkeys(self.bins['chrom']))})"
+            )
+        warning = (
+            f"MET-first mode (--region {chrom}): only {chrom}'s reads were counted, so its "
+            f"copy ratios are relative to {chrom} itself (a {chrom}-wide gain cannot be seen), "
+            "genes elsewhere are not called, the normals' noise components are not used and "
+            "the tumor fraction is not estimated from the reads (that fit needs the other "
+            "chromosomes); run without --region for the full call"
+        )
+        return replace(
+            self,
+            bins=self.bins[rows].reset_index(drop=True),
+            gc=self.gc[rows],
+            centre=self.centre[rows],
+            spread=self.spread[rows],
+            used=self.used[rows],
+            components=np.zeros((0, int(rows.sum()))),
+            loo_residuals=self.loo_residuals[:, rows],
+            warnings=[*self.warnings, warning],
+            snps=None
+            if self.snps is None
+            else self.snps[self.snps["chrom"] == chrom].reset_index(drop=True),
+        )
+
     def check_build(self, build: str, source: str) -> None:
         """Refuse alignments to another genome build than the normals'."""
         if build != self.build:
@@ -198,23 +233,57 @@ class PanelOfNormals:
 
 
 def _fit(
-    counts: np.ndarray, gc: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
+    log2: np.ndarray, gc: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
 ) -> tuple[Reference, np.ndarray, list[str]]:
-    """Fit a reference to normals' counts (normals x bins): centre, spread, mask, components,
-    and the warning that the zero line had to include chr7 (a chr7-wide gain is then unseen)."""
+    """Fit a reference to normals' library-centred log2 counts (normals x bins, from
+    _centred_log2): centre, spread, mask, components, and the warning that the zero line
+    had to include chr7 (a chr7-wide gain is then unseen)."""
     zero_line, _ = reference_bins(chrom, usable, kinds)
-    log2 = np.vstack([centre_per_kind(log2_counts(row), kinds, zero_line) for row in counts])
     first = np.median(log2, axis=0)
     log2 = first + np.vstack([correct_gc(row - first, gc, kinds, zero_line) for row in log2])
     centre = np.median(log2, axis=0)
     spread = MAD_TO_SD * np.median(np.abs(log2 - centre), axis=0)
     relative = centre_per_kind(centre, kinds, zero_line)
     used = usable & (relative >= params.MIN_RELATIVE_COVERAGE) & (spread <= params.MAX_BIN_SPREAD)
-    n = len(counts)
+    n = len(log2)
     k = min(params.MAX_COMPONENTS, n // 2) if n >= params.MIN_NORMALS_FOR_DENOISING else 0
     components = principal_components(log2 - centre, kinds, used, k)
     zero_line, warnings = reference_bins(chrom, used, kinds)
     return Reference(centre, gc, kinds, used, zero_line, components), spread, warnings
+
+
+def _centred_log2(
+    counts: np.ndarray, chrom: np.ndarray, kinds: np.ndarray, usable: np.ndarray
+) -> np.ndarray:
+    """Each normal's log2 counts centred per kind on the zero line of the usable bins: it
+    depends on that normal alone, so every fit of a subset of the normals shares it."""
+    zero_line, _ = reference_bins(chrom, usable, kinds)
+    return np.vstack([centre_per_kind(log2_counts(row), kinds, zero_line) for row in counts])
+
+
+def held_out_folds(n: int) -> list[np.ndarray]:
+    """Which normals each held-out fit leaves out: each one alone (leave-one-out) up to
+    params.LOO_MAX_NORMALS, else params.LOO_MAX_NORMALS folds (normal i in fold
+    i % folds), so that the number of refits stops growing with the normals."""
+    folds = min(n, params.LOO_MAX_NORMALS)
+    return [np.arange(fold, n, folds) for fold in range(folds)]
+
+
+def _held_out_residuals(
+    counts: np.ndarray,
+    log2: np.ndarray,
+    gc: np.ndarray,
+    chrom: np.ndarray,
+    kinds: np.ndarray,
+    usable: np.ndarray,
+) -> np.ndarray:
+    """Each normal's log2 ratios against a reference fitted without it (see held_out_folds)."""
+    residuals = np.empty(counts.shape)
+    for fold in held_out_folds(len(counts)):
+        reference = _fit(np.delete(log2, fold, axis=0), gc, chrom, kinds, usable)[0]
+        for i in fold:
+            residuals[i] = normalize(counts[i], reference)
+    return residuals
 
 
 def build_pon(
@@ -297,13 +366,10 @@ def _fit_panel(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) ->
             f"told apart from the others; use at least {params.OUTLIER_MIN_NORMALS}"
         )
     reference, spread, zero_line_warnings = _fit(counts, gc, chrom, kinds, usable)
+    log2 = _centred_log2(counts, chrom, kinds, usable)
+    reference, spread, zero_line_warnings = _fit(log2, gc, chrom, kinds, usable)
     warnings += zero_line_warnings
-    loo = np.vstack(
-        [
-            normalize(counts[i], _fit(np.delete(counts, i, axis=0), gc, chrom, kinds, usable)[0])
-            for i in range(len(normals))
-        ]
-    )
+    loo = _held_out_residuals(counts, log2, gc, chrom, kinds, usable)
     return PanelOfNormals(
         bins=bins,
         gc=gc,
