@@ -50,7 +50,7 @@ from metcnv.purity import (
     minor_allele_fraction,
 )
 from metcnv.qc import sample_qc
-from metcnv.segment import anchored_arc, noise_scale, segment_bins
+from metcnv.segment import anchored_arc, noise_scale, segment_bins, segments_at
 
 BACKBONE_SPAN = 5_000_000  # a "gene" whose bins span more than this is a backbone label
 SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median as if by 5
@@ -195,8 +195,27 @@ def call_sample(
 ) -> CallResult:
     """Normalise, segment and call every panel gene (MET among them) against the normals."""
     bins, warnings = normalized_bins(coverage, pon)
+    return call_bins(bins, warnings, coverage, pon, purity, ploidy, settings)
+
+
+def call_bins(
+    bins: pd.DataFrame,
+    warnings: list[str],
+    coverage: SampleCoverage,
+    pon: PanelOfNormals,
+    purity: Purity,
+    ploidy: Ploidy,
+    settings: CallSettings,
+    boundaries: pd.DataFrame | None = None,
+) -> CallResult:
+    """Segment and call every panel gene from normalised bins (normalized_bins' table, or
+    another tool's copy ratios against a pon.external_reference); with `boundaries`
+    (chrom, start, end of another tool's segments) the bins are segmented as those say."""
     used = bins["used"].to_numpy(bool)
-    segments = segment_bins(bins[used], settings.segment_alpha)
+    if boundaries is None:
+        segments = segment_bins(bins[used], settings.segment_alpha)
+    else:
+        segments = segments_at(bins[used], boundaries)
     sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
     if sites is not None:
         segments = split_by_alleles(
@@ -224,7 +243,11 @@ def call_sample(
     plausible = _plausible(purity, ploidy, surface)
     warnings += notes
     segments = _with_alleles(segments, fit_snps, purity, ploidy)
-    qc = QC(**sample_qc(bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction))
+    qc = QC(
+        **sample_qc(
+            bins, pon.centre, pon.loo_residuals, coverage.on_target_fraction, pon.without_normals
+        )
+    )
     calls = {}
     for name, rows in gene_rows(bins).items():
         if (rows & used).any():

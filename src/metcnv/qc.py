@@ -28,9 +28,11 @@ def sample_qc(
     centre: np.ndarray,
     loo: np.ndarray,
     on_target_fraction: float,
+    without_normals: str = "flat reference (no normals); capture efficiency not corrected",
     gene: str = "MET",
 ) -> dict:
-    """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz)."""
+    """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz);
+    `without_normals` is the warning given when no normals' residuals (`loo`) are known."""
     used = bins["used"].to_numpy(bool)
     target = bins["kind"].to_numpy() == "target"
     gene_rows = gene_mask(bins, gene)
@@ -69,7 +71,7 @@ def sample_qc(
                 status = "fail" if level == "fail" or status == "fail" else "warn"
                 break
     if not len(loo):
-        reasons.append("warn: flat reference (no normals); capture efficiency not corrected")
+        reasons.append(f"warn: {without_normals}")
         status = "fail" if status == "fail" else "warn"
     return {"status": status, "reasons": reasons, **metrics}
 
