@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from metcnv import params
-from metcnv.bins import make_bins, read_bed
-from metcnv.call import call_sample
+from metcnv.bins import BIN_COLUMNS, make_bins, read_bed
+from metcnv.call import call_bins, call_sample
 from metcnv.coverage import (
     SampleCoverage,
     count_bins,
@@ -31,10 +31,11 @@ from metcnv.coverage import (
 )
 from metcnv.errors import MetcnvError
 from metcnv.files import md5sum, require_file, safe_stem
+from metcnv.formats import RATIOS, Imported, is_foreign, read_samples
 from metcnv.gc import bin_gc, fasta_lengths
 from metcnv.genome import detect_build
 from metcnv.model import CallSettings, Result, Sample
-from metcnv.pon import PanelOfNormals, build_pon, flat_pon
+from metcnv.pon import PanelOfNormals, build_pon, external_reference, flat_pon
 from metcnv.results import make_result, output_paths, write_results
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "bins",
     "build_panel_of_normals",
     "call_and_write",
+    "call_files",
     "call_sample",
     "count",
     "count_panel",
@@ -154,7 +156,7 @@ def _panel(
 
 def build_panel_of_normals(
     inputs: list[Path],
-    targets: Path,
+    targets: Path | None,
     settings: BinSettings,
     reads: ReadSettings,
     *,
@@ -162,7 +164,18 @@ def build_panel_of_normals(
     min_baseq: int = params.MIN_BASEQ,
 ) -> PanelOfNormals:
     """Count (or read) every normal on the panel's bins and fit the panel of normals; BAM/CRAM
-    normals counted with `snps` give it their SNP statistics (coverage files bring theirs)."""
+    normals counted with `snps` give it their SNP statistics (coverage files bring theirs).
+    Other tools' coverage files (metcnv.formats) bring their own bins instead of `targets`."""
+    foreign = [p for p in map(Path, inputs) if _foreign(p)]
+    if foreign:
+        if len(foreign) != len(inputs):
+            raise MetcnvError(
+                f"{foreign[0]}: another tool's coverage among BAM/CRAM or metcnv coverage "
+                "normals; give normals of one kind"
+            )
+        return _imported_panel(foreign, reads.fasta)
+    if targets is None:
+        raise MetcnvError("building a panel of normals from BAM/CRAMs needs --targets panel.bed")
     if reads.fasta is None:
         raise MetcnvError(f"{targets}: building a panel of normals needs --fasta REF.fa")
     table, gc, build, stored = _panel(targets, reads.fasta, settings, reads.min_mapq)
@@ -179,6 +192,47 @@ def build_panel_of_normals(
             )
         normals.append(coverage)
     return build_pon(normals, gc, stored)
+
+
+def _foreign(path: Path) -> bool:
+    """Another tool's file, not a BAM/CRAM or a metcnv coverage file."""
+    return path.suffix.lower() not in ALIGNMENT_SUFFIXES and is_foreign(path)
+
+
+def _imported_panel(inputs: list[Path], fasta: Path | None) -> PanelOfNormals:
+    """A panel of normals on the bins of other tools' coverage files (CNVkit .cnn, Picard,
+    GATK, mosdepth, DepthOfCoverage): the build and GC content from `fasta` when given,
+    else the build the files imply and the GC they carry (Picard's; none: not corrected)."""
+    samples = read_samples(inputs)
+    for sample in samples:
+        if sample.normalised:
+            raise MetcnvError(
+                f"{sample.label}: {sample.normalised_by} holds copy ratios already normalised "
+                "against normals; a panel of normals is built from the normals' raw coverage "
+                "(e.g. CNVkit's .targetcoverage.cnn and .antitargetcoverage.cnn)"
+            )
+    build = detect_build(fasta_lengths(fasta), str(fasta)) if fasta else samples[0].own_build()
+    samples = [sample.on_build(build) for sample in samples]
+    first, warnings = samples[0], []
+    if fasta is not None:
+        gc, gc_from = bin_gc(first.bins, fasta), Path(fasta).name
+    elif first.gc is not None:
+        gc, gc_from = first.gc, f"{first.parts[0].format.name} %gc"
+    else:
+        gc, gc_from = np.full(len(first.bins), np.nan), "none"
+        warnings.append(
+            "no GC content per bin (no --fasta, and the files carry none): GC bias is not "
+            "corrected; pass --fasta REF.fa"
+        )
+    formats = sorted({p.format.name for s in samples for p in s.parts})
+    stored = {
+        "panel": "the bins of the normals' files",
+        "formats": ", ".join(formats),
+        "gc": gc_from,
+    }
+    pon = build_pon([s.coverage() for s in samples], gc, stored)
+    pon.warnings += warnings
+    return pon
 
 
 def flat_reference(
@@ -198,14 +252,97 @@ def call_and_write(
     sample: Sample,
     settings: CallSettings,
     out: Path,
+    imported: Imported | None = None,
 ) -> Result:
-    """Call a counted sample and write the four result files into `out`; returns the result."""
+    """Call a counted sample and write the four result files into `out`; returns the result
+    (`imported`: the other tools' files the coverage came from)."""
     pon.check_sample(coverage, str(coverage_path or coverage.meta.get("source")))
     called = call_sample(coverage, pon, sample.purity, sample.ploidy, settings)
     outputs = output_paths(Path(out), sample.name)
-    result = make_result(called, sample, settings, coverage, coverage_path, pon, pon_path, outputs)
+    result = make_result(
+        called, sample, settings, coverage, coverage_path, pon, pon_path, outputs, imported
+    )
     write_results(called, result, outputs)
     return result
+
+
+def call_files(
+    paths: list[Path],
+    pon_path: Path | None,
+    sample: Sample,
+    settings: CallSettings,
+    out: Path,
+    *,
+    named: bool = False,
+) -> Result:
+    """Call one sample from its files and write its results into `out`: a metcnv coverage
+    file or other tools' coverage (both against the panel of normals `pon_path`), or
+    copy ratios another tool normalised (with its segments, if given; no panel of normals).
+    The sample is named as the files say unless `named` (the user gave `sample.name`)."""
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1 and not _foreign(paths[0]):
+        coverage = read_coverage(paths[0])
+        sample = sample if named else sample.model_copy(update={"name": coverage.sample})
+        return call_and_write(
+            coverage, paths[0], _load_pon(pon_path, paths[0]), pon_path, sample, settings, out
+        )
+    samples = read_samples(paths, sample.name if named else None)
+    if len(samples) != 1:
+        names = ", ".join(s.sample for s in samples)
+        raise MetcnvError(
+            f"{paths[0]}: files of {len(samples)} samples ({names}); call one at a time"
+        )
+    imported = samples[0]
+    sample = sample if named else sample.model_copy(update={"name": imported.sample})
+    if not imported.normalised:
+        pon = _load_pon(pon_path, paths[0])
+        imported = imported.on_build(pon.build)
+        coverage = imported.coverage()
+        if coverage.bins_md5 != pon.bins_md5:
+            raise MetcnvError(
+                f"{imported.label}: bins differ from the panel of normals' (another panel, or a "
+                "target file without its antitarget file); build the panel from normals of "
+                "the same bins"
+            )
+        return call_and_write(coverage, None, pon, pon_path, sample, settings, out, imported)
+    if pon_path is not None:
+        raise MetcnvError(
+            f"{imported.label}: copy ratios already normalised by {imported.normalised_by}; "
+            "call them without --pon, or give the raw coverage with --pon"
+        )
+    imported = imported.on_build(imported.own_build())
+    bins = imported.ratio_bins()
+    pon = external_reference(bins, imported.build, imported.normalised_by)
+    coverage = SampleCoverage(
+        imported.sample,
+        imported.build,
+        bins[[*BIN_COLUMNS, "count", "depth"]],
+        0,
+        {"source": imported.label},
+        imported.alleles,
+    )
+    called = call_bins(
+        bins,
+        list(pon.warnings),
+        coverage,
+        pon,
+        sample.purity,
+        sample.ploidy,
+        settings,
+        imported.segments,
+    )
+    outputs = output_paths(Path(out), sample.name)
+    ratios = next(p.path for p in imported.parts if p.format.part == RATIOS)
+    result = make_result(called, sample, settings, coverage, None, pon, ratios, outputs, imported)
+    write_results(called, result, outputs)
+    return result
+
+
+def _load_pon(pon_path: Path | None, source: Path) -> PanelOfNormals:
+    """The panel of normals a coverage file is called against (which it needs)."""
+    if pon_path is None:
+        raise MetcnvError(f"{source}: raw coverage is called against normals; pass --pon PANEL.pon")
+    return PanelOfNormals.load(pon_path)
 
 
 def run(

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from metcnv import __version__, api, params
 from metcnv.alleles import SKIP_REASONS
 from metcnv.cohort import write_summary
-from metcnv.coverage import SampleCoverage, alleles_path, read_coverage, write_coverage
+from metcnv.coverage import SampleCoverage, alleles_path, write_coverage
 from metcnv.errors import MetcnvError
 from metcnv.model import SAMPLE_TYPES, CallSettings, Result, Sample
 from metcnv.pon import PanelOfNormals
@@ -26,6 +26,7 @@ EXAMPLES = """examples:
   metcnv run tumor.bam --pon panel.pon --out results/ --sample-type tumor --purity 0.4
   metcnv coverage tumor.bam --targets panel.bed --out tumor.coverage.tsv.gz
   metcnv call tumor.coverage.tsv.gz --pon panel.pon --out results/ --purity 0.4
+  metcnv call tumor.cnr tumor.cns --out results/         # a CNVkit run's copy ratios
   metcnv report results/tumor.metcnv.json
 """
 
@@ -136,10 +137,8 @@ def _cmd_pon_flat(args) -> None:
 
 def _cmd_call(args) -> None:
     settings, sample = call_settings(args), sample_of(args)
-    pon, coverage = PanelOfNormals.load(args.pon), read_coverage(args.coverage)
-    sample = sample.model_copy(update={"name": args.sample or coverage.sample})
-    result = api.call_and_write(
-        coverage, Path(args.coverage), pon, Path(args.pon), sample, settings, args.out
+    result = api.call_files(
+        args.coverage, args.pon, sample, settings, args.out, named=args.sample is not None
     )
     _print_call(result)
 
@@ -249,8 +248,14 @@ def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
     )
 
 
-def _call_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pon", type=Path, required=True, help="panel of normals (.pon)")
+def _call_options(parser: argparse.ArgumentParser, pon_required: bool = True) -> None:
+    parser.add_argument(
+        "--pon",
+        type=Path,
+        required=pon_required,
+        help="panel of normals (.pon)"
+        + ("" if pon_required else "; not with copy ratios another tool normalised"),
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--sample", help="sample name (default: the BAM's SM or file name)")
     parser.add_argument("--sample-type", choices=SAMPLE_TYPES, default="tumor")
@@ -294,19 +299,39 @@ def build_parser() -> argparse.ArgumentParser:
         dest="pon_command", required=True, metavar="ACTION"
     )
     build = pon.add_parser("build", help="from normal BAM/CRAMs or their coverage files")
-    build.add_argument("inputs", type=Path, nargs="+", help="normals: BAM/CRAM or .coverage.tsv.gz")
+    build.add_argument(
+        "inputs",
+        type=Path,
+        nargs="+",
+        help="normals: BAM/CRAM, .coverage.tsv.gz, or other tools' coverage (CNVkit .cnn, "
+        "Picard per-target CSV, GATK read counts, mosdepth regions), which bring their bins",
+    )
     flat = pon.add_parser("flat", help="flat reference without normals (noisier)")
     for sub, func in ((build, _cmd_pon_build), (flat, _cmd_pon_flat)):
-        sub.add_argument("--targets", type=Path, required=True, help="panel BED")
+        imports = sub is build  # other tools' coverage brings its bins, build and maybe GC
+        sub.add_argument(
+            "--targets",
+            type=Path,
+            required=not imports,
+            help="panel BED" + (" (BAM/CRAM normals)" if imports else ""),
+        )
         sub.add_argument("--out", type=Path, required=True, help="PANEL.pon")
         _bin_options(sub)
-        _read_options(sub, fasta_required=True)
+        _read_options(sub, fasta_required=not imports)
         sub.set_defaults(func=func)
     _allele_options(build, "BAM/CRAM normals: ")
 
     call = commands.add_parser("call", help="call a coverage file against a panel of normals")
-    call.add_argument("coverage", type=Path, help="X.coverage.tsv.gz from `metcnv coverage`")
-    _call_options(call)
+    call.add_argument(
+        "coverage",
+        type=Path,
+        nargs="+",
+        help="one sample's X.coverage.tsv.gz from `metcnv coverage`, or its files from other "
+        "tools: coverage (CNVkit .cnn target and antitarget, Picard, GATK, mosdepth) with "
+        "--pon, or normalised copy ratios (CNVkit .cnr, GATK denoised) with their segments "
+        "(.cns, .modelFinal.seg) without; and allele counts (GATK, a VCF with AD)",
+    )
+    _call_options(call, pon_required=False)
     call.set_defaults(func=_cmd_call)
 
     run = commands.add_parser("run", help="coverage + call + report of one BAM/CRAM")
