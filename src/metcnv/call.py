@@ -33,7 +33,7 @@ from scipy import stats
 
 from metcnv import params
 from metcnv.allelic_segments import split_by_alleles
-from metcnv.bins import NO_GENE, gene_labels, gene_mask
+from metcnv.bins import NO_GENE, gene_labels
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
 from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
@@ -176,13 +176,15 @@ def estimate(bins: pd.DataFrame, rows: np.ndarray, loo: np.ndarray) -> Estimate 
 def gene_rows(bins: pd.DataFrame) -> dict[str, np.ndarray]:
     """Used target rows of each panel gene; names whose bins span > 5 Mb are backbones."""
     target = (bins["kind"] == "target").to_numpy()
-    labels = gene_labels(bins)
+    named = gene_labels(bins)[target].explode()  # one (row, name) pair per label: O(bins)
+    named = named[named != NO_GENE]
+    chrom, start, end = (bins[c].to_numpy() for c in ("chrom", "start", "end"))
     genes = {}
-    for name in sorted({n for group in labels[target] for n in group if n != NO_GENE}):
-        rows = gene_mask(bins, name, labels)
-        span = bins["end"][rows].max() - bins["start"][rows].min()
-        if bins["chrom"][rows].nunique() == 1 and span <= BACKBONE_SPAN:
-            genes[name] = rows
+    for name, index in sorted(named.groupby(named).groups.items()):
+        at = index.to_numpy()
+        if len(set(chrom[at])) == 1 and end[at].max() - start[at].min() <= BACKBONE_SPAN:
+            genes[name] = np.zeros(len(bins), bool)
+            genes[name][at] = True
     return genes
 
 
@@ -373,10 +375,9 @@ class GeneCaller:
     def _segment(self) -> pd.Series:
         """The segment holding most of the gene's bins."""
         index = np.flatnonzero(self.rows)
-        inside = [
-            ((index >= s.first_row) & (index <= s.last_row)).sum()
-            for s in self.segments.itertuples()
-        ]
+        first = self.segments["first_row"].to_numpy()
+        last = self.segments["last_row"].to_numpy()
+        inside = np.searchsorted(index, last, "right") - np.searchsorted(index, first, "left")
         return self.segments.iloc[int(np.argmax(inside))]
 
     def _anchored_arc(self, seg: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
