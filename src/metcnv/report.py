@@ -251,7 +251,7 @@ def write_sample_reports(
     report = out_dir / f"{stem}.report.html"
     with atomic_write(report) as handle:
         handle.write(render_html(r))
-    written = [report, *write_exports(r.result, r.segments, out_dir, stem)]
+    written = [report, *write_exports(r, out_dir, stem)]
     if pdf:
         written.append(print_pdf(report, out_dir / f"{stem}.report.pdf"))
     return written
