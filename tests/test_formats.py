@@ -194,6 +194,39 @@ def test_cnvkit_reads_metcnv_cnr_and_cns(p2, tmp_path):
     assert seg.iloc[:, -1].to_numpy() == pytest.approx(ours["log2"].to_numpy(), abs=1e-3)
 
 
+def test_one_command_on_a_real_cnvkit_run(tmp_path):
+    """The README's one command for a CNVkit user: a real p2 tumor's .cnr, normalised by
+    CNVkit against its reference of the p2 normals, called as it is."""
+    assert main(["call", str(AMPLICON / "p2-20_1.cnr"), "--out", str(tmp_path)]) == 0
+    document = result(tmp_path, "p2-20_1")
+    assert document["met"]["status"] not in AMPLIFIED and document["met"]["n_bins"] >= 18
+    assert document["reference"]["normalised_by"] == "CNVkit .cnr"
+    assert document["reference"]["n_normals"] == 0
+    assert document["qc"]["met_median_depth"] > 100  # CNVkit's depth column: the reads'
+    assert any("metcnv did not count, normalise" in w for w in document["warnings"])
+    assert document["inputs"]["steps_done_elsewhere"] == [
+        "read counting (CNVkit coverage)",
+        "normalisation against normals, GC and capture bias correction (CNVkit fix)",
+    ]
+
+
+def test_gatk_denoised_ratios_and_segments_are_called(tmp_path):
+    """GATK's denoised copy ratios with ModelSegments' segments (PureCN's hg38 example, which
+    has no MET bins): called, with GATK's steps recorded and its build from the header."""
+    files = [
+        PURECN / "example_gatk4_denoised_cr.tsv.gz",
+        PURECN / "example_gatk4_modelfinal.seg.gz",
+    ]
+    assert main(["call", *map(str, files), "--out", str(tmp_path)]) == 0
+    document = result(tmp_path, "example_gatk4_denoised_cr")  # its file has no SM
+    assert document["build"] == "hg38" and document["met"]["status"] == "inconclusive"
+    assert [f["format"] for f in document["inputs"]["imported"]] == [
+        "GATK denoised copy ratios",
+        "GATK ModelSegments",
+    ]
+    assert document["inputs"]["steps_done_elsewhere"][-1] == "segmentation (GATK ModelSegments)"
+
+
 # --- mismatches are refused in one line --------------------------------------------------
 def test_a_cnr_is_refused_for_a_panel_of_normals(tmp_path, capsys):
     code, err = run(

@@ -616,13 +616,18 @@ def is_foreign(path: str | Path) -> bool:
 
 def read_samples(paths: list[Path], vcf_sample: str | None = None) -> list[Imported]:
     """Foreign files grouped into samples (in the order first named), each checked: one
-    bin source (target and antitarget coverage, or ratios), at most one of each other part."""
+    bin source (target and antitarget coverage, or ratios), at most one of each other part.
+    Bins group by sample name; segments join the bins of their name, or the only sample's
+    (GATK's denoised ratios may lack the SM its segments have), as allele counts do."""
     parts = [read_part(Path(p), detect_format(p), vcf_sample) for p in paths]
     groups: dict[str, list[Part]] = {}
     for part in parts:
-        if part.format.part == ALLELES:
-            continue
-        groups.setdefault(part.sample, []).append(part)
+        if part.format.part in (COVERAGE, RATIOS):
+            groups.setdefault(part.sample, []).append(part)
+    for part in parts:
+        if part.format.part == SEGMENTS:
+            name = part.sample if part.sample in groups or len(groups) != 1 else next(iter(groups))
+            groups.setdefault(name, []).append(part)
     alleles = [p for p in parts if p.format.part == ALLELES]
     if alleles and len(groups) != 1:
         raise MetcnvError(
