@@ -200,7 +200,7 @@ def test_one_command_on_a_real_cnvkit_run(tmp_path):
     assert main(["call", str(AMPLICON / "p2-20_1.cnr"), "--out", str(tmp_path)]) == 0
     document = result(tmp_path, "p2-20_1")
     assert document["met"]["status"] not in AMPLIFIED and document["met"]["n_bins"] >= 18
-    assert document["reference"]["normalised_by"] == "CNVkit .cnr"
+    assert document["reference"]["normalised_by"] == "CNVkit fix (.cnr)"
     assert document["reference"]["n_normals"] == 0
     assert document["qc"]["met_median_depth"] > 100  # CNVkit's depth column: the reads'
     assert any("metcnv did not count, normalise" in w for w in document["warnings"])
@@ -324,7 +324,7 @@ def test_real_amplicon_tumor_met_evidence_and_its_noise(tmp_path, purity):
     assert met["copy_number_ci95"][0] > 10  # even the sample-average lower bound
     assert met["status"] == "inconclusive" and document["qc"]["status"] == "fail"
     assert document["qc"]["reasons"][0].startswith("fail: noise (MAPD of target log2 ratios) 1.1")
-    assert document["reference"]["normalised_by"] == "CNVkit .cnr"
+    assert document["reference"]["normalised_by"] == "CNVkit fix (.cnr)"
     assert document["inputs"]["steps_done_elsewhere"][-1] == "segmentation (CNVkit segment)"
 
 

@@ -207,8 +207,8 @@ def _imported_panel(inputs: list[Path], fasta: Path | None) -> PanelOfNormals:
     for sample in samples:
         if sample.normalised:
             raise MetcnvError(
-                f"{sample.label}: {sample.normalised_by} holds copy ratios already normalised "
-                "against normals; a panel of normals is built from the normals' raw coverage "
+                f"{sample.label}: copy ratios already normalised by {sample.normalised_by}; a "
+                "panel of normals is built from the normals' raw coverage "
                 "(e.g. CNVkit's .targetcoverage.cnn and .antitargetcoverage.cnn)"
             )
     build = detect_build(fasta_lengths(fasta), str(fasta)) if fasta else samples[0].own_build()

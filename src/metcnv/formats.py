@@ -29,14 +29,14 @@ normals' or the FASTA's build is refused, and so is every other mismatch, in one
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from metcnv.alleles import ALLELE_COLUMNS, ALLELE_DTYPES
-from metcnv.bins import BIN_COLUMNS, NO_GENE, _builtin_gene, sort_bins
+from metcnv.bins import BIN_COLUMNS, NO_GENE, builtin_gene, sort_bins
 from metcnv.coverage import SampleCoverage
 from metcnv.errors import MetcnvError
 from metcnv.files import md5sum, require_file
@@ -58,6 +58,7 @@ class Format:
     name: str
     part: str
     steps_done: tuple[str, ...] = ()
+    normaliser: str | None = None  # normalised copy ratios: the tool and step that made them
 
 
 FORMATS = {
@@ -75,6 +76,7 @@ FORMATS = {
                 "read counting (CNVkit coverage)",
                 "normalisation against normals, GC and capture bias correction (CNVkit fix)",
             ),
+            "CNVkit fix (.cnr)",
         ),
         Format(
             "GATK denoised copy ratios",
@@ -83,6 +85,7 @@ FORMATS = {
                 "read counting (GATK CollectReadCounts)",
                 "normalisation and denoising against a panel of normals (GATK DenoiseReadCounts)",
             ),
+            "GATK DenoiseReadCounts",
         ),
         Format("CNVkit .cns", SEGMENTS, ("segmentation (CNVkit segment)",)),
         Format("GATK ModelSegments", SEGMENTS, ("segmentation (GATK ModelSegments)",)),
@@ -117,7 +120,6 @@ class Imported:
     build: str | None = None
     segments: pd.DataFrame | None = None  # chrom, start, end of given segments
     alleles: pd.DataFrame | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def sources(self) -> list[tuple[str, str, str]]:
@@ -136,8 +138,8 @@ class Imported:
 
     @property
     def normalised_by(self) -> str:
-        """The format of the normalised copy ratios (the tool that normalised them)."""
-        return next(p.format.name for p in self.parts if p.format.part == RATIOS)
+        """The tool (and step) that normalised the copy ratios."""
+        return next(p.format.normaliser for p in self.parts if p.format.part == RATIOS)
 
     def coverage(self) -> SampleCoverage:
         """The sample's raw coverage as metcnv's own (the counts are its reads)."""
@@ -192,7 +194,7 @@ class Imported:
             )
         bins = self.bins.copy()
         bins["gene"] = [
-            g if g != NO_GENE else (_builtin_gene(build, c, s, e) or NO_GENE)
+            g if g != NO_GENE else (builtin_gene(build, c, s, e) or NO_GENE)
             for c, s, e, g in bins[["chrom", "start", "end", "gene"]].itertuples(False)
         ]
         return replace(self, bins=bins, build=build)
