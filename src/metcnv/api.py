@@ -7,7 +7,9 @@ calls these):
 
 `bins` -> `count` -> `build_panel_of_normals` / `flat_reference` once per panel; then per
 sample `call_sample` (the calls, in memory), `call_and_write` (and the result files) or
-`run` (count, call and write in one step).
+`run` (count, call and write in one step). Other tools' files (metcnv.formats) enter the
+same path: `build_panel_of_normals` takes their coverage, and `call_files` calls one
+sample's coverage, or copy ratios another tool normalised.
 """
 
 from __future__ import annotations
