@@ -31,6 +31,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -218,16 +219,22 @@ class Imported:
 
 
 # --- detection ------------------------------------------------------------------------
+def _open_text(path: Path) -> IO[str]:
+    """A text file, gunzipped when it is gzipped (whatever its name)."""
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt") if gzipped else open(path)
+
+
 def _head(path: Path, n: int = 400) -> tuple[list[str], bool]:
     """The first lines of a text file (gzipped or not), and whether it is HDF5."""
     with open(path, "rb") as raw:
         start = raw.read(8)
     if start.startswith(HDF5_MAGIC):
         return [], True
-    opener = gzip.open if start[:2] == b"\x1f\x8b" else open
     lines = []
     try:
-        with opener(path, "rt") as handle:
+        with _open_text(path) as handle:
             for line in handle:
                 lines.append(line.rstrip("\n"))
                 if len(lines) >= n:
@@ -315,8 +322,12 @@ def _stem(path: Path) -> str:
 
 def _sam_header(path: Path) -> tuple[int, dict[str, int], str | None]:
     """Lines of a GATK file's SAM-style header, its contig lengths and its SM."""
-    lines, _ = _head(path, 100_000)
-    header = [line for line in lines if line.startswith("@")]
+    header = []
+    with _open_text(path) as handle:
+        for line in handle:
+            if not line.startswith("@"):
+                break
+            header.append(line.rstrip("\n"))
     return len(header), *_sequence_dictionary(header)
 
 
@@ -531,9 +542,8 @@ def read_vcf_alleles(path: Path, sample: str | None) -> Part:
     tumor its header names (Mutect2's ##tumor_sample). Read as text, because VCFs of older
     callers often break their own header's types (PureCN's example has a float DP)."""
     fmt = FORMATS["VCF with allele depths"]
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
     lengths, tumor, rows, names, column = {}, None, [], [], -1
-    with opener(path, "rt") as handle:
+    with _open_text(path) as handle:
         for line in handle:
             if line.startswith("##contig=") and "length=" in line:
                 tags = dict(t.split("=", 1) for t in line[10:].rstrip(">\n").split(",") if "=" in t)
