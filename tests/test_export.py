@@ -147,7 +147,7 @@ def test_vcf_is_4_4_and_reads_back_in_bcftools_and_pysam(results, tmp_path):
 def test_each_export_writes_only_its_files(results, tmp_path, export):
     loaded = report.load_result(results["focal"])
     path = tmp_path / f"GC-001{export.suffix}"
-    written = export.write(loaded.result, loaded.segments, path)
+    written = export.write(loaded, path)
     assert written[0] == path and all(p.stat().st_size > 0 for p in written)
     left = sorted(p for p in tmp_path.iterdir() if p.name != LOCK_NAME)
     assert left == sorted(written)  # no temporary files left behind
@@ -155,8 +155,16 @@ def test_each_export_writes_only_its_files(results, tmp_path, export):
 
 def test_write_exports_writes_every_export(results, tmp_path):
     loaded = report.load_result(results["blood"])
-    written = write_exports(loaded.result, loaded.segments, tmp_path, "x")
-    assert [p.name for p in written] == ["x.cnv.vcf.gz", "x.cnv.vcf.gz.tbi", "x.seg", "x_mqc.tsv"]
+    written = write_exports(loaded, tmp_path, "x")
+    assert [p.name for p in written] == [
+        "x.cnv.vcf.gz",
+        "x.cnv.vcf.gz.tbi",
+        "x.seg",
+        "x_mqc.tsv",
+        "x_met_cn_mqc.tsv",
+        "x.cnr",
+        "x.cns",
+    ]
 
 
 # --- SEG ----------------------------------------------------------------------------------
@@ -206,6 +214,17 @@ def test_multiqc_shows_met_status_and_qc(results, tmp_path):
     assert stats.loc["GC-001", qc[0]] == "pass" and stats.loc["GC-002-plasma", qc[0]] == "warn"
     html = (tmp_path / "multiqc" / "multiqc_report.html").read_text()
     assert "MET status" in html and "MET QC" in html
+    # the MET copy-number plot: its own section, one stacked bar (lower bound, estimate,
+    # upper bound) per sample, as MultiQC parsed it from the *_met_cn_mqc.tsv files
+    assert "metcnv_met_copy_number_plot" in html
+    data = tmp_path / "multiqc" / "multiqc_data"
+    plotted = next(data.glob("*metcnv_met_copy_number*.txt"))
+    bars = pd.read_csv(plotted, sep="\t", index_col=0)
+    assert set(bars.index) == {"GC-001", "GC-002-plasma"}
+    for sample, path in results.items():
+        name = {"focal": "GC-001", "blood": "GC-002-plasma"}[sample]
+        cn, (low, high), _ = read_json(path).met.headline()
+        assert bars.loc[name].cumsum().to_numpy() == pytest.approx([low, cn, high], abs=1e-3)
 
 
 # --- real results --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from metcnv.segment import anchored_arc, segment_bins, segment_chromosome
+from metcnv.segment import anchored_arc, segment_bins, segment_chromosome, segments_at
 
 
 def test_finds_a_step_and_a_short_focal_block():
@@ -47,3 +47,29 @@ def test_anchored_arc_finds_the_amplicon_around_a_known_position():
     dip = np.zeros(50)
     dip[20:25] = -1.0  # the position itself is low: no arc around it stands higher
     assert anchored_arc(dip, np.ones(50), 20, 24) is None
+
+
+def test_segments_at_another_tools_boundaries():
+    """Bins join the given segment holding their midpoint; bins in none (the tool dropped
+    them) form segments of their own, so the segments still cover every bin."""
+    bins = pd.DataFrame(
+        {
+            "chrom": ["chr7"] * 6 + ["chr8"] * 2,
+            "start": [0, 10, 20, 30, 40, 50, 0, 10],
+            "end": [10, 20, 30, 40, 50, 60, 10, 20],
+            "log2": [0, 0, 1.0, 1.0, 0, 0, 2.0, 2.0],
+            "weight": [1.0] * 8,
+        }
+    )
+    given = pd.DataFrame(
+        {"chrom": ["chr7", "chr7", "chr8"], "start": [0, 20, 0], "end": [20, 40, 20]}
+    )
+    segments = segments_at(bins, given)
+    assert segments[["chrom", "start", "end", "n_bins"]].values.tolist() == [
+        ["chr7", 0, 20, 2],
+        ["chr7", 20, 40, 2],
+        ["chr7", 40, 60, 2],
+        ["chr8", 0, 20, 2],
+    ]
+    assert segments["log2"].tolist() == [0.0, 1.0, 0.0, 2.0]
+    assert segments["last_row"].tolist() == [1, 3, 5, 7]

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -117,6 +118,9 @@ def test_example_writes_every_output(example_run):
             f"reports/{sample}/{sample}.cnv.vcf.gz.tbi",
             f"reports/{sample}/{sample}.seg",
             f"reports/{sample}/{sample}_mqc.tsv",
+            f"reports/{sample}/{sample}_met_cn_mqc.tsv",
+            f"reports/{sample}/{sample}.cnr",
+            f"reports/{sample}/{sample}.cns",
         ):
             assert (results / name).stat().st_size > 0, name
         assert (example_run / f"logs/call/{sample}.log").is_file()
@@ -127,6 +131,23 @@ def test_example_writes_every_output(example_run):
         assert (results / "summary" / name).stat().st_size > 0, name
     with gzip.open(results / "coverage/normal1.coverage.tsv.gz", "rt") as handle:
         assert handle.readline()
+
+
+def test_snakemake_report_bundles_sample_reports_and_summary(example_run, tmp_path):
+    """`snakemake --report` collects the files marked with report(): every sample's HTML
+    report and the cohort summary page, as written (Snakemake files them by content hash)."""
+    bundle = tmp_path / "report.zip"
+    snakemake(example_run, "--configfile", EXAMPLE_CONFIG, "--report", str(bundle))
+    results = example_run / "results"
+    expected = {
+        f"{s}.report.html": results / f"reports/{s}/{s}.report.html" for s in called_samples()
+    }
+    expected["summary.html"] = results / "summary/summary.html"
+    with zipfile.ZipFile(bundle) as archive:
+        bundled = {Path(n).name: n for n in archive.namelist() if "/data/raw/" in n}
+        assert set(bundled) == set(expected), sorted(bundled)
+        for name, path in expected.items():
+            assert archive.read(bundled[name]) == path.read_bytes(), name
 
 
 def test_rerun_has_nothing_to_do(example_run):

@@ -7,18 +7,21 @@ calls these):
 
 `bins` -> `count` -> `build_panel_of_normals` / `flat_reference` once per panel; then per
 sample `call_sample` (the calls, in memory), `call_and_write` (and the result files) or
-`run` (count, call and write in one step).
+`run` (count, call and write in one step). Other tools' files (metcnv.formats) enter the
+same path: `build_panel_of_normals` takes their coverage, and `call_files` calls one
+sample's coverage, or copy ratios another tool normalised.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from metcnv import params
-from metcnv.bins import bins_checksum, make_bins, read_bed
-from metcnv.call import call_sample
+from metcnv.bins import BIN_COLUMNS, bins_checksum, make_bins, read_bed
+from metcnv.call import call_bins, call_sample
 from metcnv.coverage import (
     SampleCoverage,
     count_bins,
@@ -29,11 +32,12 @@ from metcnv.coverage import (
 )
 from metcnv.errors import MetcnvError
 from metcnv.files import locked, md5sum, output_folder, require_file, safe_stem
+from metcnv.formats import RATIOS, Imported, is_foreign, read_samples
 from metcnv.gc import bin_gc, fasta_lengths
 from metcnv.genome import canonical, detect_build
 from metcnv.inputs import alignment_facts, identity_problem, reading
 from metcnv.model import AlleleSettings, BinSettings, CallSettings, ReadSettings, Result, Sample
-from metcnv.pon import PanelOfNormals, build_pon, flat_pon
+from metcnv.pon import PanelOfNormals, build_pon, external_reference, flat_pon
 from metcnv.results import make_result, output_paths, write_results
 
 __all__ = [
@@ -42,6 +46,7 @@ __all__ = [
     "bins",
     "build_panel_of_normals",
     "call_and_write",
+    "call_files",
     "call_sample",
     "count",
     "count_panel",
@@ -160,7 +165,7 @@ def _panel(
 
 def build_panel_of_normals(
     inputs: list[Path],
-    targets: Path,
+    targets: Path | None,
     settings: BinSettings,
     reads: ReadSettings,
     *,
@@ -170,7 +175,18 @@ def build_panel_of_normals(
 ) -> PanelOfNormals:
     """Count (or read) every normal on the panel's bins and fit the panel of normals; BAM/CRAM
     normals counted with `snps` give it their SNP statistics (coverage files bring theirs).
-    Outlier normals are left out, or with `strict` refused (pon.build_pon)."""
+    Outlier normals are left out, or with `strict` refused (pon.build_pon). Other tools'
+    coverage files (metcnv.formats) bring their own bins instead of `targets`."""
+    foreign = [p for p in map(Path, inputs) if _foreign(p)]
+    if foreign:
+        if len(foreign) != len(inputs):
+            raise MetcnvError(
+                f"{foreign[0]}: another tool's coverage among BAM/CRAM or metcnv coverage "
+                "normals; give normals of one kind"
+            )
+        return _imported_panel(foreign, reads.fasta, strict)
+    if targets is None:
+        raise MetcnvError("building a panel of normals from BAM/CRAMs needs --targets panel.bed")
     if reads.fasta is None:
         raise MetcnvError(f"{targets}: building a panel of normals needs --fasta REF.fa")
     table, build, stored = _panel(targets, reads.fasta, settings, reads.min_mapq)
@@ -194,6 +210,47 @@ def build_panel_of_normals(
     return build_pon(normals, bin_gc(table, reads.fasta), stored, strict)
 
 
+def _foreign(path: Path) -> bool:
+    """Another tool's file, not a BAM/CRAM or a metcnv coverage file."""
+    return path.suffix.lower() not in ALIGNMENT_SUFFIXES and is_foreign(path)
+
+
+def _imported_panel(inputs: list[Path], fasta: Path | None, strict: bool) -> PanelOfNormals:
+    """A panel of normals on the bins of other tools' coverage files (CNVkit .cnn, Picard,
+    GATK, mosdepth, DepthOfCoverage): the build and GC content from `fasta` when given,
+    else the build the files imply and the GC they carry (Picard's; none: not corrected)."""
+    samples = read_samples(inputs)
+    for sample in samples:
+        if sample.normalised:
+            raise MetcnvError(
+                f"{sample.label}: copy ratios already normalised by {sample.normalised_by}; a "
+                "panel of normals is built from the normals' raw coverage "
+                "(e.g. CNVkit's .targetcoverage.cnn and .antitargetcoverage.cnn)"
+            )
+    build = detect_build(fasta_lengths(fasta), str(fasta)) if fasta else samples[0].own_build()
+    samples = [sample.on_build(build) for sample in samples]
+    first, warnings = samples[0], []
+    if fasta is not None:
+        gc, gc_from = bin_gc(first.bins, fasta), Path(fasta).name
+    elif first.gc is not None:
+        gc, gc_from = first.gc, f"{first.parts[0].format.name} %gc"
+    else:
+        gc, gc_from = np.full(len(first.bins), np.nan), "none"
+        warnings.append(
+            "no GC content per bin (no --fasta, and the files carry none): GC bias is not "
+            "corrected; pass --fasta REF.fa"
+        )
+    formats = sorted({p.format.name for s in samples for p in s.parts})
+    stored = {
+        "panel": "the bins of the normals' files",
+        "formats": ", ".join(formats),
+        "gc": gc_from,
+    }
+    pon = build_pon([s.coverage() for s in samples], gc, stored, strict)
+    pon.warnings += warnings
+    return pon
+
+
 def flat_reference(
     targets: Path, fasta: Path, settings: BinSettings, min_mapq: int = params.MIN_MAPQ
 ) -> PanelOfNormals:
@@ -214,9 +271,11 @@ def call_and_write(
     *,
     strict: bool = False,
     save_coverage: bool = False,
+    imported: Imported | None = None,
 ) -> Result:
     """Call a counted sample and write the result files into `out` (with `save_coverage`,
-    its coverage first, to `coverage_path`); returns the result.
+    its coverage first, to `coverage_path`); returns the result (`imported`: the other
+    tools' files the coverage came from).
 
     A sample name its reads' read groups contradict is a warning (with `strict`, an
     error), and so is a sample whose counts are those of one of the panel's normals. The
@@ -248,7 +307,7 @@ def call_and_write(
         if save_coverage and coverage_path is not None:
             write_coverage(coverage, coverage_path)
         result = make_result(
-            called, sample, settings, coverage, coverage_path, pon, pon_path, outputs
+            called, sample, settings, coverage, coverage_path, pon, pon_path, outputs, imported
         )
         write_results(called, result, outputs)
     return result
@@ -277,6 +336,93 @@ def _sample_notes(
             "of normals without it"
         )
     return notes
+
+
+def call_files(
+    paths: list[Path],
+    pon_path: Path | None,
+    sample: Sample,
+    settings: CallSettings,
+    out: Path,
+    *,
+    named: bool = False,
+    strict: bool = False,
+) -> Result:
+    """Call one sample from its files and write its results into `out`: a metcnv coverage
+    file or other tools' coverage (both against the panel of normals `pon_path`), or
+    copy ratios another tool normalised (with its segments, if given; no panel of normals).
+    The sample is named as the files say unless `named` (the user gave `sample.name`);
+    `strict` as in `call_and_write`."""
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1 and not _foreign(paths[0]):
+        coverage = read_coverage(paths[0])
+        sample = sample if named else sample.model_copy(update={"name": coverage.sample})
+        pon = _load_pon(pon_path, paths[0])
+        return call_and_write(
+            coverage, paths[0], pon, pon_path, sample, settings, out, strict=strict
+        )
+    samples = read_samples(paths, sample.name if named else None)
+    if len(samples) != 1:
+        names = ", ".join(s.sample for s in samples)
+        raise MetcnvError(
+            f"{paths[0]}: files of {len(samples)} samples ({names}); call one at a time"
+        )
+    imported = samples[0]
+    sample = sample if named else sample.model_copy(update={"name": imported.sample})
+    if not imported.normalised:
+        pon = _load_pon(pon_path, paths[0])
+        imported = imported.on_build(pon.build)
+        coverage = imported.coverage()
+        if coverage.bins_md5 != pon.bins_md5:
+            raise MetcnvError(
+                f"{imported.label}: bins differ from the panel of normals' (another panel, or a "
+                "target file without its antitarget file); build the panel from normals of "
+                "the same bins"
+            )
+        return call_and_write(
+            coverage, None, pon, pon_path, sample, settings, out, strict=strict, imported=imported
+        )
+    if pon_path is not None:
+        raise MetcnvError(
+            f"{imported.label}: copy ratios already normalised by {imported.normalised_by}; "
+            "call them without --pon, or give the raw coverage with --pon"
+        )
+    imported = imported.on_build(imported.own_build())
+    bins = imported.ratio_bins()
+    pon = external_reference(bins, imported.build, imported.normalised_by)
+    coverage = SampleCoverage(
+        imported.sample,
+        imported.build,
+        bins[[*BIN_COLUMNS, "count", "depth"]],
+        0,
+        {"source": imported.label},
+        imported.alleles,
+    )
+    called = call_bins(
+        bins,
+        list(pon.warnings),
+        coverage,
+        pon,
+        sample.purity,
+        sample.ploidy,
+        settings,
+        imported.segments,
+    )
+    outputs = output_paths(Path(out), sample.name)
+    ratios = next(p.path for p in imported.parts if p.format.part == RATIOS)
+    with locked(out):
+        result = make_result(
+            called, sample, settings, coverage, None, pon, ratios, outputs, imported
+        )
+        write_results(called, result, outputs)
+    return result
+
+
+def _load_pon(pon_path: Path | None, source: Path) -> PanelOfNormals:
+    """The panel of normals a coverage file is called against (which it needs)."""
+    if pon_path is None:
+        raise MetcnvError(f"{source}: raw coverage is called against normals; pass --pon PANEL.pon")
+    return PanelOfNormals.load(pon_path)
 
 
 def run(

@@ -59,7 +59,7 @@ def read_bed(path: str | Path, build: str | None = None) -> pd.DataFrame:
         raise MetcnvError(f"{path}: no intervals found; give the panel's target BED file")
     bed = pd.DataFrame(rows, columns=["chrom", "start", "end", "gene"])
     if build is not None:
-        bed["gene"] = [g or _builtin_gene(build, c, s, e) for c, s, e, g in bed.itertuples(False)]
+        bed["gene"] = [g or builtin_gene(build, c, s, e) for c, s, e, g in bed.itertuples(False)]
     bed["gene"] = bed["gene"].replace("", NO_GENE)
     return sort_bins(bed)
 
@@ -82,7 +82,8 @@ def _lines(handle: IO[str], path: Path) -> Iterator[str]:
         ) from None
 
 
-def _builtin_gene(build: str, chrom: str, start: int, end: int) -> str:
+def builtin_gene(build: str, chrom: str, start: int, end: int) -> str:
+    """The built-in gene (genome.GENES) an interval overlaps on `build`, or ''."""
     for name, region in GENES[build].items():
         if region.chrom == chrom and start < region.end and end > region.start:
             return name

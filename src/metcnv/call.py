@@ -33,7 +33,7 @@ from scipy import stats
 
 from metcnv import params
 from metcnv.allelic_segments import split_by_alleles
-from metcnv.bins import NO_GENE, gene_labels, gene_mask
+from metcnv.bins import NO_GENE, gene_labels
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
 from metcnv.inputs import read_filter_cause
@@ -51,7 +51,7 @@ from metcnv.purity import (
     minor_allele_fraction,
 )
 from metcnv.qc import sample_qc
-from metcnv.segment import anchored_arc, noise_scale, segment_bins
+from metcnv.segment import anchored_arc, noise_scale, segment_bins, segments_at
 
 BACKBONE_SPAN = 5_000_000  # a "gene" whose bins span more than this is a backbone label
 SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median as if by 5
@@ -177,13 +177,15 @@ def estimate(bins: pd.DataFrame, rows: np.ndarray, loo: np.ndarray) -> Estimate 
 def gene_rows(bins: pd.DataFrame) -> dict[str, np.ndarray]:
     """Used target rows of each panel gene; names whose bins span > 5 Mb are backbones."""
     target = (bins["kind"] == "target").to_numpy()
-    labels = gene_labels(bins)
+    named = gene_labels(bins)[target].explode()  # one (row, name) pair per label: O(bins)
+    named = named[named != NO_GENE]
+    chrom, start, end = (bins[c].to_numpy() for c in ("chrom", "start", "end"))
     genes = {}
-    for name in sorted({n for group in labels[target] for n in group if n != NO_GENE}):
-        rows = gene_mask(bins, name, labels)
-        span = bins["end"][rows].max() - bins["start"][rows].min()
-        if bins["chrom"][rows].nunique() == 1 and span <= BACKBONE_SPAN:
-            genes[name] = rows
+    for name, index in sorted(named.groupby(named).groups.items()):
+        at = index.to_numpy()
+        if len(set(chrom[at])) == 1 and end[at].max() - start[at].min() <= BACKBONE_SPAN:
+            genes[name] = np.zeros(len(bins), bool)
+            genes[name][at] = True
     return genes
 
 
@@ -200,8 +202,32 @@ def call_sample(
     `estimate_purity=False` (one chromosome's bins, MET-first mode) skips the purity fit
     and keeps `purity` as given."""
     bins, warnings = normalized_bins(coverage, pon)
+    return call_bins(
+        bins, warnings, coverage, pon, purity, ploidy, settings, estimate_purity=estimate_purity
+    )
+
+
+def call_bins(
+    bins: pd.DataFrame,
+    warnings: list[str],
+    coverage: SampleCoverage,
+    pon: PanelOfNormals,
+    purity: Purity,
+    ploidy: Ploidy,
+    settings: CallSettings,
+    boundaries: pd.DataFrame | None = None,
+    *,
+    estimate_purity: bool = True,
+) -> CallResult:
+    """Segment and call every panel gene from normalised bins (normalized_bins' table, or
+    another tool's copy ratios against a pon.external_reference); with `boundaries`
+    (chrom, start, end of another tool's segments) the bins are segmented as those say.
+    `estimate_purity=False`: as in call_sample."""
     used = bins["used"].to_numpy(bool)
-    segments = segment_bins(bins[used], settings.segment_alpha)
+    if boundaries is None:
+        segments = segment_bins(bins[used], settings.segment_alpha)
+    else:
+        segments = segments_at(bins[used], boundaries)
     sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
     if sites is not None:
         segments = split_by_alleles(
@@ -239,6 +265,7 @@ def call_sample(
             pon.loo_residuals,
             coverage.on_target_fraction,
             read_filter_cause(coverage.meta),
+            pon.without_normals,
         )
     )
     calls = {}
@@ -370,10 +397,9 @@ class GeneCaller:
     def _segment(self) -> pd.Series:
         """The segment holding most of the gene's bins."""
         index = np.flatnonzero(self.rows)
-        inside = [
-            ((index >= s.first_row) & (index <= s.last_row)).sum()
-            for s in self.segments.itertuples()
-        ]
+        first = self.segments["first_row"].to_numpy()
+        last = self.segments["last_row"].to_numpy()
+        inside = np.searchsorted(index, last, "right") - np.searchsorted(index, first, "left")
         return self.segments.iloc[int(np.argmax(inside))]
 
     def _anchored_arc(self, seg: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:

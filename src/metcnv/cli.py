@@ -17,7 +17,7 @@ from pathlib import Path
 from metcnv import __version__, api, params
 from metcnv.alleles import SKIP_REASONS
 from metcnv.cohort import write_summary
-from metcnv.coverage import SampleCoverage, alleles_path, read_coverage, write_coverage
+from metcnv.coverage import SampleCoverage, alleles_path, write_coverage
 from metcnv.errors import MetcnvError
 from metcnv.files import output_file, output_folder
 from metcnv.inputs import quiet_htslib
@@ -59,6 +59,7 @@ EXAMPLES = """examples:
   metcnv run tumor.bam --pon panel.pon --out urgent/ --region chr7   # MET-first, seconds
   metcnv coverage tumor.bam --targets panel.bed --out tumor.coverage.tsv.gz
   metcnv call tumor.coverage.tsv.gz --pon panel.pon --out results/ --purity 0.4
+  metcnv call tumor.cnr tumor.cns --out results/         # a CNVkit run's copy ratios
   metcnv report results/tumor.metcnv.json
 """
 
@@ -167,16 +168,13 @@ def _cmd_pon_flat(args) -> int:
 def _cmd_call(args) -> int:
     settings, sample = call_settings(args), sample_of(args)
     output_folder(args.out, "--out")
-    pon, coverage = PanelOfNormals.load(args.pon), read_coverage(args.coverage)
-    sample = sample.model_copy(update={"name": args.sample or coverage.sample})
-    result = api.call_and_write(
-        coverage,
-        Path(args.coverage),
-        pon,
-        Path(args.pon),
+    result = api.call_files(
+        args.coverage,
+        args.pon,
         sample,
         settings,
         args.out,
+        named=args.sample is not None,
         strict=args.strict,
     )
     _print_call(result)
@@ -300,8 +298,14 @@ def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
     _option(group, AlleleSettings, "min_baseq")
 
 
-def _call_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pon", type=Path, required=True, help="panel of normals (.pon)")
+def _call_options(parser: argparse.ArgumentParser, pon_required: bool = True) -> None:
+    parser.add_argument(
+        "--pon",
+        type=Path,
+        required=pon_required,
+        help="panel of normals (.pon)"
+        + ("" if pon_required else "; not with copy ratios another tool normalised"),
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--sample", help="sample name (default: the BAM's SM or file name)")
     parser.add_argument("--sample-type", choices=SAMPLE_TYPES, default="tumor")
@@ -367,7 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     build = pon.add_parser(
         "build", help="from normal BAM/CRAMs or their coverage files", parents=[common]
     )
-    build.add_argument("inputs", type=Path, nargs="+", help="normals: BAM/CRAM or .coverage.tsv.gz")
+    build.add_argument(
+        "inputs",
+        type=Path,
+        nargs="+",
+        help="normals: BAM/CRAM, .coverage.tsv.gz, or other tools' coverage (CNVkit .cnn, "
+        "Picard per-target CSV, GATK read counts, mosdepth regions), which bring their bins",
+    )
     build.add_argument(
         "--strict",
         action="store_true",
@@ -376,18 +386,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flat = pon.add_parser("flat", help="flat reference without normals (noisier)", parents=[common])
     for sub, func in ((build, _cmd_pon_build), (flat, _cmd_pon_flat)):
-        sub.add_argument("--targets", type=Path, required=True, help="panel BED")
+        imports = sub is build  # other tools' coverage brings its bins, build and maybe GC
+        sub.add_argument(
+            "--targets",
+            type=Path,
+            required=not imports,
+            help="panel BED" + (" (BAM/CRAM normals)" if imports else ""),
+        )
         sub.add_argument("--out", type=Path, required=True, help="PANEL.pon")
         _bin_options(sub)
-        _read_options(sub, fasta_required=True)
+        _read_options(sub, fasta_required=not imports)
         sub.set_defaults(func=func)
     _allele_options(build, "BAM/CRAM normals: ")
 
     call = commands.add_parser(
         "call", help="call a coverage file against a panel of normals", parents=[common]
     )
-    call.add_argument("coverage", type=Path, help="X.coverage.tsv.gz from `metcnv coverage`")
-    _call_options(call)
+    call.add_argument(
+        "coverage",
+        type=Path,
+        nargs="+",
+        help="one sample's X.coverage.tsv.gz from `metcnv coverage`, or its files from other "
+        "tools: coverage (CNVkit .cnn target and antitarget, Picard, GATK, mosdepth) with "
+        "--pon, or normalised copy ratios (CNVkit .cnr, GATK denoised) with their segments "
+        "(.cns, .modelFinal.seg) without; and allele counts (GATK, a VCF with AD)",
+    )
+    _call_options(call, pon_required=False)
     call.set_defaults(func=_cmd_call)
 
     run = commands.add_parser(

@@ -86,6 +86,10 @@ class SampleCoverage:
 
     @property
     def on_target_fraction(self) -> float:
+        """Fragments in target bins over all fragments; NaN when nothing was counted (copy
+        ratios another tool normalised, whose reads metcnv never saw)."""
+        if self.bins["count"].isna().all():
+            return float("nan")
         on_target = self.bins.loc[self.bins["kind"] == "target", "count"].sum()
         return float(on_target / self.total_fragments) if self.total_fragments else 0.0
 

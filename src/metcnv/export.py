@@ -14,7 +14,14 @@
   at most 6 significant digits.
 - SEG: `ID chrom loc.start loc.end num.mark seg.mean`, 1-based starts, log2 last.
 - MultiQC custom content `{sample}_mqc.tsv`: one general-statistics row per sample; every
-  file carries the identical header block, as MultiQC requires for one `id`.
+  file carries the identical header block, as MultiQC requires for one `id`. Beside it,
+  `{sample}_met_cn_mqc.tsv`: MET's copy number and its 95% interval as one stacked bar per
+  sample (up to the lower bound, on to the estimate, on to the upper bound).
+- CNVkit `{sample}.cnr` and `{sample}.cns` (0-based, BED-like): the bins metcnv used with
+  their log2 ratios, and its segments, so that CNVkit's scatter, diagram and export
+  commands draw and convert metcnv's profile. CNVkit's weights are relative (0-1]: metcnv's
+  inverse-variance weights are divided by their largest; off-target bins are named
+  `Antitarget` as CNVkit names them.
 
 Each format is one entry of EXPORTS; `write_exports` writes them all.
 """
@@ -36,6 +43,7 @@ from scipy.stats import norm
 from metcnv import __version__
 from metcnv.files import CONTROL, atomic_write, temporary_folder
 from metcnv.genome import LENGTHS, PRIMARY, canonical, contig_order
+from metcnv.loading import SampleResult
 from metcnv.model import GeneCall, Result, Status
 
 CNQ_MAX = 99.0
@@ -306,35 +314,140 @@ def write_mqc(result: Result, path: Path) -> Path:
     return Path(path)
 
 
+MQC_PLOT_HEADER = """\
+# id: 'metcnv_met_copy_number'
+# section_name: 'MET copy number (metcnv)'
+# description: "MET copy number with its 95% interval: the bar's darkest part reaches the
+#   interval's lower bound, the middle part the estimate, the lightest its upper bound. Tumor
+#   copy number where a purity was given or estimated, else the sample average 2r (a lower
+#   bound of the tumor's)."
+# plot_type: 'bargraph'
+# pconfig:
+#     id: 'metcnv_met_copy_number_plot'
+#     title: 'metcnv: MET copy number (95% interval)'
+#     ylab: 'MET copy number'
+#     cpswitch: false
+#     tt_decimals: 1
+# categories:
+#     ci_low:
+#         name: 'to the 95% lower bound'
+#         color: '#b2182b'
+#     to_estimate:
+#         name: 'to the estimate'
+#         color: '#ef8a62'
+#     to_ci_high:
+#         name: 'to the 95% upper bound'
+#         color: '#fddbc7'
+Sample\tci_low\tto_estimate\tto_ci_high
+"""
+
+
+def mqc_plot_text(result: Result) -> str:
+    """The `_met_cn_mqc.tsv` of one result: MET's copy number and 95% interval as the three
+    stacked parts of one bar (no row when MET has no copy number)."""
+    cn, ci, _ = result.met.headline()
+    if cn is None or ci is None:
+        return MQC_PLOT_HEADER
+    low, high = ci
+    parts = [low, max(cn - low, 0.0), max(high - cn, 0.0)]
+    name = CONTROL.sub(" ", result.sample)
+    return MQC_PLOT_HEADER + "\t".join([name, *(f"{v:.3f}" for v in parts)]) + "\n"
+
+
+def write_mqc_plot(result: Result, path: Path) -> Path:
+    with atomic_write(path) as handle:
+        handle.write(mqc_plot_text(result))
+    return Path(path)
+
+
+# --- CNVkit ---------------------------------------------------------------------------
+CNR_COLUMNS = ["chromosome", "start", "end", "gene", "log2", "depth", "weight"]
+CNS_COLUMNS = ["chromosome", "start", "end", "gene", "log2", "depth", "probes", "weight"]
+
+
+def cnvkit_bins(bins: pd.DataFrame) -> pd.DataFrame:
+    """The `.cnr` rows: metcnv's used bins, genes as CNVkit labels them, weights relative."""
+    used = bins[bins["used"].astype(bool)]
+    weight = used["weight"].astype(float)
+    return pd.DataFrame(
+        {
+            "chromosome": used["chrom"].astype(str),
+            "start": used["start"].astype(int),
+            "end": used["end"].astype(int),
+            "gene": used["gene"].where(used["kind"] == "target", "Antitarget").astype(str),
+            "log2": used["log2"].astype(float).round(5),
+            "depth": used["depth"].astype(float).round(3),
+            "weight": (weight / weight.max()).round(5) if len(weight) else weight,
+        },
+        columns=CNR_COLUMNS,
+    ).reset_index(drop=True)
+
+
+def cnvkit_segments(segments: pd.DataFrame, cnr: pd.DataFrame) -> pd.DataFrame:
+    """The `.cns` rows: metcnv's segments with the genes, mean depth, bin count and summed
+    weight of the `.cnr` bins inside each, as CNVkit's segment writes them."""
+    rows = []
+    for seg in segments.itertuples():
+        inside = cnr[
+            (cnr["chromosome"] == str(seg.chrom))
+            & (cnr["start"] >= seg.start)
+            & (cnr["end"] <= seg.end)
+        ]
+        genes = [g for g in inside["gene"] if g not in ("-", "Antitarget")]
+        rows.append(
+            (
+                str(seg.chrom),
+                int(seg.start),
+                int(seg.end),
+                ",".join(dict.fromkeys(genes)) or "-",
+                round(float(seg.log2), 5),
+                round(float(inside["depth"].mean()), 3) if len(inside) else 0.0,
+                len(inside),
+                round(float(inside["weight"].sum()), 5),
+            )
+        )
+    return pd.DataFrame(rows, columns=CNS_COLUMNS)
+
+
+def write_cnvkit(bins: pd.DataFrame, segments: pd.DataFrame, path: Path) -> list[Path]:
+    """`{stem}.cnr` at `path` and `{stem}.cns` beside it; returns both paths."""
+    path = Path(path)
+    cnr = cnvkit_bins(bins)
+    cns_path = path.with_suffix(".cns")
+    for table, where in ((cnr, path), (cnvkit_segments(segments, cnr), cns_path)):
+        with atomic_write(where) as handle:
+            table.to_csv(handle, sep="\t", index=False, lineterminator="\n", na_rep="NA")
+    return [path, cns_path]
+
+
 # --- the registry -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Export:
     """One standard-format file of a sample, named `{stem}{suffix}`.
 
-    `write(result, segments, path)` writes it and returns the paths written (`path` first).
+    `write(sample, path)` writes it from a loaded result (its JSON and tables) and returns
+    the paths written (`path` first).
     """
 
     name: str
     suffix: str
-    write: Callable[[Result, pd.DataFrame, Path], list[Path]]
+    write: Callable[[SampleResult, Path], list[Path]]
 
 
 EXPORTS: tuple[Export, ...] = (
-    Export("VCF", ".cnv.vcf.gz", lambda result, _, path: write_vcf(vcf_content(result), path)),
-    Export(
-        "IGV SEG",
-        ".seg",
-        lambda result, segments, path: [write_seg(seg_frame(result.sample, segments), path)],
-    ),
-    Export("MultiQC", "_mqc.tsv", lambda result, _, path: [write_mqc(result, path)]),
+    Export("VCF", ".cnv.vcf.gz", lambda r, path: write_vcf(vcf_content(r.result), path)),
+    Export("IGV SEG", ".seg", lambda r, path: [write_seg(seg_frame(r.sample, r.segments), path)]),
+    Export("MultiQC", "_mqc.tsv", lambda r, path: [write_mqc(r.result, path)]),
+    Export("MultiQC plot", "_met_cn_mqc.tsv", lambda r, path: [write_mqc_plot(r.result, path)]),
+    Export("CNVkit", ".cnr", lambda r, path: write_cnvkit(r.bins, r.segments, path)),
 )
 
 
-def write_exports(result: Result, segments: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
-    """Every file of EXPORTS of one sample into `out_dir`; returns the paths written."""
+def write_exports(r: SampleResult, out_dir: Path, stem: str) -> list[Path]:
+    """Every file of EXPORTS of one loaded result into `out_dir`; returns the paths written."""
     out_dir = Path(out_dir)
     return [
         written
         for export in EXPORTS
-        for written in export.write(result, segments, out_dir / f"{stem}{export.suffix}")
+        for written in export.write(r, out_dir / f"{stem}{export.suffix}")
     ]

@@ -458,6 +458,11 @@ class PonInfo(Model):
         default_factory=dict,
         description="normals left out of the panel as outliers against the others: the reason",
     )
+    normalised_by: str | None = Field(
+        None,
+        description="the tool whose normalised copy ratios were called: then there is no "
+        "panel of normals, and path is the copy-ratio file",
+    )
 
 
 class FileRef(Model):
@@ -465,9 +470,20 @@ class FileRef(Model):
     md5: str | None
 
 
+class ImportedFile(FileRef):
+    format: str = Field(description="another tool's format, as metcnv.formats names it")
+
+
 class Inputs(Model):
     alignments: FileRef
     coverage: FileRef | None = None
+    imported: list[ImportedFile] = Field(
+        default_factory=list,
+        description="other tools' files read instead of a BAM/CRAM or a metcnv coverage file",
+    )
+    steps_done_elsewhere: list[str] = Field(
+        default_factory=list, description="steps of metcnv's pipeline those tools did instead"
+    )
 
 
 class Outputs(Model):

@@ -64,10 +64,21 @@ class PanelOfNormals:
     snps: pd.DataFrame | None = None  # SNP_STAT_COLUMNS of metcnv.alleles; None: no SNPs
     excluded: dict[str, str] = field(default_factory=dict)  # outlier normals left out: why
     counts_md5: list[str] = field(default_factory=list)  # each normal's counts_checksum
+    normalised_by: str | None = None  # external_reference: the tool that normalised the bins
 
     @property
     def flat(self) -> bool:
         return not self.normals
+
+    @property
+    def without_normals(self) -> str:
+        """What a call against this reference lacks when it has no normals (a QC warning)."""
+        if self.normalised_by:
+            return (
+                f"copy ratios normalised by {self.normalised_by}, whose normals metcnv cannot "
+                "see: their systematic noise is a fixed floor, not measured"
+            )
+        return "flat reference (no normals); capture efficiency not corrected"
 
     @cached_property
     def bins_md5(self) -> str:
@@ -455,6 +466,36 @@ def flat_pon(bins: pd.DataFrame, gc: np.ndarray, build: str, settings: dict) -> 
             "flat reference: no normals, capture efficiency is not corrected",
             *zero_line_warnings,
         ],
+    )
+
+
+def external_reference(bins: pd.DataFrame, build: str, normalised_by: str) -> PanelOfNormals:
+    """The stand-in reference of copy ratios another tool normalised (a CNVkit .cnr, GATK
+    denoised copy ratios): the bins are called as they are, never saved as a panel.
+
+    metcnv sees none of that tool's normals, so no bin spread, no leave-one-out residuals:
+    a gene's standard error is its bins' own scatter plus the flat reference's systematic
+    floor (call.FLAT_SYSTEMATIC_SD), and every result made with it says which steps the
+    other tool did.
+    """
+    n = len(bins)
+    return PanelOfNormals(
+        bins=bins[BIN_COLUMNS].reset_index(drop=True),
+        gc=np.full(n, np.nan),
+        centre=np.zeros(n),
+        spread=np.full(n, np.nan),
+        used=bins["used"].to_numpy(bool),
+        components=np.zeros((0, n)),
+        loo_residuals=np.zeros((0, n)),
+        normals=[],
+        build=build,
+        settings={"normalised_by": normalised_by},
+        warnings=[
+            f"copy ratios normalised by {normalised_by}: metcnv did not count, normalise or "
+            "GC-correct them, and without that tool's normals each standard error has a fixed "
+            "systematic floor instead of one measured on normals"
+        ],
+        normalised_by=normalised_by,
     )
 
 

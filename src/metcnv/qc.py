@@ -29,11 +29,13 @@ def sample_qc(
     loo: np.ndarray,
     on_target_fraction: float,
     read_filter: str | None = None,
+    without_normals: str = "flat reference (no normals); capture efficiency not corrected",
     gene: str = "MET",
 ) -> dict:
     """QC metrics and status of a normalised bin table (columns of {sample}.bins.tsv.gz);
     `read_filter` says why few reads were counted (metcnv.inputs.read_filter_cause), the
-    cause of a failed depth a user can fix, so it is a reason of its own."""
+    cause of a failed depth a user can fix, so it is a reason of its own; `without_normals`
+    is the warning given when no normals' residuals (`loo`) are known."""
     used = bins["used"].to_numpy(bool)
     target = bins["kind"].to_numpy() == "target"
     gene_rows = gene_mask(bins, gene)
@@ -75,7 +77,7 @@ def sample_qc(
         reasons.append(f"warn: {read_filter}")
         status = "fail" if status == "fail" else "warn"
     if not len(loo):
-        reasons.append("warn: flat reference (no normals); capture efficiency not corrected")
+        reasons.append(f"warn: {without_normals}")
         status = "fail" if status == "fail" else "warn"
     return {"status": status, "reasons": reasons, **metrics}
 

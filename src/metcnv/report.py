@@ -175,14 +175,20 @@ def methods_tables(r: SampleResult) -> dict:
     """Thresholds, panel of normals, inputs with checksums, software and warnings."""
     res = r.result
     ref = res.reference
-    inputs = [(key, item.path, item.md5) for key, item in res.inputs if item is not None]
+    files = {"alignments": res.inputs.alignments, "coverage": res.inputs.coverage}
+    inputs = [(k, f.path, f.md5) for k, f in files.items() if f is not None and f.path]
+    inputs += [(item.format, item.path, item.md5) for item in res.inputs.imported]
     return {
         "thresholds": [
             (_setting_label(k), v) for k, v in flatten(res.settings.model_dump()).items()
         ],
         "reference": {
             "name": Path(ref.path).name,
-            "kind": "flat reference (no normals)" if ref.flat else "panel of normals",
+            "kind": f"none: copy ratios normalised by {ref.normalised_by}"
+            if ref.normalised_by
+            else "flat reference (no normals)"
+            if ref.flat
+            else "panel of normals",
             "n_normals": ref.n_normals,
             "normals": ", ".join(ref.normals) or "none",
             "excluded": [f"{name}: {why}" for name, why in ref.excluded.items()],
@@ -196,6 +202,7 @@ def methods_tables(r: SampleResult) -> dict:
         "inputs": [*inputs, ("result", r.path.name, md5sum(r.path))],
         "software": [*res.software.items(), ("report rendered by metcnv", __version__)],
         "warnings": res.warnings,
+        "steps_done_elsewhere": res.inputs.steps_done_elsewhere,
     }
 
 
@@ -251,7 +258,7 @@ def write_sample_reports(
         report = out_dir / f"{stem}.report.html"
         with atomic_write(report) as handle:
             handle.write(render_html(r))
-        written = [report, *write_exports(r.result, r.segments, out_dir, stem)]
+        written = [report, *write_exports(r, out_dir, stem)]
         if pdf:
             written.append(print_pdf(report, out_dir / f"{stem}.report.pdf"))
     return written

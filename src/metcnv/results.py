@@ -17,10 +17,12 @@ from metcnv import __version__
 from metcnv.call import CallResult
 from metcnv.coverage import SampleCoverage
 from metcnv.files import atomic_write, locked, md5sum, safe_stem
+from metcnv.formats import Imported
 from metcnv.model import (
     CallSettings,
     FileRef,
     GeneCall,
+    ImportedFile,
     Inputs,
     Outputs,
     PonInfo,
@@ -122,15 +124,21 @@ def make_result(
     pon: PanelOfNormals,
     pon_path: Path,
     outputs: dict[str, Path],
+    imported: Imported | None = None,
 ) -> Result:
     """The typed result of a call, with what is needed to reproduce it: inputs with
-    checksums, the panel of normals, every threshold, software versions."""
+    checksums (other tools' files with their format, and the steps those tools did), the
+    panel of normals, every threshold, software versions."""
     inputs = Inputs(
         alignments=FileRef(path=coverage.meta.get("source"), md5=coverage.meta.get("source_md5")),
         coverage=None
         if coverage_path is None
         else FileRef(path=str(coverage_path), md5=md5sum(coverage_path)),
     )
+    if imported is not None:
+        inputs.alignments = FileRef(path=None, md5=None)
+        inputs.imported = [ImportedFile(path=p, md5=m, format=f) for p, m, f in imported.sources]
+        inputs.steps_done_elsewhere = imported.steps_done_elsewhere
     min_mapq = coverage.meta.get("min_mapq")
     return Result(
         sample=sample.name,
@@ -156,6 +164,7 @@ def make_result(
             metcnv_version=pon.version,
             settings=pon.settings,
             excluded=pon.excluded,
+            normalised_by=pon.normalised_by,
         ),
         inputs=inputs,
         settings=Settings(

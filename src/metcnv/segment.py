@@ -181,3 +181,19 @@ def segment_table(bins: pd.DataFrame, pieces: list[tuple[str, int, int]]) -> pd.
     return pd.DataFrame(
         rows, columns=["chrom", "start", "end", "n_bins", "log2", "first_row", "last_row"]
     )
+
+
+def segments_at(bins: pd.DataFrame, boundaries: pd.DataFrame) -> pd.DataFrame:
+    """The segments table (as segment_bins returns it) of segments another tool found:
+    each bin joins the segment (chrom, start, end of `boundaries`) holding its midpoint;
+    a run of bins in none of them (the tool dropped them) is a segment of its own."""
+    pieces = []
+    for chrom, frame in bins.groupby("chrom", sort=False):
+        mids = (frame["start"].to_numpy() + frame["end"].to_numpy()) // 2
+        label = np.full(len(frame), -1)
+        for k, seg in enumerate(boundaries[boundaries["chrom"] == chrom].itertuples()):
+            label[(mids >= seg.start) & (mids < seg.end)] = k
+        edges = np.flatnonzero(np.diff(label)) + 1
+        bounds = [0, *edges.tolist(), len(frame)]
+        pieces += [(chrom, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    return segment_table(bins, pieces)

@@ -1,10 +1,15 @@
 rule summary:
-    """Cohort table, cohort SEG file and one page per patient."""
+    """Cohort table (its page in `snakemake --report`), cohort SEG file and one page per
+    patient."""
     input:
         unpack(get_summary_input),
     output:
         tsv="results/summary/summary.tsv",
-        html="results/summary/summary.html",
+        html=report(
+            "results/summary/summary.html",
+            caption="../report/summary.rst",
+            category="Cohort",
+        ),
         seg="results/summary/cohort.seg",
     log:
         "logs/summary/summary.log",
