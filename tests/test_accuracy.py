@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -131,3 +132,40 @@ def test_identifiable_purity_is_estimated_within_its_interval(hidden):
 
 def test_flat_tumor_purity_is_not_identifiable(hidden):
     assert hidden.loc["purity_flat_cn8_tf0.3", "purity_source"] == "none"
+
+
+def test_real_noise_maps_genes_onto_the_same_real_genes_and_reads_profiles_from_a_shift():
+    # `run.py --noise real`: a simulated gene's targets take the real panel's targets of
+    # that gene, in order; other targets the nearest free real one at the same relative
+    # position (no real target twice); each sample reads one real profile from its own start.
+    import real_noise
+
+    real = pd.DataFrame(
+        {
+            "chrom": "chr7",
+            "start": [1_000_000, 50_000_000, 116_300_000, 116_310_000, 116_320_000, 150_000_000],
+            "name": ["CGH", "CGH", "MET", "MET", "MET", "CGH"],
+        }
+    ).assign(end=lambda f: f["start"] + 200)
+    simulated = pd.DataFrame(
+        {
+            "chrom": "chr7",
+            "start": [1_000_000, 116_000_000, 116_700_000, 116_750_000, 116_790_000],
+            "gene": ["chr7_backbone", "chr7_backbone", "MET", "MET", "MET"],
+        }
+    ).assign(end=lambda f: f["start"] + 200)
+    where = real_noise.target_map(simulated, real, "hg38")
+    assert where.tolist() == [0, 5, 2, 3, 4]  # 116 Mb's nearest free target is at 150 Mb
+    profiles = real_noise.Profiles(
+        bins=real,
+        efficiency=np.arange(6.0),
+        scale=np.full(6, 2.0),
+        z={"t": np.array([0.0, 1, 2, 3, 4, 5]), "n": np.zeros(6)},
+        normals=("n",),
+        tumors=("t",),
+    )
+    offsets = real_noise.log2_offsets(profiles, where, False, np.random.default_rng(1))
+    shift = (offsets - profiles.efficiency[where]) / 2 - where
+    assert len(set(np.mod(shift, 6))) == 1  # one start for the whole profile
+    normal = real_noise.log2_offsets(profiles, where, True, np.random.default_rng(1))
+    assert normal.tolist() == profiles.efficiency[where].tolist()

@@ -158,6 +158,21 @@ def test_expected_and_drawn_counts_scale_with_purity_and_copy_number(panel, refe
     assert t_counts[~inside].sum() / n_counts[~inside].sum() == pytest.approx(1.0, rel=0.1)
 
 
+def test_per_sample_log2_multipliers_scale_expected_counts(panel, reference):
+    flat = {"gc_bias": (0.0, 0.0), "dispersion": 0.0, "target_depth": 400.0}
+    plain = SampleSpec("n", seed=1, **flat)
+    n_islands = int((reference.windows["kind"] == "island").sum())
+    steps = np.linspace(-1, 1, len(panel))
+    noisy = dataclasses.replace(plain, target_log2=steps, island_log2=np.full(n_islands, -1.0))
+    assert repr(noisy) == repr(plain)  # fingerprints of specs without them are unchanged
+    mu, island = expected_fragments(reference, panel, plain)
+    noisy_mu, noisy_island = expected_fragments(reference, panel, noisy)
+    np.testing.assert_allclose(noisy_mu / mu, 2.0**steps)
+    np.testing.assert_allclose(noisy_island / island, 0.5)
+    with pytest.raises(ValueError, match="multipliers"):
+        expected_fragments(reference, panel, dataclasses.replace(plain, target_log2=steps[1:]))
+
+
 def test_reads_have_requested_lengths_flags_and_depth(tmp_path, panel, reference):
     spec = SampleSpec(
         "cfdna",

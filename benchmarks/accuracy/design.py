@@ -49,7 +49,8 @@ Truth columns (one row per sample, normals included) are documented in TRUTH_COL
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -195,11 +196,15 @@ class Sample:
         return self.truth["klass"] == "normal"
 
 
+NOISES = ("synthetic", "real")  # run.py --noise
+
+
 @dataclass
 class Design:
     scale: Scale
     contigs: dict[str, int]
     samples: list[Sample]
+    noise: str = "synthetic"  # or "real": capture efficiency and noise from real profiles
 
     def truth(self) -> pd.DataFrame:
         return pd.DataFrame([s.truth for s in self.samples], columns=list(TRUTH_COLUMNS))
@@ -370,8 +375,15 @@ def _gene_region(name: str):
     return type(MET)(spec.chrom, spec.start, spec.end)
 
 
-def build(scale: Scale | str = FULL) -> Design:
-    """All samples of a design, normals first; names say what each one is."""
+def build(scale: Scale | str = FULL, noise: str = "synthetic", cache: Path | None = None) -> Design:
+    """All samples of a design, normals first; names say what each one is.
+
+    `noise="real"` (with_real_noise) takes every sample's capture efficiency and noise from
+    real profiles and has no amplicon panel samples (there are no real amplicon normals to
+    take their noise from; the panel stays in the reference, so that the genome and every
+    other sample are those of the synthetic design); `cache` is a folder for the real
+    profiles' residuals.
+    """
     scale = SCALES[scale] if isinstance(scale, str) else scale
     b = Builder(scale)
     for pon in scale.pons:
@@ -422,13 +434,38 @@ def build(scale: Scale | str = FULL) -> Design:
     _negatives(b, scale, chr7)
     if scale.purity_cases:
         _purity_cases(b)
-    if scale.amplicon_panel:
+    if scale.amplicon_panel and noise != "real":
         _amplicon_cases(b)
     names = [s.name for s in b.samples]
     if len(set(names)) != len(names):  # a BAM and a truth row per name
         twice = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"duplicate sample names: {twice}")
-    return Design(scale, b.contigs, b.samples)
+    design = Design(scale, b.contigs, b.samples, noise)
+    if noise == "real":
+        with_real_noise(design, cache)
+    return design
+
+
+def with_real_noise(design: Design, cache: Path | None = None) -> None:
+    """Give every sample per-target and per-island log2 multipliers from real capture
+    profiles (real_noise.py says how), in place of metcnv_sim's over-dispersion; the panel's
+    own efficiencies are then 1 (panels()), as the multipliers carry the real ones. Each
+    sample draws its real profile and its start from its own seed."""
+    import real_noise
+
+    panel_set = panels(design)
+    islands = reference(design, panel_set).windows.query("kind == 'island'")
+    targets, offtarget = real_noise.load("target", cache), real_noise.load("antitarget", cache)
+    at_targets = real_noise.target_map(panel_set["hybrid"], targets.bins, BUILD)
+    at_islands = real_noise.island_map(islands, offtarget.bins, BUILD)
+    for sample in design.samples:
+        rng = np.random.default_rng([sample.spec.seed, 9])
+        sample.spec = replace(
+            sample.spec,
+            dispersion=0.0,
+            target_log2=real_noise.log2_offsets(targets, at_targets, sample.is_normal, rng),
+            island_log2=real_noise.log2_offsets(offtarget, at_islands, sample.is_normal, rng),
+        )
 
 
 def _negatives(b: Builder, scale: Scale, chr7) -> None:
@@ -629,6 +666,7 @@ def panels(design: Design) -> dict[str, pd.DataFrame]:
 
     Both hold the same exon targets (make_panel draws genes before the backbone); the
     amplicon panel has a sparser backbone, its own (PCR) efficiencies and no SNP probes.
+    With real noise the efficiencies are 1: each sample's multipliers carry the real ones.
     """
     contigs = design.contigs
     genes = [g for g in GENE_TARGETS if g.chrom in contigs]
@@ -639,6 +677,8 @@ def panels(design: Design) -> dict[str, pd.DataFrame]:
             genes, {c: step for c in contigs}, contigs, PANEL_SEED, snp_backbone=snp_probes
         )
     }
+    if design.noise == "real":
+        out["hybrid"]["efficiency"] = 1.0
     if design.scale.amplicon_panel:
         backbone = {c: AMPLICON_BACKBONE_STEP for c in contigs}
         out["amplicon"] = make_panel(genes, backbone, contigs, PANEL_SEED)

@@ -57,6 +57,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "estimates it from the reads) or both (default), on the same BAMs and coverage; "
         "CNVkit is always given the purity",
     )
+    parser.add_argument(
+        "--noise",
+        choices=design_module.NOISES,
+        default="synthetic",
+        help="synthetic: metcnv_sim's noise model; real: per-target capture efficiency and "
+        "noise from real tumors' and normals' coverage (CNVkit's example data, "
+        "real_noise.py), no amplicon panel",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument(
         "--purecn-per-cell",
@@ -100,10 +108,19 @@ def main(argv: list[str] | None = None) -> dict:
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - began:6.0f} s] {message}", flush=True)
 
-    design = design_module.build(args.scale)
     out = args.out.resolve()
     data = out / "data"
-    log(f"{args.scale} design: {len(design.samples)} samples; writing BAMs to {data}")
+    if args.noise == "real":
+        import real_noise
+
+        missing = real_noise.available()
+        if missing:
+            raise SystemExit(f"--noise real: {missing}")
+    design = design_module.build(args.scale, args.noise, cache=data)
+    log(
+        f"{args.scale} design, {args.noise} noise: {len(design.samples)} samples; "
+        f"writing BAMs to {data}"
+    )
     timings = {"simulation": simulate_data.write_data(design, data, args.jobs, log)}
     timings["simulation"]["seconds"] = time.perf_counter() - began
     timings["simulation"]["cpu_seconds"] = cpu_seconds() - cpu_began

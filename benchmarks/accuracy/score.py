@@ -482,6 +482,38 @@ def by_fraction(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def by_stratum(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
+    """Per tumor-fraction stratum (PURITY_STRATA, and all): focal amplification calls among
+    the true ones, the >10 flag among true > 10 copies, the unrounded copy-number error
+    (MET >= 4 copies; the median and 90th percentile of |estimate - truth| in copies and
+    relative), interval coverage, and focal amplification calls on negatives (normals,
+    which have no tumor fraction, under "all" only)."""
+    rows = []
+    for stratum, low, high in [*PURITY_STRATA, ("all", None, None)]:
+        row = {"TF": stratum}
+        for tool in tools:
+            s = t[t["label"] == tool]
+            s = s if low is None else s[_in_stratum(s, low, high)]
+            pos = _positives(s)
+            over = pos[pos["true_over_10"]]
+            scored = s[s["met_cn"] >= 4]
+            copies = (scored["tumor_cn_unrounded"] - scored["met_cn"]).abs().fillna(np.inf)
+            neg = s[s["klass"].isin(NEGATIVE_CLASSES)]
+            row[f"{tool} focal amp"] = _pct(int(pos["focal_amp"].sum()), len(pos))
+            row[f"{tool} >10 flag"] = _pct(int((over["over_10"] == True).sum()), len(over))  # noqa: E712
+            row[f"{tool} CN error med/p90 (copies; relative)"] = (
+                f"{_quantile(copies, 0.5):.2f}/{_quantile(copies, 0.9):.2f}; "
+                f"{100 * _quantile(scored['rel_err_unrounded'], 0.5):.0f}/"
+                f"{100 * _quantile(scored['rel_err_unrounded'], 0.9):.0f}%"
+                if len(scored)
+                else "-"
+            )
+            row[f"{tool} CI cov"] = _pct(int(s["covered"].sum()), int(s["purity"].notna().sum()))
+            row[f"{tool} false focal"] = f"{int(neg['focal_amp'].sum())}/{len(neg)}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def by_copy_number(t: pd.DataFrame, tools: list[str]) -> pd.DataFrame:
     """Per true MET copy number of the focal amplifications: calls and estimates."""
     rows = []
@@ -582,6 +614,10 @@ def report(
     ]
     tables = {
         "Targets": headline(by_tool),
+        "By tumor-fraction stratum (focal amplification calls among true focal amplifications; "
+        ">10 flag among those above 10 copies; unrounded copy-number error for MET >= 4 "
+        "copies; interval coverage over all samples with a purity; focal amplification calls "
+        "on negatives)": by_stratum(t, tools),
         "By tumor fraction (focal calls among true focal amplifications; relative error for "
         "MET CN >= 4; 95% interval coverage over all samples with a purity)": by_fraction(t, tools),
         "By true MET copy number (focal amplifications, both panels)": by_copy_number(t, tools),

@@ -4,8 +4,8 @@
 where); every BAM carries bases with its person's germline alleles at them.
 
 A BAM is rewritten only when its simulator settings changed: `{bam}.spec` holds the
-settings it was made from, and the simulator is seeded, so an unchanged sample would be
-rewritten byte for byte anyway.
+settings it was made from (with real noise, the digest of its log2 multipliers too), and
+the simulator is seeded, so an unchanged sample would be rewritten byte for byte anyway.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import design as design_module
+import numpy as np
 import pandas as pd
 from metcnv_sim import simulate_sample
 from metcnv_sim.panel import write_bed
@@ -31,6 +32,10 @@ def _fingerprint(*parts) -> str:
     return hashlib.md5(repr(parts).encode()).hexdigest()
 
 
+def _array_md5(values) -> str:
+    return hashlib.md5(np.ascontiguousarray(values, dtype=float).tobytes()).hexdigest()
+
+
 _STATE: dict = {}  # what the worker processes inherit (fork)
 
 
@@ -40,13 +45,16 @@ def _simulate_one(index: int) -> tuple[str, float, bool]:
     panel = _STATE["panels"][sample.panel]
     bam = out / f"{sample.name}.bam"
     stamp = bam.with_name(bam.name + ".spec")
-    fingerprint = _fingerprint(
+    parts = [
         sample.spec,
         _STATE["panel_md5"][sample.panel],
         _STATE["reference_md5"],
         _STATE["snps_md5"],
         BAM_LEVEL,
-    )
+    ]
+    if sample.spec.target_log2 is not None:  # real noise: not in the spec's repr
+        parts += [_array_md5(sample.spec.target_log2), _array_md5(sample.spec.island_log2)]
+    fingerprint = _fingerprint(*parts)
     began = time.perf_counter()
     fresh = not (stamp.exists() and stamp.read_text() == fingerprint and bam.exists())
     if fresh:

@@ -7,7 +7,7 @@ with MAPQ-0 fragments and duplicate-flagged copies on top.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,12 @@ class SampleSpec:
     (snps.draw_genotypes) and the tumor's allele-specific copy number; None keeps SEQ and
     QUAL '*'. `base_quality` is every base's QUAL; `error_rate` the share of bases
     sequenced as another base.
+
+    `target_log2` and `island_log2` (one value per target in panel order, per island in
+    reference.windows order) multiply each one's expected count by 2**value: per-sample
+    capture efficiency and noise from outside the model (the accuracy benchmark's real
+    noise). They are left out of repr, so a spec without them reads as before they existed;
+    whoever fingerprints a spec must add them.
     """
 
     name: str
@@ -59,6 +65,8 @@ class SampleSpec:
     germline_seed: int | None = None  # the person; None: reads without bases
     base_quality: int = 30
     error_rate: float = 0.001
+    target_log2: np.ndarray | None = field(default=None, repr=False, compare=False)
+    island_log2: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def tumor_copies(segments: Sequence[Segment], chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -115,7 +123,7 @@ def expected_fragments(
 
     Fragments per target are `target_depth` / depth_per_fragment (depth_per_amplicon for
     an amplicon panel), so a target's expected mean depth is target_depth x efficiency x
-    GC bias x copy ratio.
+    GC bias x copy ratio (x 2**target_log2 when given; islands likewise).
     """
     bias = sample_gc_bias(spec)
     lengths = (targets["end"] - targets["start"]).to_numpy()
@@ -139,7 +147,18 @@ def expected_fragments(
         * gc_multiplier(islands["gc"].to_numpy(), bias)
         * copy_ratio(tumor_copies(spec.segments, i_chrom, i_mid), spec.purity, spec.ploidy)
     )
-    return target_mu, island_mu
+    return _times(target_mu, spec.target_log2, "targets"), _times(
+        island_mu, spec.island_log2, "islands"
+    )
+
+
+def _times(mu: np.ndarray, log2: np.ndarray | None, what: str) -> np.ndarray:
+    """Expected counts times 2**log2 (per-sample multipliers), or unchanged without them."""
+    if log2 is None:
+        return mu
+    if len(log2) != len(mu):
+        raise ValueError(f"{len(log2)} log2 multipliers for {len(mu)} {what}")
+    return mu * 2.0 ** np.asarray(log2, dtype=float)
 
 
 def _gc_at(reference: Reference, chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:
