@@ -11,8 +11,11 @@ metcnv.coverage.write_coverage. The digest is of the decompressed text, with thr
 lines made independent of the machine and of the release: `#source` and `#snps_source`
 keep only the file name (the path differs between checkouts), `#metcnv_version` is
 dropped, and so is `#alleles_md5` (the MD5 of gzip bytes, which another zlib may
-compress differently; the allele file's own text has its digest). Every count, depth,
-total, checksum and setting is in the digest.
+compress differently; the allele file's own text has its digest), and so are the facts
+metcnv.inputs.alignment_facts reads from the BAM's header and index rather than from the
+counting (read groups' SM, mapped reads, a sample of the read filters' effect: added to
+coverage files after the digests were recorded). Every count, depth, total, checksum and
+setting is in the digest.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ import tempfile
 from pathlib import Path
 
 from metcnv import api
-from metcnv.coverage import alleles_path, write_coverage
+from metcnv.coverage import FACT_KEYS, alleles_path, write_coverage
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TABLE = DATA / "coverage_digests.tsv"
 COLUMNS = ("bam", "snps", "coverage_md5", "alleles_md5")
-DROPPED = ("#metcnv_version\t", "#alleles_md5\t")
+DROPPED = ("#metcnv_version\t", "#alleles_md5\t", *(f"#{key}\t" for key in FACT_KEYS))
 RENAMED = ("#source\t", "#snps_source\t")
 
 
