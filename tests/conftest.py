@@ -176,9 +176,9 @@ def exit_code(result: Path) -> int:
     from metcnv import cli
 
     document = json.loads(result.read_text())
-    if document["qc"]["status"] == "fail":
-        return cli.EXIT_QC_FAIL
-    return cli.EXIT_INCONCLUSIVE if document["met"]["status"] == "inconclusive" else cli.EXIT_OK
+    if document["met"]["status"] != "inconclusive":
+        return cli.EXIT_OK
+    return cli.EXIT_QC_FAIL if document["qc"]["status"] == "fail" else cli.EXIT_INCONCLUSIVE
 
 
 @pytest.fixture(scope="session")

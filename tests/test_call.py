@@ -1,12 +1,14 @@
 """The caller on simulated per-bin counts (no BAMs): truth in, calls out."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from synthetic import GC, sample, with_alleles
 
 from metcnv.call import call_sample, focal_evidence, normalized_bins
 from metcnv.model import CallSettings, Sample, Status
 from metcnv.pon import build_pon
+from metcnv.qc import window_noise
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +152,54 @@ def test_alleles_only_add_to_a_depth_contrast():
     assert focal_evidence(5.0, 0.0) == 5.0  # balanced amplicon: depth alone decides
     assert focal_evidence(2.0, None) == 2.0
     assert focal_evidence(-0.5, 8.0) == -0.5  # an allelic change without a gain (LOH)
+
+
+def noisy(coverage, seed, sd=1.0):
+    """`coverage` with per-bin target noise the normals do not share (MAPD far above QC's
+    fail level), as in a library whose capture efficiencies no reference corrected."""
+    rng = np.random.default_rng(seed)
+    target = (coverage.bins["kind"] == "target").to_numpy()
+    factor = np.where(target, 2 ** rng.normal(0, sd, len(target)), 1.0)
+    counts = np.round(coverage.bins["count"].to_numpy() * factor).astype(int)
+    coverage.bins = coverage.bins.assign(count=counts, depth=counts / 2.0)
+    return coverage
+
+
+def test_noise_failed_qc_keeps_a_negative_uncalled_but_not_a_far_amplification(pon):
+    """QC failed on noise alone: a neutral MET stays inconclusive (the noise could hide a
+    gain), while a focal amplification far above the sample's own noise of a MET-sized
+    mean is called, its standard error raised to that noise, the reason saying so."""
+    neutral = call(pon, noisy(sample("t", 160, purity=0.6), 161), 0.6)
+    assert neutral.qc.status == "fail" and "mapd_target" in neutral.qc.failed
+    assert neutral.met.status is Status.INCONCLUSIVE
+    assert neutral.met.status_reason.startswith("QC failed (fail: noise")
+    events = [(*AMPLICON, 40)]
+    amplified = call(pon, noisy(sample("t", 162, purity=0.6, events=events), 163), 0.6)
+    met = amplified.met
+    assert set(amplified.qc.failed) <= {"mapd_target", "pon_correlation_relative"}
+    assert met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION, met.status_reason
+    assert "called although QC failed" in met.status_reason
+    floor = float(met.status_reason.split("-bin mean (")[1].split(" log2")[0])
+    assert met.log2_se == pytest.approx(max(floor, met.log2_se), abs=0.005)
+    assert met.log2_se > 0.15  # the noise of a MET-sized mean, not the normals' few %
+
+
+def test_window_noise_measures_the_noise_of_a_gene_sized_mean():
+    """Independent bin noise of SD 0.8 around flat segments: a 16-bin mean's noise is
+    0.8 / 4; noise shared by runs of 8 neighbouring bins (uncorrected capture) makes it
+    larger, which a standard error from the bins' own scatter would not see."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    bins = pd.DataFrame(
+        {
+            "chrom": np.repeat([f"chr{i}" for i in range(1, 9)], n // 8),
+            "kind": "target",
+            "used": True,
+            "log2": rng.normal(0, 0.8, n),
+        }
+    )
+    segments = pd.DataFrame({"first_row": [0], "last_row": [n - 1], "log2": [0.0]})
+    assert window_noise(bins, segments, 16, "chr7") == pytest.approx(0.2, rel=0.15)
+    shared = bins.assign(log2=bins["log2"] + np.repeat(rng.normal(0, 0.5, n // 8), 8))
+    assert window_noise(shared, segments, 16, "chr7") > 0.3
+    assert window_noise(bins.iloc[:100], segments, 16, "chr1") is None  # too few windows

@@ -304,26 +304,30 @@ def test_unknown_files_and_mixed_samples_are_refused(p2, tmp_path, capsys):
 
 # --- real data: CNVkit's MET-amplified amplicon tumor ----------------------------------------
 @pytest.mark.parametrize("purity", [None, "0.5"], ids=["no purity", "purity 0.5"])
-def test_real_amplicon_tumor_met_evidence_and_its_noise(tmp_path, purity):
-    """CNVkit's amplicon-panel tumor (MET log2 about 3.5 over 28 amplicons) from its .cnr and
-    .cns: MET stands far above the rest of chr7 on a 0.1 Mb amplicon, and even the lower
-    95% bound of its sample-average copy number is above 10, with or without a purity.
+def test_real_amplicon_tumor_is_a_high_level_focal_amplification(tmp_path, capsys, purity):
+    """CNVkit's amplicon-panel tumor (MET log2 about 3.5 over 26 amplicons) from its .cnr and
+    .cns: a high-level focal MET amplification on a 0.1 Mb amplicon, with or without a
+    purity, since even the lower 95% bound of its sample-average copy number is above 10.
 
-    Its status is still `inconclusive`, and the test holds why: QC fails on noise. The .cnr
-    was normalised against a flat reference (its weights are bin size / 399 bp, CNVkit's
-    weights without normals), so amplicon efficiencies were never corrected: MAPD 1.13, a
-    log2 SD of 1.6 outside MET, above the fail level 0.6 (Oncomine's amplicon no-call is
-    MAPD > 0.5). metcnv does not call from a sample its QC fails; see the branch report.
-    """
+    QC fails on noise: the .cnr was normalised against a flat reference (its weights are bin
+    size / 399 bp, CNVkit's weights without normals), so amplicon efficiencies were never
+    corrected (MAPD 1.13 > 0.6). The call still stands because MET's standard error holds
+    the sample's own noise of a 26-bin mean, measured on every such window off chr7
+    (qc.window_noise), and MET is over 10 of those above the normals; the verdict says QC
+    failed, and a result without amplification would not have been called."""
     argv = ["call", str(AMPLICON / "amplicon.cnr"), str(AMPLICON / "amplicon.cns")]
-    assert main([*argv, "--out", str(tmp_path), *(["--purity", purity] if purity else [])]) == 0
+    code = main([*argv, "--out", str(tmp_path), *(["--purity", purity] if purity else [])])
+    assert code == 0 and "MET called although QC failed" in capsys.readouterr().err
     document = result(tmp_path, "amplicon")
     met = document["met"]
+    assert met["status"] == "high_level_focal_amplification" and met["over_10_copies"] is True
     assert met["focal"] is True and met["amplicon"]["size"] < 3_000_000
-    assert met["focal_z"] > 5 and met["z"] > 10
     assert met["copy_number_ci95"][0] > 10  # even the sample-average lower bound
-    assert met["status"] == "inconclusive" and document["qc"]["status"] == "fail"
+    assert document["qc"]["status"] == "fail" and document["qc"]["failed"] == ["mapd_target"]
     assert document["qc"]["reasons"][0].startswith("fail: noise (MAPD of target log2 ratios) 1.1")
+    noise = float(met["status_reason"].split("-bin mean (")[1].split(" log2")[0])
+    assert 0.2 < noise <= met["log2_se"] < 0.4  # the window noise is the SE's floor
+    assert "QC failed on noise" in document["verdict"]
     assert document["reference"]["normalised_by"] == "CNVkit fix (.cnr)"
     assert document["inputs"]["steps_done_elsewhere"][-1] == "segmentation (CNVkit segment)"
 

@@ -25,7 +25,7 @@ whole-chromosome gain has neither contrast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ from metcnv.purity import (
     fit_sites,
     minor_allele_fraction,
 )
-from metcnv.qc import sample_qc
+from metcnv.qc import NOISE_METRICS, sample_qc, window_noise
 from metcnv.segment import anchored_arc, noise_scale, segment_bins, segments_at
 
 BACKBONE_SPAN = 5_000_000  # a "gene" whose bins span more than this is a backbone label
@@ -60,6 +60,7 @@ BACKGROUND_GAP = 1_500_000  # fallback background keeps this far from the gene
 FLAT_SYSTEMATIC_SD = 0.15  # log2 noise floor of a gene when no normals measure it
 MONTE_CARLO_DRAWS = 20_000  # draws for the MET/chr7 ratio interval
 LN2 = np.log(2)
+AMPLIFIED = ("focal_amplification", "high_level_focal_amplification")  # called despite noise
 
 
 @dataclass
@@ -453,6 +454,9 @@ class GeneCaller:
                 ),
             )
         est = estimate(self.bins, self.rows, self.loo)
+        noise = self._noise_floor(est)
+        if noise is not None:
+            est = replace(est, se=max(est.se, noise))
         lo, hi = est.ci()
         out |= {
             "log2": est.log2,
@@ -472,8 +476,31 @@ class GeneCaller:
         out |= self._alleles(out)
         out |= self._status(out)
         if self.qc.status == "fail":
-            out |= uncallable("QC failed (" + "; ".join(self.qc.reasons) + ")")
+            out |= self._despite_failed_qc(out, noise)
         return GeneCall(**out)
+
+    def _noise_floor(self, est: Estimate) -> float | None:
+        """With QC failed on noise alone, the sample's own noise of a mean of as many bins
+        as the gene's (qc.window_noise): the floor of the gene's standard error, so that a
+        call made despite the failure rests on the noise the sample shows."""
+        if self.qc.status != "fail" or not set(self.qc.failed) <= NOISE_METRICS:
+            return None
+        return window_noise(self.bins, self.segments, est.n_bins, self.chrom)
+
+    def _despite_failed_qc(self, g: dict, noise: float | None) -> dict:
+        """A sample whose QC failed is not called, unless it failed on noise alone and the
+        gene is a focal amplification even against that noise: a positive result then
+        stands (as a lab reports an amplification far above a noisy baseline), while a
+        negative one would not, as the noise could hide a gain."""
+        failed = "QC failed (" + "; ".join(self.qc.reasons) + ")"
+        if noise is None or g["status"] not in AMPLIFIED:
+            return uncallable(failed)
+        return {
+            "status_reason": f"{g['status_reason']}; called although {failed}: the standard "
+            f"error holds the sample's own noise of a {g['n_bins']}-bin mean ({noise:.2f} log2), "
+            f"and {self.name} stands {g['z']:.1f} of them above the normals. A result without "
+            "amplification would not have been called"
+        }
 
     def _tumor(self, log2, purity=None, ploidy=None) -> np.ndarray:
         """Purity-adjusted tumor copy number of log2 ratio(s), clamped at 0: at the purity

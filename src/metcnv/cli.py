@@ -3,8 +3,8 @@ and prints.
 
 Every option is checked by the models of metcnv.model (metcnv.validation) before any file
 is read. Exit codes (EXIT_CODES, also in `metcnv --help`): 0 done (for `call` and `run`:
-MET called and QC not failed), 2 bad input or settings (one line naming the file or
-option, what is wrong and the fix), 3 MET inconclusive, 4 QC failed (3 and 4 exit 0 with
+MET called), 2 bad input or settings (one line naming the file or option, what is wrong
+and the fix), 3 MET inconclusive, 4 QC failed and MET not called (3 and 4 exit 0 with
 --exit-zero), 1 an internal error (a bug; one line, the traceback with --debug).
 """
 
@@ -38,10 +38,12 @@ from metcnv.validation import checked, flag
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_QC_FAIL = 0, 1, 2, 3, 4
 EXIT_CODES = f"""exit codes:
-  {EXIT_OK}  done; for call and run: MET called and QC not failed
+  {EXIT_OK}  done; for call and run: MET called (a focal amplification far above a
+     noise that failed QC too, with a note)
   {EXIT_INPUT}  bad input or settings (one line: the file or option, what is wrong, the fix)
   {EXIT_INCONCLUSIVE}  call, run: MET inconclusive (the reason is printed)
-  {EXIT_QC_FAIL}  call, run: QC failed (the reasons are printed); --exit-zero: 0 for 3 and 4
+  {EXIT_QC_FAIL}  call, run: QC failed, MET not called (the reasons are printed);
+     --exit-zero: 0 for 3 and 4
   {EXIT_BUG}  an internal error, a bug (one line; --debug shows the traceback)
 """
 
@@ -206,12 +208,15 @@ def _cmd_run(args) -> int:
 
 def _call_exit(result: Result, exit_zero: bool) -> int:
     """The exit code of a call (module docstring), and the cause on stderr when not 0."""
-    if result.qc.status == "fail":
-        code, why = EXIT_QC_FAIL, "QC failed: " + "; ".join(result.qc.reasons)
-    elif result.met.status is Status.INCONCLUSIVE:
-        code, why = EXIT_INCONCLUSIVE, f"MET inconclusive: {result.met.status_reason}"
-    else:
+    failed = "QC failed: " + "; ".join(result.qc.reasons)
+    if result.met.status is not Status.INCONCLUSIVE:
+        if result.qc.status == "fail":  # a focal amplification far above the noise (call.py)
+            print(f"metcnv: {result.sample}: MET called although {failed}", file=sys.stderr)
         return EXIT_OK
+    if result.qc.status == "fail":
+        code, why = EXIT_QC_FAIL, failed
+    else:
+        code, why = EXIT_INCONCLUSIVE, f"MET inconclusive: {result.met.status_reason}"
     keep = ", exit 0 with --exit-zero" if exit_zero else " (--exit-zero: exit 0)"
     print(f"metcnv: {result.sample}: {why}{keep}", file=sys.stderr)
     return EXIT_OK if exit_zero else code

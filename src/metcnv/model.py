@@ -430,6 +430,9 @@ class QC(Model):
 
     status: Literal["pass", "warn", "fail"]
     reasons: list[str]
+    failed: list[str] = Field(
+        default_factory=list, description="the metrics (keys below) beyond their fail level"
+    )
     met_median_depth: Metric
     on_target_fraction: Metric
     mapd_target: Metric

@@ -76,6 +76,7 @@ MIN_GENE_BINS = 3  # fewer usable bins over MET than this: inconclusive
 # QC ------------------------------------------------------------------------------------------
 QC_MIN_MET_DEPTH = {"warn": 100.0, "fail": 20.0}  # median read depth over MET targets
 QC_MAX_MAPD = {"warn": 0.3, "fail": 0.6}  # noise of target log2 ratios
+MIN_NOISE_WINDOWS = 20  # gene-sized windows needed to measure a noisy sample's own noise
 QC_MIN_RELATIVE_CORRELATION = {"warn": 0.8, "fail": 0.6}  # profile vs PoN, / normals' own
 QC_MAX_MASKED_FRACTION = {"warn": 0.2, "fail": 0.5}
 QC_MIN_ON_TARGET = {"warn": 0.2, "fail": 0.05}

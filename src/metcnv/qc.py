@@ -15,6 +15,10 @@ from metcnv import params
 from metcnv.bins import gene_mask
 from metcnv.normalize import reference_bins
 
+# metrics that fail on coverage noise (bin to bin, or against the normals' profile), which
+# qc.window_noise measures at the scale of a gene; the others (depth, masked bins) do not
+NOISE_METRICS = {"mapd_target", "pon_correlation_relative"}
+
 
 def mapd(log2: np.ndarray, chrom: np.ndarray) -> float:
     """Median absolute pairwise difference of consecutive bins on the same chromosome."""
@@ -49,7 +53,7 @@ def sample_qc(
         "masked_fraction": float((~used).mean()),
     }
     metrics |= _profile_correlation(bins, centre, loo, used & target)
-    reasons, status = [], "pass"
+    reasons, status, failed = [], "pass", []
     checks = [
         ("met_median_depth", params.QC_MIN_MET_DEPTH, "median depth over MET", False),
         ("on_target_fraction", params.QC_MIN_ON_TARGET, "fraction of fragments on target", False),
@@ -72,6 +76,7 @@ def sample_qc(
                 sign = ">" if upper else "<"
                 reasons.append(f"{level}: {label} {value:.3g} {sign} {limits[level]}")
                 status = "fail" if level == "fail" or status == "fail" else "warn"
+                failed += [key] if level == "fail" else []
                 break
     if read_filter:
         reasons.append(f"warn: {read_filter}")
@@ -79,7 +84,34 @@ def sample_qc(
     if not len(loo):
         reasons.append(f"warn: {without_normals}")
         status = "fail" if status == "fail" else "warn"
-    return {"status": status, "reasons": reasons, **metrics}
+    return {"status": status, "reasons": reasons, "failed": failed, **metrics}
+
+
+def window_noise(
+    bins: pd.DataFrame, segments: pd.DataFrame, n: int, skip_chrom: str | None
+) -> float | None:
+    """The sample's own noise of an `n`-bin mean log2: the robust SD (1.4826 x MAD) of the
+    means of every `n` consecutive used target bins, each minus its segment's log2, on the
+    chromosomes other than `skip_chrom`. Unlike a standard error from the bins' scatter it
+    holds noise shared by neighbouring bins (capture efficiencies no normals corrected);
+    None when fewer than params.MIN_NOISE_WINDOWS windows fit."""
+    level = np.full(len(bins), np.nan)
+    for seg in segments.itertuples():
+        level[int(seg.first_row) : int(seg.last_row) + 1] = seg.log2
+    rows = bins["used"].to_numpy(bool) & (bins["kind"] == "target").to_numpy()
+    rows &= (bins["chrom"] != skip_chrom).to_numpy() & np.isfinite(level)
+    residual = bins["log2"].to_numpy() - level
+    chrom = bins["chrom"].to_numpy()
+    means = []
+    for name in dict.fromkeys(chrom[rows]):
+        x = residual[rows & (chrom == name)]
+        if len(x) >= n:
+            sums = np.concatenate([[0.0], np.cumsum(x)])
+            means.append((sums[n:] - sums[:-n]) / n)
+    if sum(map(len, means)) < params.MIN_NOISE_WINDOWS:
+        return None
+    means = np.concatenate(means)
+    return float(1.4826 * np.median(np.abs(means - np.median(means))))
 
 
 def _median(values: np.ndarray) -> float | None:

@@ -149,7 +149,7 @@ def make_result(
         purity=call.purity,
         ploidy=call.ploidy,
         build=coverage.build,
-        verdict=verdict(call.met, call.purity),
+        verdict=verdict(call.met, call.purity, call.qc),
         met=call.met,
         genes=call.genes,
         qc=call.qc,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from metcnv.model import GeneCall, Interval, Purity, Status
+from metcnv.model import QC, GeneCall, Interval, Purity, Status
 
 
 def _interval(values: Interval | None) -> str:
     return f" (95% CI {values[0]:.1f}-{values[1]:.1f})" if values else ""
 
 
-def verdict(met: GeneCall, purity: Purity) -> str:
+def verdict(met: GeneCall, purity: Purity, qc: QC) -> str:
     """One or two sentences: what was found, the number behind it, and its caveat."""
     status = met.status
     head = status.headline(met.gene)
@@ -50,4 +50,9 @@ def verdict(met: GeneCall, purity: Purity) -> str:
         )
     if status is Status.NEUTRAL:
         parts.append(met.status_reason[0].upper() + met.status_reason[1:] + ".")
+    if qc.status == "fail":
+        parts.append(
+            f"QC failed on noise ({', '.join(qc.failed)}): {met.gene} stands far above it "
+            "(the interval holds the sample's own noise); review the sample."
+        )
     return " ".join(parts)
