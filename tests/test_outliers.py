@@ -55,6 +55,16 @@ def test_a_male_normal_among_female_normals_is_no_outlier():
     assert build_pon([chr12_as_x(c) for c in [*normals(5), male]], GC, {}).excluded == {}
 
 
+def test_a_germline_deletion_is_no_outlier_but_a_tumor_sized_loss_is():
+    """A homozygous deletion under 3 Mb (as HLA-DRB in one of CNVkit's real p2 normals; here
+    of the simulated panel's one dense gene) is a common germline CNV, not a tumor among the
+    normals (the normals' median centre absorbs it); a 10 Mb loss is."""
+    small = [("chr7", *MET, 0)]
+    assert build_pon([*normals(5), sample("g", 42, events=small)], GC, {}).excluded == {}
+    large = [("chr12", 20_000_000, 30_000_000, 1)]
+    assert list(build_pon([*normals(5), sample("l", 43, events=large)], GC, {}).excluded) == ["l"]
+
+
 def test_clean_normals_stay_and_too_few_cannot_be_judged():
     assert build_pon(normals(6), GC, {}).excluded == {}
     pair = build_pon([*normals(1), sample("t", 40, purity=0.6, events=AMPLIFIED)], GC, {})

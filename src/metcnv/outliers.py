@@ -9,7 +9,12 @@ normals, which the panel of normals keeps anyway):
 - copy-number events: circular binary segmentation of the autosomes' residuals (chrX and
   chrY differ between normals of either sex); a segment at least
   OUTLIER_EVENT_MIN_LOG2 from 0 and OUTLIER_EVENT_MIN_Z standard errors out is a change
-  no normal should show (a tumor, or a large germline CNV, among the normals);
+  no normal should show (a tumor, or a large germline CNV, among the normals), unless it
+  looks like a germline CNV: under GERMLINE_CNV_MAX_SIZE and below
+  GERMLINE_CNV_MAX_LOG2 (a loss of any depth, or a gain short of 4 copies), such as the
+  homozygous HLA-DRB deletion one of CNVkit's real p2 normals carries, or unless another
+  normal's residuals show a larger change there (this one is then its mirror: that
+  normal is in this one's reference);
 - noise: MAPD of its target residuals above the QC fail level, or more than
   OUTLIER_NOISE_FACTOR times the other normals' median (a failed or shallow library);
 - profile: the correlation of its coverage profile with the normals', relative to the
@@ -49,7 +54,7 @@ def worst_normal(
     for i, row in enumerate(loo):
         others = np.delete(np.arange(len(loo)), i)
         scored += [
-            _event(row, bins, used, build),
+            _event(row, np.delete(loo, i, axis=0), bins, used, build),
             _noise(noise[i], float(np.median(noise[others]))),
             _profile(profile[i], float(np.median(profile[others]))),
         ]
@@ -60,9 +65,11 @@ def worst_normal(
     return (index, reason) if severity > 1 else None
 
 
-def _event(row: np.ndarray, bins: pd.DataFrame, used: np.ndarray, build: str) -> tuple[float, str]:
-    """The largest copy-number change in one normal's residuals, as a severity (over 1:
-    an outlier) and its description."""
+def _event(
+    row: np.ndarray, others: np.ndarray, bins: pd.DataFrame, used: np.ndarray, build: str
+) -> tuple[float, str]:
+    """The largest copy-number change in one normal's residuals (`others`: the other
+    normals'), as a severity (over 1: an outlier) and its description."""
     kinds = bins["kind"].to_numpy()
     used = used & ~np.isin(bins["chrom"].to_numpy(), SEX_AND_MITOCHONDRIAL)  # normals differ
     weight = np.zeros(len(row))
@@ -72,8 +79,12 @@ def _event(row: np.ndarray, bins: pd.DataFrame, used: np.ndarray, build: str) ->
             weight[rows] = 1 / noise_scale(row[rows], np.ones(rows.sum())) ** 2
     table = bins[used].assign(log2=row[used], weight=weight[used]).reset_index(drop=True)
     segments = segment_bins(table, params.OUTLIER_SEGMENT_ALPHA)
+    at = np.flatnonzero(used)  # the table's rows in the bins
     best, text = 0.0, ""
     for seg in segments.itertuples():
+        larger = np.abs(others[:, at[seg.first_row : seg.last_row + 1]].mean(axis=1))
+        if _germline_like(seg.end - seg.start, seg.log2) or (larger > abs(seg.log2)).any():
+            continue
         z = abs(seg.log2) * np.sqrt(table["weight"].iloc[seg.first_row : seg.last_row + 1].sum())
         size = abs(seg.log2) / params.OUTLIER_EVENT_MIN_LOG2
         severity = min(z / params.OUTLIER_EVENT_MIN_Z, size)
@@ -93,6 +104,11 @@ def _event(row: np.ndarray, bins: pd.DataFrame, used: np.ndarray, build: str) ->
                 ),
             )
     return best, text
+
+
+def _germline_like(size: int, log2: float) -> bool:
+    """A change the size and depth of a common germline CNV (module docstring)."""
+    return size < params.GERMLINE_CNV_MAX_SIZE and log2 < params.GERMLINE_CNV_MAX_LOG2
 
 
 def _noise(own: float, others: float) -> tuple[float, str]:

@@ -39,6 +39,10 @@ OUTLIER_EVENT_MIN_LOG2 = 0.4  # a one-copy gain in over half the cells (log2 3/2
 OUTLIER_EVENT_MIN_Z = 10.0  # ... that stands this many SE out: no germline CNV of a few bins
 OUTLIER_NOISE_FACTOR = 2.0  # MAPD more than twice the other normals': a failed library
 OUTLIER_SEGMENT_ALPHA = 1e-6  # CBS only proposes the events; the two limits above decide
+# germline CNVs (HLA-DRB, GSTM1, UGT2B17, 15q11.2 BP1-BP2, up to 22q11.2's 3 Mb: deletions
+# of any depth, duplications) do not reach 4 copies; a normal showing one is no outlier
+GERMLINE_CNV_MAX_SIZE = 3_000_000
+GERMLINE_CNV_MAX_LOG2 = 1.0
 
 # SNPs in the panel of normals (alt fraction = alt / (ref + alt) reads at a site) ------------
 SNP_MIN_DEPTH = 20  # ref + alt reads for a normal to cover a site; at 20 a het's SD is 0.11
