@@ -66,7 +66,7 @@ def _concurrent_caller(which, panel, out, start, done, rounds):
     once = api.call_sample(
         coverage, PanelOfNormals.load(panel), given.purity, given.ploidy, CallSettings()
     )
-    api.call_sample = lambda *args: copy.deepcopy(once)  # this process's own module
+    api.call_sample = lambda *args, **kwargs: copy.deepcopy(once)  # this process's own module
     for k in range(rounds):
         start.wait()
         call(coverage, panel, out)

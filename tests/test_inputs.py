@@ -247,7 +247,7 @@ def test_the_cause_of_few_counted_reads(meta, cause):
 
 def test_debug_shows_the_traceback_and_a_bug_is_one_line(tmp_path, capsys, monkeypatch):
     missing = ["call", str(tmp_path / "x.coverage.tsv.gz"), "--pon", "p", "--out", str(tmp_path)]
-    with pytest.raises(MetcnvError, match="p: no such file"):
+    with pytest.raises(MetcnvError, match="x.coverage.tsv.gz: no such file"):
         main(["--debug", *missing])
     with pytest.raises(MetcnvError):
         main([*missing, "--debug"])
@@ -255,8 +255,7 @@ def test_debug_shows_the_traceback_and_a_bug_is_one_line(tmp_path, capsys, monke
     def bug(*args, **kwargs):
         raise ZeroDivisionError("division by zero\nsomewhere")
 
-    monkeypatch.setattr("metcnv.cli.read_coverage", bug)
-    monkeypatch.setattr("metcnv.cli.PanelOfNormals.load", bug)
+    monkeypatch.setattr("metcnv.api.call_files", bug)
     capsys.readouterr()
     assert main(missing) == 1
     error = capsys.readouterr().err

@@ -394,6 +394,9 @@ def test_writes_the_documented_files(fake, written):
             "GC-001.cnv.vcf.gz.tbi",
             "GC-001.seg",
             "GC-001_mqc.tsv",
+            "GC-001_met_cn_mqc.tsv",
+            "GC-001.cnr",
+            "GC-001.cns",
         ]
     )
     assert all(p.parent == folder and p.stat().st_size > 0 for p in written["focal"])
