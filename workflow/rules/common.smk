@@ -31,6 +31,12 @@ except ImportError as error:
 validate(config, "../schemas/config.schema.yaml")
 
 SCHEMA_DIR = Path(workflow.basedir) / "workflow" / "schemas"
+SHEET_SCHEMA = yaml.safe_load((SCHEMA_DIR / "samples.schema.yaml").read_text())
+# A sample ID as the sheet schema defines it, unanchored: the {sample} wildcard's
+# constraint (an alternation of every ID would cost time quadratic in the sheet's rows)
+SAMPLE_ID = (
+    SHEET_SCHEMA["properties"]["sample"]["pattern"].removeprefix("^").removesuffix("$")
+)
 SHEET_COLUMNS = [
     "sample",
     "bam",
@@ -129,14 +135,13 @@ def _describe(error):
 
 def sheet_problems(sheet):
     """Every problem of the sheet, each as 'line N (sample X): what is wrong'."""
-    schema = yaml.safe_load((SCHEMA_DIR / "samples.schema.yaml").read_text())
-    validator = Draft202012Validator(schema)
+    validator = Draft202012Validator(SHEET_SCHEMA)
     problems = []
-    missing_columns = [c for c in schema["required"] if c not in sheet.columns]
+    missing_columns = [c for c in SHEET_SCHEMA["required"] if c not in sheet.columns]
     if missing_columns:
         return [
             f"header: missing column(s) {', '.join(missing_columns)}; "
-            f"the sheet needs {', '.join(schema['required'])} (tab-separated)"
+            f"the sheet needs {', '.join(SHEET_SCHEMA['required'])} (tab-separated)"
         ]
     first_line, builds = {}, {}
     for record in sheet.to_dict("records"):
@@ -321,10 +326,13 @@ NORMALS = SAMPLES.index[SAMPLES["sample_type"] == "normal"].tolist()
 # Normals that build the panel of normals are not called against it (they would look
 # flatter than they are); with a ready panel of normals every row is called.
 CALLED = SAMPLES.index[(SAMPLES["sample_type"] != "normal") | (not BUILD_PON)].tolist()
+# Each sample's row as a dict, for the input functions of its jobs: made at once, as a
+# pandas row lookup per job costs more than the rest of such a function
+ROWS = SAMPLES.to_dict("index")
 
 
 wildcard_constraints:
-    sample="|".join(re.escape(s) for s in SAMPLES.index),
+    sample=SAMPLE_ID,
 
 
 # --- command-line arguments built from the config (recorded as params: a change re-runs) ---
@@ -352,7 +360,7 @@ def _bin_args():
 
 def get_coverage_args(wildcards):
     """`metcnv coverage` options: bins from the panel BED, or from a ready panel of normals."""
-    row = SAMPLES.loc[wildcards.sample]
+    row = ROWS[wildcards.sample]
     args = ["--sample", wildcards.sample]
     args += _bin_args() if BUILD_PON else ["--pon", PON]
     args += ["--min-mapq", config["coverage"]["min_mapq"]]
@@ -372,7 +380,7 @@ def get_pon_args():
 
 def get_call_args(wildcards):
     """`metcnv call` options: this sample's type, purity and ploidy, and every threshold."""
-    row = SAMPLES.loc[wildcards.sample]
+    row = ROWS[wildcards.sample]
     thresholds = config["call"]
     ploidy = row["ploidy"] if pd.notna(row["ploidy"]) else thresholds["ploidy"]
     args = ["--sample", wildcards.sample, "--sample-type", row["sample_type"]]
@@ -409,7 +417,7 @@ def get_coverage_output():
 def get_coverage_input(wildcards):
     """The BAM/CRAM, its index, the files its bins (and CRAM decoding) come from, and the
     sites VCF with its index."""
-    bam = SAMPLES.loc[wildcards.sample, "bam"]
+    bam = ROWS[wildcards.sample]["bam"]
     inputs = {"bam": bam, "index": alignment_index(bam)}
     if BUILD_PON:
         inputs["targets"] = config["targets"]
