@@ -376,7 +376,6 @@ def _fit_panel(normals: list[SampleCoverage], gc: np.ndarray, settings: dict) ->
             f"with {len(normals)} normals, a tumor or a failed library among them cannot be "
             f"told apart from the others; use at least {params.OUTLIER_MIN_NORMALS}"
         )
-    reference, spread, zero_line_warnings = _fit(counts, gc, chrom, kinds, usable)
     log2 = _centred_log2(counts, chrom, kinds, usable)
     reference, spread, zero_line_warnings = _fit(log2, gc, chrom, kinds, usable)
     warnings += zero_line_warnings
