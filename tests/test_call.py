@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import GC, sample, with_alleles
+from synthetic import GC, MET, sample, with_alleles
 
 from metcnv.call import call_sample, focal_evidence, normalized_bins
 from metcnv.model import CallSettings, Sample, Status
@@ -109,6 +109,18 @@ def test_gene_sized_amplicon_is_not_diluted(pon):
     assert met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION, met.status_reason
     assert met.tumor_copy_number == pytest.approx(12, rel=0.2)
     assert met.amplicon.size < 1_000_000
+
+
+def test_amplicon_cut_in_pieces_by_segmentation_is_judged_whole(pon):
+    """A 4.5 Mb amplicon whose MET bins read lower than the bins around them (as target and
+    off-target bins do in real capture noise) is cut by CBS into MET's piece and its
+    flanks; MET's piece alone would look focal. Joined with the flanks at its level, the
+    amplicon is 4.5 Mb: not focal."""
+    events = [("chr7", 114_200_000, 118_700_000, 20), ("chr7", *MET, 14)]
+    met = call(pon, sample("pieces", 108, purity=0.6, events=events), 0.6).met
+    assert met.segment.size < 1_000_000  # CBS did cut MET's bins out
+    assert met.amplicon.from_ == "segments at the gene's level", met.focal_reason
+    assert met.amplicon.size > 3_000_000 and met.focal is False, met.focal_reason
 
 
 def test_thin_neutral_bins_average_to_zero(pon):

@@ -395,13 +395,52 @@ class GeneCaller:
         """An uncallable gene: no usable bins."""
         return GeneCall(gene=name, n_bins=0, **uncallable(reason))
 
-    def _segment(self) -> pd.Series:
-        """The segment holding most of the gene's bins."""
+    def _segment(self) -> int:
+        """Position in the segment table of the segment holding most of the gene's bins."""
         index = np.flatnonzero(self.rows)
         first = self.segments["first_row"].to_numpy()
         last = self.segments["last_row"].to_numpy()
         inside = np.searchsorted(index, last, "right") - np.searchsorted(index, first, "left")
-        return self.segments.iloc[int(np.argmax(inside))]
+        return int(np.argmax(inside))
+
+    def _span_at_gene_level(self, at: int) -> pd.Series:
+        """The gene's segment widened over the adjacent segments at its level.
+
+        Real capture noise differs between target and off-target bins, so CBS can cut one
+        amplicon into pieces (the gene's target bins apart from the off-target bins around
+        them); a piece alone is not the amplicon and would look focal. A neighbour joins
+        while it is closer to the gene's segment than to the chromosome background and not
+        `min_z` standard errors below the gene's segment; a lower shoulder (a focal
+        amplicon on a broad gain) stays out. Returns first_row, last_row, start, end."""
+        segs, b = self.segments, self.bins
+        used = b["used"].to_numpy(bool)
+
+        def level(i: int) -> Estimate | None:
+            rows = _rows(len(b), int(segs["first_row"].iat[i]), int(segs["last_row"].iat[i]))
+            return estimate(b, rows & used, self.loo)
+
+        gene = level(at)
+        outside, _ = self._background(int(segs["start"].iat[at]), int(segs["end"].iat[at]))
+        bg = estimate(b, outside, self.loo) if outside.sum() >= BACKGROUND_MIN_BINS else None
+        lo = hi = at
+        if gene is not None and bg is not None:
+            midway = (gene.log2 + bg.log2) / 2
+            for step in (-1, 1):
+                i = at + step
+                while 0 <= i < len(segs) and segs["chrom"].iat[i] == self.chrom:
+                    near = level(i)
+                    if near is None or near.log2 <= midway or _contrast(gene, near) >= self.s.min_z:
+                        break
+                    lo, hi, i = min(lo, i), max(hi, i), i + step
+        return pd.Series(
+            {
+                "first_row": int(segs["first_row"].iat[lo]),
+                "last_row": int(segs["last_row"].iat[hi]),
+                "start": int(segs["start"].iat[lo]),
+                "end": int(segs["end"].iat[hi]),
+                "n_segments": hi - lo + 1,
+            }
+        )
 
     def _anchored_arc(self, seg: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows of the arc around the gene inside its segment, and the segment's other rows."""
@@ -569,19 +608,22 @@ class GeneCaller:
     def _focality(self, est: Estimate) -> dict:
         """The gene's segment, the chromosome background outside it, and the focal test."""
         s, b = self.s, self.bins
-        seg = self._segment()
-        start, end = int(seg["start"]), int(seg["end"])
+        at = self._segment()
+        seg = self.segments.iloc[at]
         segment = {
             "chrom": self.chrom,
-            "start": start,
-            "end": end,
-            "size": end - start,
+            "start": int(seg["start"]),
+            "end": int(seg["end"]),
+            "size": int(seg["end"] - seg["start"]),
             "n_bins": int(seg["n_bins"]),
             "log2": float(seg["log2"]),
         }
         gained = est.log2 / est.se >= s.min_z
+        span = self._span_at_gene_level(at) if gained else seg
+        start, end = int(span["start"]), int(span["end"])
+        joined = gained and span["n_segments"] > 1
         # Only a gained gene's amplicon is looked for: the search costs (bins in segment)^2 / 4.
-        arc = self._anchored_arc(seg) if gained and end - start > s.focal_max_size else None
+        arc = self._anchored_arc(span) if gained and end - start > s.focal_max_size else None
         rest = None if arc is None else estimate(b, arc[1], self.loo)
         above_rest = None if rest is None else _contrast(est, rest)
         diluted = above_rest is not None and above_rest >= s.min_z
@@ -596,7 +638,11 @@ class GeneCaller:
                 "start": start,
                 "end": end,
                 "size": end - start,
-                "from": "arc around the gene" if diluted else "segment",
+                "from": "arc around the gene"
+                if diluted
+                else "segments at the gene's level"
+                if joined
+                else "segment",
             },
         }
         out |= self._background_fields(est, bg, how)
@@ -632,11 +678,17 @@ class GeneCaller:
                     + f", {combined:.1f} SE together"
                 )
             why[-1] += (" >= " if combined >= s.min_z else " < ") + f"{s.min_z:g}"
+            if joined:
+                why.append(
+                    f"{self.name}'s segment is joined by the {span['n_segments'] - 1} adjacent "
+                    f"segment(s) at its level ({(span['end'] - span['start']) / 1e6:.2f} Mb "
+                    "together): pieces of one amplicon"
+                )
             if diluted:
                 why.append(
                     f"{self.name} stands {above_rest:.1f} SE above the rest of its "
-                    f"{segment['size'] / 1e6:.1f} Mb segment, so the amplicon is the arc "
-                    "around it that stands highest"
+                    f"{(span['end'] - span['start']) / 1e6:.1f} Mb segment, so the amplicon "
+                    "is the arc around it that stands highest"
                 )
             out |= {
                 "focal": focal,

@@ -351,9 +351,12 @@ class Segment(Span):
 
 
 class Amplicon(Span):
-    """The extent judged for focality: the gene's segment, or the arc around the gene."""
+    """The extent judged for focality: the gene's segment, that segment joined by the adjacent
+    segments at its level, or the arc around the gene."""
 
-    from_: Literal["segment", "arc around the gene"] = Field(alias="from")
+    from_: Literal["segment", "segments at the gene's level", "arc around the gene"] = Field(
+        alias="from"
+    )
 
 
 class Background(Model):
