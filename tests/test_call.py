@@ -9,6 +9,7 @@ from metcnv.call import call_sample, focal_evidence, normalized_bins
 from metcnv.model import CallSettings, Sample, Status
 from metcnv.pon import build_pon
 from metcnv.qc import window_noise
+from metcnv.verdict import verdict
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +118,14 @@ def test_amplicon_cut_in_pieces_by_segmentation_is_judged_whole(pon):
     flanks; MET's piece alone would look focal. Joined with the flanks at its level, the
     amplicon is 4.5 Mb: not focal."""
     events = [("chr7", 114_200_000, 118_700_000, 20), ("chr7", *MET, 14)]
-    met = call(pon, sample("pieces", 108, purity=0.6, events=events), 0.6).met
+    result = call(pon, sample("pieces", 108, purity=0.6, events=events), 0.6)
+    met = result.met
     assert met.segment.size < 1_000_000  # CBS did cut MET's bins out
     assert met.amplicon.from_ == "segments at the gene's level", met.focal_reason
     assert met.amplicon.size > 3_000_000 and met.focal is False, met.focal_reason
+    text = verdict(met, result.purity, result.qc)  # it says where the gain lies
+    assert f"Gained region chr7:{met.amplicon.start / 1e6:.2f}" in text, text
+    assert f"({met.amplicon.size / 1e6:.2f} Mb)" in text, text
 
 
 def test_thin_neutral_bins_average_to_zero(pon):

@@ -42,11 +42,12 @@ def verdict(met: GeneCall, purity: Purity, qc: QC) -> str:
             f"{met.gene}/{met.chrom} ratio {met.chrom_ratio:.1f}"
             f"{_interval(met.chrom_ratio_ci95)}, FISH-equivalent category {met.fish_category}."
         )
-    if met.focal:
-        amplicon = met.amplicon
+    if met.amplicon is not None and (met.focal or status in (Status.CHR7_GAIN, Status.BROAD_GAIN)):
+        amplicon = met.amplicon  # a gain not focal says where it lies: arm, chromosome, >3 Mb
+        start, end, size = (x / 1e6 for x in (amplicon.start, amplicon.end, amplicon.size))
         parts.append(
-            f"Amplicon {amplicon.chrom}:{amplicon.start / 1e6:.2f}-"
-            f"{amplicon.end / 1e6:.2f} Mb ({amplicon.size / 1e6:.2f} Mb)."
+            f"{'Amplicon' if met.focal else 'Gained region'} {amplicon.chrom}:"
+            f"{start:.2f}-{end:.2f} Mb ({size:.2f} Mb)."
         )
     if status is Status.NEUTRAL:
         parts.append(met.status_reason[0].upper() + met.status_reason[1:] + ".")
