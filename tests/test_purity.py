@@ -1,9 +1,11 @@
 """The purity/ploidy fit on segments and allele counts drawn from its own model."""
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import read_truth
+from conftest import DATA, read_truth
 
 from metcnv.copynumber import copy_ratio
 from metcnv.model import Ploidy, Purity, Result, Sample, Status
@@ -283,6 +285,37 @@ def test_the_bundled_blood_sample_is_called_without_a_purity(estimated_results):
     assert met.over_10_copies is True
     low, high = met.tumor_copy_number_ci95
     assert low > 10 and low <= float(TRUTH["blood_lowpurity"]["met_tumor_cn"]) <= high
+
+
+def test_without_snps_the_panel_of_normals_lends_its_sites(
+    estimated_results, example_pon, tmp_path
+):
+    """The issue's one command, `metcnv run sample.bam --pon panel.pon --out results/` with
+    no --snps: the normals' sites are counted, so the blood sample gets the same alleles,
+    purity and MET call as with the sites VCF, and its coverage says where the sites came
+    from."""
+    from metcnv.cli import main
+
+    bam = DATA / "blood_lowpurity.bam"
+    argv = ["run", str(bam), "--pon", str(example_pon), "--out", str(tmp_path / "results")]
+    assert main([*argv, "--sample-type", "blood"]) == 0
+    lent = Result.from_json((tmp_path / "results/blood_lowpurity.metcnv.json").read_text(), "")
+    vcf = _result(estimated_results, "blood_lowpurity")
+    assert lent.purity.source == "estimated"
+    assert (lent.purity.value, lent.purity.ci95) == (vcf.purity.value, vcf.purity.ci95)
+    assert lent.met.tumor_copy_number == vcf.met.tumor_copy_number
+    assert lent.met.status is vcf.met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION
+
+    def text(path):
+        with gzip.open(path, "rt") as handle:
+            return handle.read()
+
+    results = tmp_path / "results"
+    vcf_folder = estimated_results["blood_lowpurity"]
+    name = "blood_lowpurity.alleles.tsv.gz"
+    assert text(results / name) == text(vcf_folder / name)
+    coverage = text(results / "blood_lowpurity.coverage.tsv.gz")
+    assert "#snps_source\tsnps.vcf.gz (the panel of normals' sites)\n" in coverage
 
 
 def test_the_purity_interval_widens_the_tumor_copy_number_interval(

@@ -131,6 +131,17 @@ def read_sites(path: str | Path, bins: pd.DataFrame) -> Sites:
     return Sites(kept.reset_index(drop=True), skipped, str(path), md5sum(path))
 
 
+def normals_sites(snps: pd.DataFrame, bins: pd.DataFrame, vcf_name: str, md5: str) -> Sites:
+    """The sites a panel of normals' SNP table holds (those its normals were counted at:
+    the kept sites of their VCF, `vcf_name` with digest `md5`), inside `bins`. A sample
+    counted at them without --snps gets the alleles it would get from that VCF."""
+    sites = snps[SITE_COLUMNS].astype({c: ALLELE_DTYPES[c] for c in SITE_COLUMNS})
+    inside = _in_bins(sites, bins)
+    skipped = dict.fromkeys(SKIP_REASONS, 0) | {"outside_bins": int((~inside).sum())}
+    source = f"{vcf_name} (the panel of normals' sites)"
+    return Sites(sites[inside].reset_index(drop=True), skipped, source, md5)
+
+
 def _in_bins(sites: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
     """Whether each site (1-based pos) lies in one of the bins (0-based, half-open)."""
     inside = np.zeros(len(sites), dtype=bool)

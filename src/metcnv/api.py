@@ -87,7 +87,8 @@ def count(
 ) -> SampleCoverage:
     """Count a BAM/CRAM on a table of bins, or on a panel of normals' bins (a BAM of another
     build than the normals' is refused before any read is counted); with `snps`, a sites
-    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`). With
+    VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`), and
+    without it at the sites the normals were counted at, when the panel has them. With
     `reads.region`, only that chromosome and its bins. The coverage records the read
     groups' SM and what the read filters drop (metcnv.inputs.alignment_facts); a file
     damaged part-way is one MetcnvError line."""
@@ -97,6 +98,7 @@ def count(
     if region is not None:
         table = region_bins(table, region)
     alleles = AlleleSettings(snps=snps, min_baseq=min_baseq)
+    sites = alleles.snps or (pon.sites(table) if pon else None)
     facts = alignment_facts(alignments, reads.fasta, table, reads.min_mapq)
     with reading(alignments):
         coverage = count_bins(
@@ -107,7 +109,7 @@ def count(
             threads=reads.threads,
             sample=sample,
             check_build=pon.check_build if pon else None,
-            snps=alleles.snps,
+            snps=sites,
             min_baseq=alleles.min_baseq,
             region=region,
         )

@@ -114,10 +114,10 @@ def _cmd_coverage(args) -> int:
     reads, alleles = read_settings(args), allele_settings(args)
     bins = None if args.pon else bin_settings(args)
     output_file(args.out, "--out")
-    if args.snps:
+    pon = PanelOfNormals.load(args.pon) if args.pon else None
+    if args.snps or (pon and pon.snps is not None):  # alleles too: the normals' sites at least
         alleles_path(args.out)  # a name the allele table cannot go beside fails before counting
-    if args.pon:
-        pon = PanelOfNormals.load(args.pon)
+    if pon:
         coverage = api.count(args.alignments, pon, reads, args.sample, **alleles)
     else:
         coverage = api.count_panel(
@@ -293,12 +293,15 @@ def _region_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
+    """--snps and --min-baseq; `whose` names the inputs for `pon build` (no panel to lend
+    its normals' sites there)."""
     group = parser.add_argument_group("alleles (for tumor purity from SNPs)")
+    default = "" if whose else " (default with --pon: the sites its normals were counted at)"
     group.add_argument(
         "--snps",
         type=Path,
         help=f"{whose}sites VCF of germline SNPs (bgzipped, tabix-indexed): count ref/alt "
-        "reads at its biallelic SNVs in the bins",
+        f"reads at its biallelic SNVs in the bins{default}",
     )
     _option(group, AlleleSettings, "min_baseq")
 

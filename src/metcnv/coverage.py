@@ -36,7 +36,14 @@ import pandas as pd
 import pysam
 
 from metcnv import __version__, params
-from metcnv.alleles import ALLELE_COLUMNS, ALLELE_DTYPES, SKIP_REASONS, allele_table, read_sites
+from metcnv.alleles import (
+    ALLELE_COLUMNS,
+    ALLELE_DTYPES,
+    SKIP_REASONS,
+    Sites,
+    allele_table,
+    read_sites,
+)
 from metcnv.bins import BIN_COLUMNS, bins_checksum
 from metcnv.counting import PYSAM_VERSION, count_contig
 from metcnv.errors import MetcnvError
@@ -123,12 +130,13 @@ def count_bins(
     threads: int = 1,
     sample: str | None = None,
     check_build: Callable[[str, str], None] | None = None,
-    snps: str | Path | None = None,
+    snps: str | Path | Sites | None = None,
     min_baseq: int = params.MIN_BASEQ,
     region: str | None = None,
 ) -> SampleCoverage:
     """Count fragments and depth of one BAM/CRAM over `bins` (from its own build), and
-    with `snps` (a sites VCF) the alleles at its SNPs in the bins, in the same pass.
+    with `snps` (a sites VCF, or sites already read) the alleles at its SNPs in the bins,
+    in the same pass.
 
     `check_build(build, path)` may refuse the file's genome build before anything is read.
     With `region` (a canonical chromosome name, all of the bins' contig), only that
@@ -146,7 +154,7 @@ def count_bins(
                 f"{path}: header lacks contigs {', '.join(missing)} used by the bins; "
                 "align to the same reference as the panel of normals"
             )
-        sites = read_sites(snps, bins) if snps is not None else None
+        sites = read_sites(snps, bins) if isinstance(snps, (str, Path)) else snps
         counters = sites.for_contigs(min_baseq) if sites is not None else {}
         counts = np.zeros(len(bins), dtype=np.int64)
         depth = np.zeros(len(bins), dtype=np.float64)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from metcnv import __version__, params
-from metcnv.alleles import SNP_STAT_DTYPES, snp_statistics
+from metcnv.alleles import SNP_STAT_DTYPES, Sites, normals_sites, snp_statistics
 from metcnv.bins import BIN_COLUMNS, bins_checksum
 from metcnv.coverage import SampleCoverage
 from metcnv.errors import MetcnvError
@@ -224,6 +224,12 @@ class PanelOfNormals:
             if self.snps is None
             else self.snps[self.snps["chrom"] == chrom].reset_index(drop=True),
         )
+
+    def sites(self, bins: pd.DataFrame) -> Sites | None:
+        """The SNP sites the normals were counted at, inside `bins` (None: no SNP table)."""
+        if self.snps is None:
+            return None
+        return normals_sites(self.snps, bins, self.settings["snps"], self.settings["snps_md5"])
 
     def check_build(self, build: str, source: str) -> None:
         """Refuse alignments to another genome build than the normals'."""
