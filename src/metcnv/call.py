@@ -411,7 +411,8 @@ class GeneCaller:
         them); a piece alone is not the amplicon and would look focal. A neighbour joins
         while it is closer to the gene's segment than to the chromosome background and not
         `min_z` standard errors below the gene's segment; a lower shoulder (a focal
-        amplicon on a broad gain) stays out. Returns first_row, last_row, start, end."""
+        amplicon on a broad gain) stays out. Returns first_row, last_row, start, end and
+        n_segments of the span."""
         segs, b = self.segments, self.bins
         used = b["used"].to_numpy(bool)
 
