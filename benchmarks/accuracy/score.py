@@ -423,7 +423,7 @@ def _fmt(name: str, m: dict) -> str:
 
 
 def markdown(frame: pd.DataFrame) -> str:
-    cells = frame.astype(str)
+    cells = frame.map(str)  # astype(str) keeps NaN missing under pandas 3
     head = "| " + " | ".join(cells.columns) + " |"
     rule = "| " + " | ".join("---" for _ in cells.columns) + " |"
     body = ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
