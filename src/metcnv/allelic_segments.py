@@ -20,7 +20,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy.special import chdtrc
 
 from metcnv import params
 from metcnv.purity import BAF_GRID, FIT_MIN_SEGMENT, assign_segments, snp_log_likelihood
@@ -82,7 +82,7 @@ def _splits(
     args = [sites[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
     ll = snp_log_likelihood(BAF_GRID, *args, sites["het_alt_fraction"].to_numpy(float))
     lr, best = _best_split(ll, valid)
-    if chi2.sf(lr, 1) * valid.sum() >= alpha:
+    if chdtrc(1, lr) * valid.sum() >= alpha:  # chi-square(1) upper tail
         return []
     shuffled = (ll[rng.permutation(len(ll))] for _ in range(PERMUTATIONS))
     exceed = sum(_best_split(order, valid)[0] >= lr for order in shuffled)

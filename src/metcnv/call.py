@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit
 
 from metcnv import params
 from metcnv.allelic_segments import split_by_alleles
@@ -74,7 +74,7 @@ class Estimate:
 
     def ci(self) -> tuple[float, float]:
         """95% interval; Student's t when the SE comes from a few normals or bins."""
-        half = float(stats.t.ppf(0.975, self.df)) * self.se
+        half = float(stdtrit(self.df, 0.975)) * self.se
         return self.log2 - half, self.log2 + half
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from metcnv import __version__, api, params
 from metcnv.alleles import SKIP_REASONS
-from metcnv.cohort import write_summary
 from metcnv.coverage import SampleCoverage, alleles_path, write_coverage
 from metcnv.errors import MetcnvError
 from metcnv.files import output_file, output_folder
@@ -32,7 +31,6 @@ from metcnv.model import (
     Status,
 )
 from metcnv.pon import PanelOfNormals
-from metcnv.report import write_sample_reports
 from metcnv.results import output_paths
 from metcnv.validation import checked, flag
 
@@ -200,6 +198,8 @@ def _cmd_run(args) -> int:
         **alleles,
     )
     _print_call(result)
+    from metcnv.report import write_sample_reports  # matplotlib only where figures are drawn
+
     _print_written(
         write_sample_reports(output_paths(Path(args.out), result.sample)["json"], pdf=args.pdf)
     )
@@ -223,12 +223,16 @@ def _call_exit(result: Result, exit_zero: bool) -> int:
 
 
 def _cmd_report(args) -> int:
+    from metcnv.report import write_sample_reports  # matplotlib only where figures are drawn
+
     for path in args.results:
         _print_written(write_sample_reports(path, args.out, pdf=args.pdf))
     return EXIT_OK
 
 
 def _cmd_summary(args) -> int:
+    from metcnv.cohort import write_summary  # matplotlib only where figures are drawn
+
     _print_written(write_summary(args.results, args.out, args.samples))
     return EXIT_OK
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 import pysam
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from metcnv import __version__
 from metcnv.files import CONTROL, atomic_write, temporary_folder
@@ -100,7 +100,7 @@ def cnv_record(gene: GeneCall) -> CnvRecord | None:
     end = gene.end
     cn, ci, kind = gene.headline()
     z = gene.z
-    cnq = None if z is None else min(CNQ_MAX, -10 * math.log10(max(float(norm.sf(abs(z))), 1e-300)))
+    cnq = None if z is None else min(CNQ_MAX, -10 * math.log10(max(float(ndtr(-abs(z))), 1e-300)))
     info: dict[str, object] = {
         "SVLEN": end - pos,
         "SVCLAIM": "D",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metcnv import params
 from metcnv.bins import gene_mask
@@ -128,7 +127,10 @@ def profile_correlation(log2: np.ndarray, centre: np.ndarray, zero_line: np.ndar
     """Spearman correlation of a GC-corrected coverage profile (log2 ratios plus the
     normals' centre) with the normals' centre, over the zero-line bins."""
     reference = centre[zero_line]
-    return float(stats.spearmanr(log2[zero_line] + reference, reference)[0])
+    ranks = pd.DataFrame({"sample": log2[zero_line] + reference, "centre": reference}).rank()
+    if ranks.isna().to_numpy().any():  # as scipy's spearmanr: NaN in, NaN out
+        return float("nan")
+    return float(np.corrcoef(ranks.to_numpy(), rowvar=False)[1, 0])
 
 
 def _profile_correlation(

@@ -15,7 +15,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from metcnv import params
 
@@ -105,7 +105,7 @@ def _significant(
     rng: np.random.Generator,
 ) -> bool:
     n = len(x)
-    nominal = 2 * norm.sf(t_max / phi)
+    nominal = 2 * ndtr(-t_max / phi)
     if nominal * n * (n - 1) / 2 < alpha:
         return True  # Bonferroni over all arcs: significant without permutations
     if nominal >= alpha:
