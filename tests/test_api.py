@@ -59,6 +59,8 @@ def test_met_first_mode_reads_chr7_alone_and_says_what_it_lacks(tmp_path, exampl
     assert result.purity.fit is None  # no fit from one chromosome
     coverage = read_coverage(tmp_path / "run/tumor_focal.coverage.tsv.gz")
     assert coverage.meta["region"] == "chr7" and set(coverage.bins["chrom"]) == {"chr7"}
+    # the whole file is not hashed for a part of it; the result says the MD5 is missing
+    assert "source_md5" not in coverage.meta and result.inputs.alignments.md5 is None
     again = tmp_path / "call"
     call = ["call", str(tmp_path / "run/tumor_focal.coverage.tsv.gz"), "--pon", str(example_pon)]
     assert main([*call, "--out", str(again), "--purity", "0.6"]) == 0

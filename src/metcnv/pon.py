@@ -208,7 +208,8 @@ class PanelOfNormals:
             f"copy ratios are relative to {chrom} itself (a {chrom}-wide gain cannot be seen), "
             "genes elsewhere are not called, the normals' noise components are not used and "
             "the tumor fraction is not estimated from the reads (that fit needs the other "
-            "chromosomes); run without --region for the full call"
+            "chromosomes), and the alignment file's MD5 is not taken (it would read the whole "
+            "file); run without --region for the full call"
         )
         return replace(
             self,
