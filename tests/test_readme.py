@@ -23,3 +23,12 @@ def test_example_command_installs_and_runs_the_bundled_workflow():
     assert example.startswith("apt-get update && apt-get install -y python3-venv")
     assert "pip install -e '.[workflow]'" in example
     assert example.endswith("snakemake --cores 2 --configfile config/example.yaml")
+
+
+def test_both_commands_build_the_pysam_the_counting_core_is_pinned_to():
+    """The commands build pysam from source (libdeflate); its pin must be pyproject's, or the
+    compiled core would meet another pysam than it was built against."""
+    pin = re.search(r'"(pysam==[^"]+)"', (REPO / "pyproject.toml").read_text()).group(1)
+    for command in readme_commands():
+        assert f"pip install --no-binary pysam '{pin}' && pip install -e" in command
+        assert "libdeflate-dev" in command
