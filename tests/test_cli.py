@@ -106,8 +106,9 @@ def test_cram_counts_equal_bam_counts(tmp_path, example_pon):
     )
     pysam.index(str(cram))
     outputs = {}
-    for name, path in (("bam", DATA / "tumor_focal.bam"), ("cram", cram)):
-        outputs[name] = tmp_path / f"{name}.coverage.tsv.gz"
+    runs = (("bam", DATA / "tumor_focal.bam", 1), ("cram", cram, 1), ("cram, 2 threads", cram, 2))
+    for name, path, threads in runs:  # 2 threads: contigs in parallel, each its own handle
+        outputs[name] = tmp_path / f"{name.replace(', ', '_')}.coverage.tsv.gz"
         argv = [
             "coverage",
             str(path),
@@ -117,11 +118,15 @@ def test_cram_counts_equal_bam_counts(tmp_path, example_pon):
             str(outputs[name]),
             "--reference",
             str(DATA / "ref.fa.gz"),
+            "--threads",
+            str(threads),
         ]
         assert main(argv) == 0
-    bam, cram_counts = (read_coverage(outputs[k]).bins for k in ("bam", "cram"))
-    np.testing.assert_array_equal(bam["count"], cram_counts["count"])
-    np.testing.assert_array_equal(bam["depth"], cram_counts["depth"])
+    bam = read_coverage(outputs["bam"]).bins
+    for name in ("cram", "cram, 2 threads"):
+        cram_counts = read_coverage(outputs[name]).bins
+        np.testing.assert_array_equal(bam["count"], cram_counts["count"])
+        np.testing.assert_array_equal(bam["depth"], cram_counts["depth"])
 
 
 def test_pon_from_coverage_files_equals_pon_from_bams(tmp_path, example_pon, normal_coverages):

@@ -309,7 +309,7 @@ def test_sites_vcf_must_be_indexed(tmp_path):
 def test_bundled_counts_are_those_recorded(tmp_path):
     """Every bundled BAM, with and without --snps, gives the coverage and allele files
     recorded by tests/support/coverage_digests.py before the counting core was compiled;
-    with two decoding threads too."""
+    with two threads too (contigs counted in parallel, each through its own handle)."""
     expected = recorded()
     for bam in bundled_bams():
         for snps, threads in ((False, 1), (True, 1), (True, 2)):

@@ -10,11 +10,12 @@ updates the bins and sites it touches and is gone; only the names of the reads a
 counted at the SNP sites the current read can still reach are kept (to count a fragment
 once when both mates cover a site).
 
-Reads come from pysam's own iterator over an indexed BAM/CRAM (`AlignmentFile.fetch`,
-whose C-level `cnext` fills one bam1_t and makes no Python object), so opening, decoding
-threads, CRAM references and index handling stay pysam's. The module is compiled against
-pysam's Cython declarations, so it must run with the pysam it was built with:
-PYSAM_VERSION, checked by metcnv.coverage on import.
+Reads come from pysam's own iterator over an indexed BAM/CRAM (`AlignmentFile.fetch`):
+the loop makes the htslib call of its C-level `cnext`, which fills one bam1_t and makes no
+Python object, so opening, decoding threads, CRAM references and index handling stay
+pysam's. The loop runs without the GIL, so threads count other contigs in parallel.
+The module is compiled against pysam's Cython declarations, so it must run with the
+pysam it was built with: PYSAM_VERSION, checked by metcnv.coverage on import.
 """
 
 from cython.operator cimport dereference as deref
@@ -24,6 +25,7 @@ from libcpp.string cimport string
 from libcpp.unordered_set cimport unordered_set
 from pysam.libcalignmentfile cimport IteratorRowRegion
 from pysam.libchtslib cimport (
+    BGZF,
     bam1_t,
     bam_aux2f,
     bam_aux2i,
@@ -36,6 +38,10 @@ from pysam.libchtslib cimport (
     bam_get_qual,
     bam_get_seq,
     bam_seqi,
+    hts_get_bgzfp,
+    hts_itr_next,
+    hts_itr_t,
+    htsFile,
     seq_nt16_str,
 )
 
@@ -83,7 +89,7 @@ cdef Py_ssize_t upper_bound(const int64_t[::1] values, int64_t x) noexcept nogil
     return low
 
 
-cdef bint mate_fails_mapq(bam1_t *b, int min_mapq) noexcept:
+cdef bint mate_fails_mapq(bam1_t *b, int min_mapq) noexcept nogil:
     """Whether the read's MQ tag (its mate's MAPQ) is below `min_mapq`; False without one
     (or with a non-numeric one)."""
     cdef uint8_t *tag = bam_aux_get(b, b"MQ")
@@ -112,7 +118,7 @@ cdef class _Sites:
         self.positions, self.ref, self.alt, self.counts = positions, ref, alt, counts
         self.min_baseq = min_baseq
 
-    cdef void count(self, bam1_t *b, int64_t start, int64_t end) noexcept:
+    cdef void count(self, bam1_t *b, int64_t start, int64_t end) noexcept nogil:
         """Count the read's bases at the sites in [start, end) (metcnv.alleles' rules)."""
         cdef Py_ssize_t n = self.positions.shape[0]
         cdef Py_ssize_t site = lower_bound(self.positions, start)
@@ -184,42 +190,47 @@ def count_contig(
     cdef _Sites snps = None
     if sites is not None:
         snps = _Sites(sites.positions, sites.ref_codes, sites.alt_codes, sites.counts, sites.min_baseq)
+    cdef bint with_sites = snps is not None
     cdef Py_ssize_t n_bins = bin_starts.shape[0], j
-    cdef int64_t fragments = 0, start, end, mid
+    cdef int64_t fragments = 0, start, end, mid, mate_start, insert
     cdef int ret, flag
-    cdef bam1_t *b
-    while True:
-        reads.cnext()  # returns nothing useful: htslib's result is in reads.retval
-        ret = reads.retval
-        if ret < 0:
-            if ret == -1:
+    # reads.cnext()'s htslib call, made here without the GIL (module docstring)
+    cdef htsFile *htsfile = reads.htsfile
+    cdef BGZF *bgzf = hts_get_bgzfp(htsfile)
+    cdef hts_itr_t *iterator = reads.iter
+    cdef bam1_t *b = reads.b
+    with nogil:
+        while True:
+            ret = hts_itr_next(bgzf, iterator, b, htsfile)
+            if ret < 0:
                 break
-            raise OSError("truncated file" if ret == -2 else f"error {ret} while reading file")
-        b = reads.b
-        flag = b.core.flag
-        if flag & exclude_flags or b.core.qual < min_mapq:
-            continue
-        start = b.core.pos
-        end = bam_endpos(b)
-        j = upper_bound(bin_ends, start)  # the first bin ending after the read's start
-        while j < n_bins and bin_starts[j] < end:
-            depth_sums[j] += min(end, bin_ends[j]) - max(start, bin_starts[j])
-            j += 1
-        if snps is not None:
-            snps.count(b, start, end)
-        if flag & PAIRED and not flag & MATE_UNMAPPED:
-            if flag & READ2 and not mate_fails_mapq(b, min_mapq):
-                continue  # counted through read 1, unless its MQ tag says read 1 fails MAPQ
-            if flag & PROPER and b.core.isize != 0:
-                mid = min(start, b.core.mpos) + abs(b.core.isize) // 2
+            flag = b.core.flag
+            if flag & exclude_flags or b.core.qual < min_mapq:
+                continue
+            start = b.core.pos
+            end = bam_endpos(b)
+            j = upper_bound(bin_ends, start)  # the first bin ending after the read's start
+            while j < n_bins and bin_starts[j] < end:
+                depth_sums[j] += min(end, bin_ends[j]) - max(start, bin_starts[j])
+                j += 1
+            if with_sites:
+                snps.count(b, start, end)
+            if flag & PAIRED and not flag & MATE_UNMAPPED:
+                if flag & READ2 and not mate_fails_mapq(b, min_mapq):
+                    continue  # counted through read 1, unless its MQ tag says read 1 fails MAPQ
+                mate_start, insert = b.core.mpos, b.core.isize
+                if flag & PROPER and insert != 0:
+                    mid = min(start, mate_start) + (insert if insert > 0 else -insert) // 2
+                else:
+                    mid = (start + end) // 2
             else:
                 mid = (start + end) // 2
-        else:
-            mid = (start + end) // 2
-        fragments += 1
-        j = upper_bound(bin_starts, mid) - 1  # the last bin starting at or before mid
-        if j >= 0 and mid < bin_ends[j]:
-            counts[j] += 1
+            fragments += 1
+            j = upper_bound(bin_starts, mid) - 1  # the last bin starting at or before mid
+            if j >= 0 and mid < bin_ends[j]:
+                counts[j] += 1
+    if ret < -1:
+        raise OSError("truncated file" if ret == -2 else f"error {ret} while reading file")
     if snps is not None:
         sites.reads_without_bases = snps.without_bases
     return fragments

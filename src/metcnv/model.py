@@ -176,7 +176,7 @@ class InputSettings(Model):
 
 
 class ReadSettings(InputSettings):
-    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter, decoding threads and,
+    """How a BAM/CRAM is read: its reference (CRAM), the MAPQ filter, threads and,
     in MET-first mode, the one chromosome read (`region`, e.g. "chr7"; None: all)."""
 
     fasta: Path | None = Field(None, description="reference FASTA (needed for CRAM)")
@@ -187,7 +187,10 @@ class ReadSettings(InputSettings):
         description="ignore reads below this mapping quality",
     )
     threads: int = Field(
-        1, ge=1, le=params.MAX_THREADS, description="BAM/CRAM decompression threads"
+        1,
+        ge=1,
+        le=params.MAX_THREADS,
+        description="threads counting contigs in parallel (one contig: BAM/CRAM decoding threads)",
     )
     region: str | None = Field(
         None, description="MET-first mode: read only this chromosome (e.g. chr7)"

@@ -19,7 +19,7 @@ MIN_MAPQ = 20  # drop multi-mapped reads; GATK CollectReadCounts uses 30, CNVkit
 MIN_BASEQ = 20  # allele counts skip bases below Q20 (1% error); GATK CollectAllelicCounts too
 MAX_MAPQ = 255  # the SAM format's range of MAPQ (255: unavailable)
 MAX_BASEQ = 93  # the SAM format's range of base qualities (Phred, '~')
-MAX_THREADS = 256  # decompression threads beyond the cores only cost memory
+MAX_THREADS = 256  # threads beyond the cores only cost memory
 
 # Panel of normals ------------------------------------------------------------------------
 MIN_NORMALS = 2  # the fewest normals a PoN accepts; spreads from 2 are crude
