@@ -21,6 +21,18 @@ def test_pure_noise_stays_one_segment_most_of_the_time():
     assert splits <= 3  # alpha 0.01 per test; a few false splits at most
 
 
+def test_an_alpha_below_what_permutations_can_show_leaves_the_bonferroni_bound_to_decide():
+    """A step at T ~5.6 (nominal p 2e-8) is significant at 0.01 but, over 200 bins'
+    ~20,000 arcs, not at 1e-6 (Bonferroni: 4e-4), and 100 permutations (p >= 1/101)
+    cannot show 1e-6 either: no split."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 0.1, 200)
+    x[100:] += 0.05
+    w = np.ones(200)
+    assert len(segment_chromosome(x, w, alpha=0.01)) > 1
+    assert segment_chromosome(x, w, alpha=1e-6) == [(0, 200)]
+
+
 def test_segment_bins_reports_rows_and_weighted_means():
     bins = pd.DataFrame(
         {

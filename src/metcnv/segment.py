@@ -5,7 +5,9 @@ statistic T = (mean_in - mean_out) / (phi * sqrt(1/W_in + 1/W_out)), where W are
 inverse-variance weights and phi is the data's own noise scale (robust SD of weighted
 first differences, so change points do not inflate it). The largest |T| is significant
 when a Bonferroni bound over all arcs already says so; otherwise when the permutation
-p-value (seeded permutations of the bins, DNAcopy's test) is at most `alpha`. Accepted arcs
+p-value (seeded permutations of the bins, DNAcopy's test) is at most `alpha`, which
+PERMUTATIONS permutations can show only for alpha >= 1/(PERMUTATIONS + 1): below that
+(pon build's outlier search, 1e-6), the Bonferroni bound alone decides. Accepted arcs
 split the interval and each part is segmented again.
 """
 
@@ -108,8 +110,8 @@ def _significant(
     nominal = 2 * ndtr(-t_max / phi)
     if nominal * n * (n - 1) / 2 < alpha:
         return True  # Bonferroni over all arcs: significant without permutations
-    if nominal >= alpha:
-        return False
+    if nominal >= alpha or 1 / (PERMUTATIONS + 1) > alpha:
+        return False  # nor can a permutation p-value (at least 1/101) be as small as alpha
     exceed = 0
     for _ in range(PERMUTATIONS):
         order = rng.permutation(n)
