@@ -110,7 +110,7 @@ def _significant(
     nominal = 2 * ndtr(-t_max / phi)
     if nominal * n * (n - 1) / 2 < alpha:
         return True  # Bonferroni over all arcs: significant without permutations
-    if nominal >= alpha or 1 / (PERMUTATIONS + 1) > alpha:
+    if nominal >= alpha or alpha < 1 / (PERMUTATIONS + 1):
         return False  # nor can a permutation p-value (at least 1/101) be as small as alpha
     exceed = 0
     for _ in range(PERMUTATIONS):
