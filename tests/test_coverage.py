@@ -1,13 +1,21 @@
 import gzip
 import itertools
+import time
 
 import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from conftest import DATA
 from coverage_digests import bundled_bams, digest, recorded
 
-from metcnv.coverage import alleles_path, count_bins, read_coverage, write_coverage
+from metcnv.coverage import (
+    _count_in_parallel,
+    alleles_path,
+    count_bins,
+    read_coverage,
+    write_coverage,
+)
 from metcnv.errors import MetcnvError
 from metcnv.genome import LENGTHS
 
@@ -128,6 +136,24 @@ def test_bad_inputs_fail_with_the_fix(tmp_path):
     with pytest.raises(MetcnvError, match="x.cram: a CRAM needs its reference"):
         (tmp_path / "x.cram").write_text("")
         count_bins(tmp_path / "x.cram", BINS)
+
+
+def test_a_failing_contig_stops_the_other_threads_taking_more():
+    """A damaged block on one contig ends the count there: the other thread finishes the
+    contig it holds and takes no other, so the error does not wait for the whole file."""
+    counted = []
+
+    def count(reads, contig):
+        if contig == "c0":
+            raise MetcnvError("c0: damaged")
+        time.sleep(0.2)
+        counted.append(contig)
+        return 1
+
+    contigs = [f"c{i}" for i in range(20)]
+    with pytest.raises(MetcnvError, match="c0: damaged"):
+        _count_in_parallel(DATA / "tumor_focal.bam", None, contigs, 2, count)
+    assert len(counted) <= 1, counted
 
 
 def test_no_depth_cap_at_very_high_depth(tmp_path):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import queue
+import threading
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -130,20 +131,28 @@ def _count_in_parallel(
     """Count contigs on `threads` threads, each with its own file handle taking the next
     contig not yet counted; the fragments counted. The compiled pass runs without the GIL,
     and a contig's counts do not depend on the others', so the tables are those of one
-    thread: parsing and counting, not only BGZF decoding, run in parallel."""
+    thread: parsing and counting, not only BGZF decoding, run in parallel. Once a contig
+    fails (a damaged block), no thread starts another, so the error comes without waiting
+    for the rest of the file."""
     todo: queue.SimpleQueue[str] = queue.SimpleQueue()
     for contig in contigs:
         todo.put(contig)
+    failed = threading.Event()
 
     def work() -> int:
         fragments = 0
         with open_alignments(path, fasta, 1) as reads:
-            while True:
+            while not failed.is_set():
                 try:
                     contig = todo.get_nowait()
                 except queue.Empty:
-                    return fragments
-                fragments += count(reads, contig)
+                    break
+                try:
+                    fragments += count(reads, contig)
+                except BaseException:
+                    failed.set()
+                    raise
+        return fragments
 
     workers = min(threads, len(contigs))
     with ThreadPoolExecutor(max_workers=workers) as pool:
