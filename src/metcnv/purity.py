@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, gammaln
+from scipy.special import betaln, gammaln, logsumexp
 
 from metcnv import params
 from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
@@ -63,6 +63,11 @@ HOMOZYGOUS_FRACTION = 0.02  # fewer alt (or ref) reads than this: homozygous in 
 # otherwise be fitted as a loss of heterozygosity at purity 1 (PureCN and FACETS, too, use
 # only sites heterozygous in the sample or its normal)
 DEFAULT_POP_AF = 0.3  # population allele frequency of a site whose VCF gives none
+OUTLIER_SITES = 0.05  # share of SNP sites whose alleles may follow no state of their
+# segment: sites a boundary put on the wrong side (an allelic split needs 10 sites a side,
+# so a short end of an LOH is not cut off), paralogs the normals missed. Without it two
+# such sites at 1000x pull an LOH segment's BAF from 0.10 to 0.18 (and purity 0.8 to 0.65)
+OUTLIER_GRID = np.linspace(0.0, 0.5, 26)  # the BAFs such a site may show, equally likely
 BAF_GRID = np.linspace(0.0, 0.5, 51)  # minor-allele fractions a segment's BAF is scanned on
 # (major, minor) states of a fitted segment; no (0, 0): a homozygous deletion of 3 Mb or more
 # is not seen in tumors that live (PureCN caps them too), and a noisy low segment fitted as
@@ -144,12 +149,13 @@ def snp_log_likelihood(
     concentration: np.ndarray,
 ) -> np.ndarray:
     """Log-likelihood of each SNP's counts (rows) for each minor-allele BAF (last axis); a
-    het site's alt fraction is beta-binomial with the site's `concentration`."""
+    het site's alt fraction is beta-binomial with the site's `concentration`. A share
+    OUTLIER_SITES of sites may follow any BAF instead (averaged over OUTLIER_GRID), so a
+    few sites cannot drag a whole segment's BAF."""
     ref, alt, q, h, c = (
         np.asarray(v, float)[:, None] for v in (ref, alt, pop_af, bias, concentration)
     )
     n = ref + alt
-    baf = np.asarray(baf, float)[None, :]
     choose = _log_binom(alt, n)
 
     def fraction(f: np.ndarray) -> np.ndarray:  # beta-binomial at alt fraction f
@@ -161,9 +167,15 @@ def snp_log_likelihood(
         np.log((1 - q) ** 2) + fraction(np.array([[SEQUENCING_ERROR]])),
         np.log(q**2) + fraction(np.array([[1 - SEQUENCING_ERROR]])),
     )
-    het = np.logaddexp(fraction(_bias_shift(baf, h)), fraction(_bias_shift(1 - baf, h)))
-    het = het + np.log(0.5) + np.log(2 * q * (1 - q))
-    return choose + np.logaddexp(hom, het)
+
+    def genotypes(b: np.ndarray) -> np.ndarray:  # hom or het at minor-allele BAF b
+        b = np.asarray(b, float)[None, :]
+        het = np.logaddexp(fraction(_bias_shift(b, h)), fraction(_bias_shift(1 - b, h)))
+        return choose + np.logaddexp(hom, het + np.log(0.5) + np.log(2 * q * (1 - q)))
+
+    anywhere = logsumexp(genotypes(OUTLIER_GRID), axis=1, keepdims=True)
+    anywhere -= np.log(len(OUTLIER_GRID))
+    return np.logaddexp(np.log1p(-OUTLIER_SITES) + genotypes(baf), np.log(OUTLIER_SITES) + anywhere)
 
 
 def expected_baf(purity: float, states: np.ndarray) -> np.ndarray:
