@@ -358,9 +358,6 @@ def test_purecn_example_tumor_purity_beside_purecn(tmp_path):
     and DepthOfCoverage files carry no GC). The two tools disagree: metcnv's interval
     excludes PureCN's first solution, and its ploidy is far from both of PureCN's. The test
     holds the estimate within 0.2 of PureCN's, as close as two such fits are known to be.
-    metcnv's surface has a second mode at 0.37 (ploidy 4.6), 3.5 log-likelihood units
-    below: letting 5% of SNP sites follow any allele fraction (purity.OUTLIER_SITES, now
-    1%) made that one the best, and this test failed.
     """
     pon = tmp_path / "purecn.pon"
     normals = [str(PURECN / f"example_normal{n}.txt.gz") for n in ("", "2")]

@@ -4,7 +4,6 @@ import pytest
 from synthetic import BINS, GC, sample
 
 from metcnv import params
-from metcnv.alleles import het_concentration, snp_statistics
 from metcnv.errors import MetcnvError
 from metcnv.pon import PanelOfNormals, build_pon, flat_pon, held_out_folds
 
@@ -182,50 +181,3 @@ def test_held_out_folds_stop_growing_with_the_normals():
     folds = held_out_folds(3 * params.LOO_MAX_NORMALS + 1)
     assert len(folds) == params.LOO_MAX_NORMALS
     assert sorted(np.concatenate(folds)) == list(range(3 * params.LOO_MAX_NORMALS + 1))
-
-
-def _het_tables(concentration: float, biases: np.ndarray, depth: int, seed: int = 7):
-    """Allele tables of 8 normals, every one het at every site (pop. AF 0.5), alt reads
-    beta-binomial around each site's bias with the given concentration."""
-    rng = np.random.default_rng(seed)
-    sites = pd.DataFrame(
-        {"chrom": "chr7", "pos": np.arange(len(biases)) + 1, "ref": "A", "alt": "G", "pop_af": 0.5}
-    )
-    tables = []
-    for _ in range(8):
-        alt = rng.binomial(depth, rng.beta(concentration * biases, concentration * (1 - biases)))
-        tables.append(sites.assign(ref_count=depth - alt, alt_count=alt, other_count=0))
-    return tables
-
-
-def test_het_scatter_is_measured_on_the_normals_per_kind_of_site():
-    biases = np.random.default_rng(1).uniform(0.42, 0.58, 300)
-    tables = _het_tables(400.0, biases, depth=300)
-    scatter = het_concentration(tables, snp_statistics(tables))
-    # around each site's own bias (known from the other normals): close to the truth, a
-    # little lower for those normals' own scatter; around the panel's median: far lower
-    known, typical = (
-        scatter["baf_concentration_known_bias"],
-        scatter["baf_concentration_typical_bias"],
-    )
-    assert 250 <= known <= 450
-    assert typical < known / 2
-    hets = scatter["baf_concentration_known_bias_hets"]  # all but sites biased past 0.1
-    assert 0.9 * 8 * 300 <= hets == scatter["baf_concentration_typical_bias_hets"] <= 8 * 300
-    # no biases: a site's mean over 7 other normals scatters more than the shared median
-    binomial = _het_tables(1e6, np.full(300, 0.5), depth=300)
-    binomial_scatter = het_concentration(binomial, snp_statistics(binomial))
-    assert binomial_scatter["baf_concentration_typical_bias"] >= 3000
-    assert binomial_scatter["baf_concentration_known_bias"] < 2500
-    shallow = _het_tables(400.0, biases, depth=40)  # below SNP_DISPERSION_MIN_DEPTH
-    assert (
-        het_concentration(shallow, snp_statistics(shallow))["baf_concentration_known_bias"] is None
-    )
-
-
-def test_pon_stores_the_het_scatter(tmp_path):
-    pon = build_pon(snp_normals(), GC, {"min_mapq": 20})
-    assert pon.settings["baf_concentration_known_bias"] is None  # four sites: too few hets
-    assert pon.settings["baf_concentration_known_bias_hets"] < params.SNP_DISPERSION_MIN_HETS
-    pon.save(tmp_path / "p.pon")
-    assert PanelOfNormals.load(tmp_path / "p.pon").settings == pon.settings

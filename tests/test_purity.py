@@ -11,7 +11,6 @@ from metcnv.copynumber import copy_ratio
 from metcnv.model import Ploidy, Purity, Result, Sample, Status
 from metcnv.purity import (
     BAF_CONCENTRATION,
-    SNP_COLUMNS,
     STATES,
     allele_copies,
     allelic_contrast,
@@ -45,8 +44,9 @@ def draw(purity, states, seed, n_snps=30, depth=150, se=0.02, sizes=None):
             n = rng.poisson(depth * copy_ratio(major + minor, purity, 2.0))
             f = [0.005, baf if rng.random() < 0.5 else 1 - baf, 0.995][genotype]
             alt = rng.binomial(n, rng.beta(BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)))
-            rows.append((k, n - alt, alt, q, 0.5, BAF_CONCENTRATION))
-    return segments, pd.DataFrame(rows, columns=["segment", *SNP_COLUMNS])
+            rows.append((k, n - alt, alt, q, 0.5))
+    columns = ["segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
+    return segments, pd.DataFrame(rows, columns=columns)
 
 
 @pytest.mark.parametrize("purity", [0.3, 0.6])
@@ -112,7 +112,9 @@ def test_one_amplified_allele_over_a_flat_genome_does_not_fix_the_purity():
 
 def test_depth_alone_can_be_fitted():
     segments, _ = draw(0.6, EVENTS, seed=4)
-    empty = pd.DataFrame(columns=["segment", *SNP_COLUMNS])
+    empty = pd.DataFrame(
+        columns=["segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
+    )
     fit = fit_purity(segments, empty)
     assert fit.ci95[0] <= 0.6 <= fit.ci95[1]
 
@@ -237,15 +239,7 @@ def test_sites_carry_the_normals_bias_and_why_they_are_not_used():
             "reason": ["", "", "", "never balanced"],
         }
     )
-    measured = {"baf_concentration_known_bias": 800.0, "baf_concentration_typical_bias": 120.0}
-    sites = fit_sites(sample, pon, measured)
-    assert sites["concentration"].tolist() == [800.0, 120.0, 800.0, 120.0, 800.0]
-    unbiased = fit_sites(sample, pon, {**measured, "baf_concentration_known_bias": 60.0})
-    assert (unbiased["concentration"] == 120.0).all()  # own biases scatter more: the median
-    assert unbiased["het_alt_fraction"].tolist()[:2] == [pytest.approx(0.45)] * 2
-    unmeasured = fit_sites(sample, pon, dict.fromkeys(measured))
-    assert (unmeasured["concentration"] == BAF_CONCENTRATION).all()
-    assert (fit_sites(sample, pon)["concentration"] == BAF_CONCENTRATION).all()  # older panel
+    sites = fit_sites(sample, pon)
     assert sites["used"].tolist() == [True, True, False, False, False]
     assert sites["reason"].tolist()[2:] == [
         "depth below 10",

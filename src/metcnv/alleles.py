@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pysam
-from scipy.special import betaln
 
 from metcnv import params
 from metcnv.bins import bin_index
@@ -240,66 +239,3 @@ def snp_statistics(tables: list[pd.DataFrame]) -> pd.DataFrame:
         )
         .reset_index(drop=True)
     )
-
-
-def het_concentration(tables: list[pd.DataFrame], stats: pd.DataFrame) -> dict:
-    """How tightly a het SNP's alt reads follow its expected fraction, measured on the normals
-    (the same sites in each, `stats` from snp_statistics): the concentration alpha + beta of
-    a beta-binomial (binomial as it grows; 250 means a site at 250x scatters as if at
-    ~125x), for the purity fit's allele likelihood. Capture, mapping and library bias make
-    real het sites scatter more than the binomial, and how much is the panel's, so it is
-    measured here, not assumed. Two numbers, as the fit uses two kinds of site:
-
-    - `known_bias`: around each site's mean het alt fraction in the *other* het normals
-      (left out, so a normal does not explain itself), at sites with enough het normals for
-      the fit to correct their reference bias; the other normals' own scatter is counted in,
-      which errs toward less confidence;
-    - `typical_bias`: around the panel's median het alt fraction, for sites it could not
-      correct one by one.
-
-    Only usable sites and normals with at least SNP_DISPERSION_MIN_DEPTH reads there count
-    (shallower ones are cut by the het band [SNP_HET_MIN, SNP_HET_MAX], which would hide
-    the scatter). A number is None below SNP_DISPERSION_MIN_HETS observations. Keys are
-    `baf_concentration_` + kind (the panel of normals' settings), and + kind + `_hets`: the
-    observations behind it."""
-    ref = np.vstack([t["ref_count"].to_numpy(np.int64) for t in tables])  # normals x sites
-    alt = np.vstack([t["alt_count"].to_numpy(np.int64) for t in tables])
-    depth = ref + alt
-    fraction = np.divide(alt, depth, out=np.zeros(depth.shape), where=depth > 0)
-    het = (
-        (depth >= params.SNP_MIN_DEPTH)
-        & (fraction >= params.SNP_HET_MIN)
-        & (fraction <= params.SNP_HET_MAX)
-        & stats["usable"].to_numpy(bool)
-    )
-    n_het = het.sum(0)
-    het_sum = np.where(het, fraction, 0).sum(0)
-    measured = n_het >= params.SNP_MIN_HET_NORMALS_FOR_BIAS
-    deep = het & (depth >= params.SNP_DISPERSION_MIN_DEPTH)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        others = (het_sum - fraction) / (n_het - 1)  # the other het normals' mean
-    # the site's bias is known from others when enough het normals remain without this one
-    known = deep & (n_het - 1 >= params.SNP_MIN_HET_NORMALS_FOR_BIAS)
-    typical = np.nanmedian(het_sum[measured] / n_het[measured]) if measured.any() else 0.5
-    centre = {"known_bias": others, "typical_bias": np.full(depth.shape, typical)}
-    use = {"known_bias": known, "typical_bias": deep}
-    out: dict = {}
-    for kind, rows in use.items():
-        out[f"baf_concentration_{kind}"] = _beta_binomial_concentration(
-            alt[rows], depth[rows], np.clip(centre[kind][rows], 0.3, 0.7)
-        )
-        out[f"baf_concentration_{kind}_hets"] = int(rows.sum())
-    return out
-
-
-def _beta_binomial_concentration(
-    alt: np.ndarray, depth: np.ndarray, centre: np.ndarray
-) -> float | None:
-    """Maximum-likelihood beta-binomial concentration of alt counts around known means, on a
-    log grid over SNP_CONCENTRATION_RANGE; None with too few observations."""
-    if len(alt) < params.SNP_DISPERSION_MIN_HETS:
-        return None
-    grid = np.geomspace(*params.SNP_CONCENTRATION_RANGE, 61)
-    a, b = grid[:, None] * centre, grid[:, None] * (1 - centre)
-    ll = (betaln(alt + a, depth - alt + b) - betaln(a, b)).sum(axis=1)
-    return float(grid[int(np.argmax(ll))])

@@ -23,13 +23,7 @@ import pandas as pd
 from scipy.special import chdtrc
 
 from metcnv import params
-from metcnv.purity import (
-    BAF_GRID,
-    FIT_MIN_SEGMENT,
-    assign_segments,
-    snp_arrays,
-    snp_log_likelihood,
-)
+from metcnv.purity import BAF_GRID, FIT_MIN_SEGMENT, assign_segments, snp_log_likelihood
 from metcnv.segment import segment_table
 
 MIN_SITES_PER_PIECE = 10  # SNP sites each side of a split needs
@@ -85,7 +79,8 @@ def _splits(
     )
     if not valid.any():
         return []
-    ll = snp_log_likelihood(BAF_GRID, *snp_arrays(sites))
+    args = [sites[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
+    ll = snp_log_likelihood(BAF_GRID, *args, sites["het_alt_fraction"].to_numpy(float))
     lr, best = _best_split(ll, valid)
     if chdtrc(1, lr) * valid.sum() >= alpha:  # chi-square(1) upper tail
         return []

@@ -41,7 +41,6 @@ from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
 from metcnv.purity import (
-    SNP_COLUMNS,
     Surface,
     allele_copies,
     allelic_contrast,
@@ -230,9 +229,7 @@ def call_bins(
         segments = segment_bins(bins[used], settings.segment_alpha)
     else:
         segments = segments_at(bins[used], boundaries)
-    sites = (
-        None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps, pon.settings)
-    )
+    sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
     if sites is not None:
         segments = split_by_alleles(
             segments, bins[used], sites[sites["used"]], settings.segment_alpha
@@ -328,7 +325,7 @@ def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface | None) -> np.nd
 
 def _empty_sites() -> pd.DataFrame:
     """No SNP sites (a coverage counted without --snps): the fit uses depth alone."""
-    columns = ["pos", "segment", *SNP_COLUMNS]
+    columns = ["pos", "segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
     return pd.DataFrame(
         {"chrom": pd.Series(dtype=str)} | {c: pd.Series(dtype=float) for c in columns}
     )

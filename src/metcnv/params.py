@@ -56,12 +56,6 @@ SNP_MIN_HET_NORMALS_FOR_BIAS = 2  # one het normal at 20x cannot tell a 0.4 from
 # het is no clean germline SNP (paralog, error hotspot); one contaminated normal is not enough
 SNP_MAX_ARTEFACT_FRACTION = 0.25
 SNP_MIN_ARTEFACT_NORMALS = 2
-# the scatter of het alt fractions (alleles.het_concentration): measured where a het's band
-# [0.2, 0.8] is > 4.5 binomial SDs wide, from enough het observations to fix it, on a grid
-# from 10 (very noisy) to 10,000 (as binomial at any depth a panel reaches)
-SNP_DISPERSION_MIN_DEPTH = 60
-SNP_DISPERSION_MIN_HETS = 50
-SNP_CONCENTRATION_RANGE = (10.0, 10_000.0)
 
 # GC correction ----------------------------------------------------------------------------
 GC_WINDOW_FRACTION = 0.1  # rolling-median window over GC-sorted bins (CNVkit uses 10%)

@@ -26,13 +26,7 @@ import numpy as np
 import pandas as pd
 
 from metcnv import __version__, params
-from metcnv.alleles import (
-    SNP_STAT_DTYPES,
-    Sites,
-    het_concentration,
-    normals_sites,
-    snp_statistics,
-)
+from metcnv.alleles import SNP_STAT_DTYPES, Sites, normals_sites, snp_statistics
 from metcnv.bins import BIN_COLUMNS, bins_checksum
 from metcnv.coverage import SampleCoverage
 from metcnv.errors import MetcnvError
@@ -431,9 +425,8 @@ def _normal_snps(normals: list[SampleCoverage], settings: dict) -> tuple[pd.Data
         else:
             continue
         raise MetcnvError(f"{source}: {problem}; count all normals with the same --snps")
-    tables = [n.alleles for n in normals]
-    snps = snp_statistics(tables)
-    return snps, settings | het_concentration(tables, snps) | {
+    snps = snp_statistics([n.alleles for n in normals])
+    return snps, settings | {
         "snps": Path(first.meta["snps_source"]).name,
         "snps_md5": first.meta["snps_md5"],
     }

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, gammaln, logsumexp
+from scipy.special import betaln, gammaln
 
 from metcnv import params
 from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
@@ -45,9 +45,7 @@ PLOIDY_GRID = np.round(np.arange(1.5, 5.0001, 0.02), 2)
 MAX_COPIES = 8  # integer states up to this; higher (amplicons) fit as continuous copies
 UNEXPLAINED_COST = 6.0  # log-likelihood a segment pays to be left unexplained
 ABERRANT_COST = 2.0  # log prior cost of any state but (1, 1): noise is not an event
-BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction where
-# the panel of normals did not measure it (alleles.het_concentration: older panels, too few
-# het normals, none at all); PureCN's example normals measure 160-500
+BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction
 SEQUENCING_ERROR = 0.005  # alt fraction of a homozygous site, and the floor of any
 # allele's: homozygous and fully lost alleles share one overdispersed (beta-binomial) error
 # model, so a clean homozygous site at high depth is not taken for a loss at purity 1
@@ -63,13 +61,7 @@ HOMOZYGOUS_FRACTION = 0.02  # fewer alt (or ref) reads than this: homozygous in 
 # otherwise be fitted as a loss of heterozygosity at purity 1 (PureCN and FACETS, too, use
 # only sites heterozygous in the sample or its normal)
 DEFAULT_POP_AF = 0.3  # population allele frequency of a site whose VCF gives none
-OUTLIER_SITES = 0.01  # share of SNP sites whose alleles may follow no state of their
-# segment: sites a boundary put on the wrong side (an allelic split needs 10 sites a side,
-# so a short end of an LOH is not cut off), paralogs the normals missed. Without it two
-# such sites at 1000x pull an LOH segment's BAF from 0.10 to 0.18 (and purity 0.8 to 0.65).
-# 1% and 5% mend the benchmark alike; at 5% PureCN's example tumor, whose fit has two modes
-# (0.46 and 0.37, 3.5 log-likelihood units apart), flips to the lower one
-OUTLIER_GRID = np.linspace(0.0, 0.5, 26)  # the BAFs such a site may show, equally likely
+BIAS_MIN_HET_NORMALS = 2  # het normals needed to trust a site's own reference bias
 BAF_GRID = np.linspace(0.0, 0.5, 51)  # minor-allele fractions a segment's BAF is scanned on
 # (major, minor) states of a fitted segment; no (0, 0): a homozygous deletion of 3 Mb or more
 # is not seen in tumors that live (PureCN caps them too), and a noisy low segment fitted as
@@ -134,50 +126,27 @@ def _bias_shift(fraction: np.ndarray, het_alt_fraction: np.ndarray) -> np.ndarra
     return fraction * odds / (fraction * odds + 1 - fraction)
 
 
-SNP_COLUMNS = ("ref_count", "alt_count", "pop_af", "het_alt_fraction", "concentration")
-
-
-def snp_arrays(sites: pd.DataFrame) -> list[np.ndarray]:
-    """The SNP_COLUMNS of sites, in snp_log_likelihood's order."""
-    return [sites[c].to_numpy(float) for c in SNP_COLUMNS]
-
-
 def snp_log_likelihood(
-    baf: np.ndarray,
-    ref: np.ndarray,
-    alt: np.ndarray,
-    pop_af: np.ndarray,
-    bias: np.ndarray,
-    concentration: np.ndarray,
+    baf: np.ndarray, ref: np.ndarray, alt: np.ndarray, pop_af: np.ndarray, bias: np.ndarray
 ) -> np.ndarray:
-    """Log-likelihood of each SNP's counts (rows) for each minor-allele BAF (last axis); a
-    het site's alt fraction is beta-binomial with the site's `concentration`. A share
-    OUTLIER_SITES of sites may follow any BAF instead (averaged over OUTLIER_GRID), so a
-    few sites cannot drag a whole segment's BAF."""
-    ref, alt, q, h, c = (
-        np.asarray(v, float)[:, None] for v in (ref, alt, pop_af, bias, concentration)
-    )
+    """Log-likelihood of each SNP's counts (rows) for each minor-allele BAF (last axis)."""
+    ref, alt, q, h = (np.asarray(v, float)[:, None] for v in (ref, alt, pop_af, bias))
     n = ref + alt
+    baf = np.asarray(baf, float)[None, :]
     choose = _log_binom(alt, n)
 
     def fraction(f: np.ndarray) -> np.ndarray:  # beta-binomial at alt fraction f
         f = np.clip(f, SEQUENCING_ERROR, 1 - SEQUENCING_ERROR)
-        alpha, beta = c * f, c * (1 - f)
+        alpha, beta = BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)
         return betaln(alt + alpha, ref + beta) - betaln(alpha, beta)
 
     hom = np.logaddexp(
         np.log((1 - q) ** 2) + fraction(np.array([[SEQUENCING_ERROR]])),
         np.log(q**2) + fraction(np.array([[1 - SEQUENCING_ERROR]])),
     )
-
-    def genotypes(b: np.ndarray) -> np.ndarray:  # hom or het at minor-allele BAF b
-        b = np.asarray(b, float)[None, :]
-        het = np.logaddexp(fraction(_bias_shift(b, h)), fraction(_bias_shift(1 - b, h)))
-        return choose + np.logaddexp(hom, het + np.log(0.5) + np.log(2 * q * (1 - q)))
-
-    anywhere = logsumexp(genotypes(OUTLIER_GRID), axis=1, keepdims=True)
-    anywhere -= np.log(len(OUTLIER_GRID))
-    return np.logaddexp(np.log1p(-OUTLIER_SITES) + genotypes(baf), np.log(OUTLIER_SITES) + anywhere)
+    het = np.logaddexp(fraction(_bias_shift(baf, h)), fraction(_bias_shift(1 - baf, h)))
+    het = het + np.log(0.5) + np.log(2 * q * (1 - q))
+    return choose + np.logaddexp(hom, het)
 
 
 def expected_baf(purity: float, states: np.ndarray) -> np.ndarray:
@@ -189,8 +158,8 @@ def expected_baf(purity: float, states: np.ndarray) -> np.ndarray:
 
 
 def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None = None) -> Surface:
-    """Fit p and P to segments (log2, se) and SNPs (segment and SNP_COLUMNS); see the
-    module docstring. A given `ploidy` is held fixed.
+    """Fit p and P to segments (log2, se) and SNPs (segment, ref_count, alt_count, pop_af,
+    het_alt_fraction); see the module docstring. A given `ploidy` is held fixed.
 
     Segments shorter than FIT_MIN_SEGMENT (and their SNPs) are left out: a focal amplicon
     says nothing about the purity (its BAF is 1/(2r) at any p and its copies are not
@@ -208,7 +177,8 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     which = snps["segment"].to_numpy(int)
     total = STATES.sum(axis=1)
     prior = np.where((STATES[:, 0] == 1) & (STATES[:, 1] == 1), 0.0, -ABERRANT_COST)
-    snp_args = snp_arrays(snps)
+    snp_args = [snps[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
+    snp_args.append(snps["het_alt_fraction"].to_numpy(float))
     free_ll = _per_segment(snp_log_likelihood(BAF_GRID, *snp_args), which, k)
     # best BAF log-likelihood at or above each grid point (the lowest BAF a purity allows)
     free_ll_above = np.maximum.accumulate(free_ll[:, ::-1], axis=1)[:, ::-1]
@@ -343,19 +313,10 @@ def _local_optima(surface: np.ndarray, ploidies: np.ndarray, keep: int = 5) -> l
     ]
 
 
-def fit_sites(
-    alleles: pd.DataFrame, pon_snps: pd.DataFrame | None, pon_settings: dict | None = None
-) -> pd.DataFrame:
+def fit_sites(alleles: pd.DataFrame, pon_snps: pd.DataFrame | None) -> pd.DataFrame:
     """The sample's SNP allele counts with what the normals say about each site: the
-    reference bias (`het_alt_fraction`), how tightly a het's alt reads follow it
-    (`concentration`) and whether the fit may use it (`used`, else `reason`).
-
-    The panel measured (alleles.het_concentration, in its settings) how a het site scatters
-    around its own bias from the normals het there (`baf_concentration_known_bias`) and
-    around the panel's median bias (`_typical_bias`). A site with enough het normals gets
-    its own bias, unless that scatters more than the median does (real biases smaller than
-    the noise of a mean over few normals); other sites get the median. A panel without
-    these numbers (older, too few hets) leaves BAF_CONCENTRATION."""
+    reference bias (`het_alt_fraction`, the panel's median where the site has too few het
+    normals) and whether the fit may use it (`used`, else `reason`)."""
     sites = alleles.copy()
     sites["depth"] = sites["ref_count"] + sites["alt_count"]
     sites["pop_af"] = sites["pop_af"].fillna(DEFAULT_POP_AF).clip(0.01, 0.99)
@@ -363,10 +324,7 @@ def fit_sites(
     alt_fraction = sites["alt_count"] / sites["depth"].where(sites["depth"] > 0)
     homozygous = (alt_fraction < HOMOZYGOUS_FRACTION) | (alt_fraction > 1 - HOMOZYGOUS_FRACTION)
     reason = np.where((reason == "") & homozygous.to_numpy(), "homozygous in the sample", reason)
-    settings = pon_settings or {}
-    own = settings.get("baf_concentration_known_bias") or BAF_CONCENTRATION
-    shared = settings.get("baf_concentration_typical_bias") or BAF_CONCENTRATION
-    bias, measured = np.full(len(sites), 0.5), np.zeros(len(sites), bool)
+    bias = np.full(len(sites), 0.5)
     if pon_snps is not None:
         keys = ["chrom", "pos", "ref", "alt"]
         normals = sites[keys].merge(pon_snps, on=keys, how="left")
@@ -376,14 +334,11 @@ def fit_sites(
         reason = np.where(
             (reason == "") & ~usable, normals["reason"].fillna("").astype(str), reason
         )
-        het_normals = normals["het_normals"].fillna(0).to_numpy()
-        measured = het_normals >= params.SNP_MIN_HET_NORMALS_FOR_BIAS
+        measured = normals["het_normals"].fillna(0).to_numpy() >= BIAS_MIN_HET_NORMALS
         fraction = normals["het_alt_fraction"].to_numpy(float)
         typical = np.nanmedian(fraction[measured]) if measured.any() else 0.5
-        measured &= own >= shared
         bias = np.where(measured, fraction, typical)
     sites["het_alt_fraction"] = np.clip(bias, 0.3, 0.7)
-    sites["concentration"] = np.where(measured, own, shared)
     sites["used"] = reason == ""
     sites["reason"] = reason
     return sites
@@ -404,7 +359,9 @@ MINOR_ALLELE_GRID = np.linspace(0.0, 0.5, 101)  # minor-allele fractions a regio
 
 def _minor_allele_profile(sites: pd.DataFrame) -> np.ndarray:
     """Log-likelihood of the sites' counts, all in one state, at each MINOR_ALLELE_GRID value."""
-    return snp_log_likelihood(MINOR_ALLELE_GRID, *snp_arrays(sites)).sum(axis=0)
+    args = [sites[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
+    bias = sites["het_alt_fraction"].to_numpy(float)
+    return snp_log_likelihood(MINOR_ALLELE_GRID, *args, bias).sum(axis=0)
 
 
 def minor_allele_fraction(sites: pd.DataFrame) -> tuple[float, tuple[float, float]] | None:

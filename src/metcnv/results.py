@@ -98,7 +98,6 @@ SNP_OUTPUT = [
     "other_count",
     "depth",
     "het_alt_fraction",
-    "concentration",
     "segment",
     "used",
     "reason",
@@ -198,16 +197,12 @@ def gene_table(genes: list[GeneCall]) -> pd.DataFrame:
 
 
 def snp_table(sites: pd.DataFrame | None) -> pd.DataFrame:
-    """snps.tsv.gz: every SNP site's allele counts, the normals' reference bias and scatter, its
-    segment (row of segments.tsv, -1 outside) and whether the purity fit used it (else why);
+    """snps.tsv.gz: every SNP site's allele counts, the normals' reference bias, its segment
+    (row of segments.tsv, -1 outside) and whether the purity fit used it (else why not);
     only the header when the coverage was counted without --snps."""
     if sites is None:
         return pd.DataFrame(columns=SNP_OUTPUT)
-    return (
-        sites[SNP_OUTPUT]
-        .round({"pop_af": 4, "het_alt_fraction": 4, "concentration": 1})
-        .astype({"used": int})
-    )
+    return sites[SNP_OUTPUT].round({"pop_af": 4, "het_alt_fraction": 4}).astype({"used": int})
 
 
 def write_results(call: CallResult, result: Result, outputs: dict[str, Path]) -> None:
