@@ -89,6 +89,17 @@ def test_gains_alone_bound_the_purity_without_fixing_it(gain):
         assert 0.4 <= fit.ci95[1] <= 0.55
 
 
+def test_an_arm_is_no_amplicon():
+    """A one-allele gain of two 50 Mb arms at 0.8 is (k+1, 1) at 0.8/k up to MAX_COPIES
+    (k = 6, 0.13); below that it would need more copies than an arm carries, so the
+    smallest tumor fractions are excluded (a 1 Mb amplicon may still take any number)."""
+    sizes = [50_000_000] * 4
+    segments, snps = draw(0.8, [(1, 1), (2, 1), (2, 1), (1, 1)], seed=5, sizes=sizes)
+    fit = fit_purity(segments, snps)
+    assert not fit.identifiable
+    assert 0.1 <= fit.ci95[0] <= 0.14 and fit.ci95[1] >= 0.8
+
+
 def test_a_loss_of_heterozygosity_beside_a_gain_fixes_the_purity():
     segments, snps = draw(0.4, [(1, 1), (1, 0), (2, 1), (1, 1)], seed=4, n_snps=30)
     fit = fit_purity(segments, snps)

@@ -13,9 +13,9 @@ normals' left-out scatter); each SNP's likelihood mixes its genotypes by the pop
 allele frequency (hom-ref, hom-alt with sequencing error, or het, whose alt fraction is
 beta-binomial around the BAF or 1 - BAF, shifted by the site's reference bias in the
 normals). Any segment may instead be "unexplained" (subclonal: any copy number some tumor
-at that purity could produce) at a fixed cost, an amplicon beyond MAX_COPIES at the cost of
-any event, and any state but (1, 1) costs a small prior penalty, so noise is not fitted
-with ever finer states at low tumor fractions.
+at that purity could produce) at a fixed cost, an amplicon (at most AMPLICON_MAX_SIZE long)
+beyond MAX_COPIES at the cost of any event, and any state but (1, 1) costs a small prior
+penalty, so noise is not fitted with ever finer states at low tumor fractions.
 
 The profile likelihood over p (maximised over P) gives the estimate and a 95% interval
 (likelihood ratio 3.84). Purity is *identifiable* only when the interval excludes the
@@ -43,6 +43,9 @@ PURITY_GRID = np.round(  # finer where cfDNA tumor fractions lie
 )
 PLOIDY_GRID = np.round(np.arange(1.5, 5.0001, 0.02), 2)
 MAX_COPIES = 8  # integer states up to this; higher (amplicons) fit as continuous copies
+AMPLICON_MAX_SIZE = 10_000_000  # a segment longer than this above MAX_COPIES is no amplicon:
+# an arm at 20 copies is a misfit, and letting it pass as an amplicon lets one-allele arm
+# gains fit any low tumor fraction (as (k+1, 1) copies at p/k) at the cost of one state
 UNEXPLAINED_COST = 6.0  # log-likelihood a segment pays to be left unexplained
 ABERRANT_COST = 2.0  # log prior cost of any state but (1, 1): noise is not an event
 BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction
@@ -172,6 +175,7 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     snps = snps[np.isin(snps["segment"].to_numpy(int), broad)]
     snps = snps.assign(segment=renumber[snps["segment"].to_numpy(int)])
     log2 = segments["log2"].to_numpy(float)
+    sizes = (segments["end"] - segments["start"]).to_numpy(float)
     sd = np.hypot(segments["se"].to_numpy(float), SEGMENT_SD_FLOOR)
     k = len(segments)
     which = snps["segment"].to_numpy(int)
@@ -191,7 +195,7 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
         offset = np.log2(p * ploidies + 2 * (1 - p))
         z = (log2[None, :, None] - (level[None, None, :] - offset[:, None, None])) / sd[:, None]
         state_ll = -0.5 * z**2 + baf_ll[None] + prior
-        free = _unexplained(log2, sd, p, offset, free_ll_above)
+        free = _unexplained(log2, sd, sizes, p, offset, free_ll_above)
         surface[i] = np.maximum(state_ll.max(axis=2), free).sum(axis=1)
 
     profile = surface.max(axis=1)
@@ -216,12 +220,18 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
 
 
 def _unexplained(
-    log2: np.ndarray, sd: np.ndarray, p: float, offset: np.ndarray, free_ll_above: np.ndarray
+    log2: np.ndarray,
+    sd: np.ndarray,
+    sizes: np.ndarray,
+    p: float,
+    offset: np.ndarray,
+    free_ll_above: np.ndarray,
 ) -> np.ndarray:
     """Log-likelihood (ploidies x segments) of each segment at a non-integer (subclonal)
     tumor copy number c >= 0 and any BAF this purity allows, minus UNEXPLAINED_COST; above
-    MAX_COPIES (an amplicon, which integer states do not reach) minus ABERRANT_COST only,
-    so that an amplicon never says which purities are possible.
+    MAX_COPIES in a segment at most AMPLICON_MAX_SIZE long (an amplicon, which integer
+    states do not reach) minus ABERRANT_COST only, so that an amplicon never says which
+    purities are possible.
 
     Depth fits exactly unless it lies below what c = 0 gives; the BAF is free above its
     floor (1-p) / (p*c + 2(1-p)) (no minor copies in the tumor). So a segment no clonal
@@ -234,7 +244,8 @@ def _unexplained(
     copies = np.maximum((2.0 ** log2[None, :] * 2.0 ** offset[:, None] - normal) / p, 0.0)
     lowest_baf = (1 - p) / (p * copies + normal)
     column = np.minimum(np.searchsorted(BAF_GRID, lowest_baf), len(BAF_GRID) - 1)
-    cost = np.where(copies > MAX_COPIES, ABERRANT_COST, UNEXPLAINED_COST)  # amplicons
+    amplicon = (copies > MAX_COPIES) & (sizes <= AMPLICON_MAX_SIZE)[None, :]
+    cost = np.where(amplicon, ABERRANT_COST, UNEXPLAINED_COST)
     return depth + np.take_along_axis(free_ll_above, column.T, axis=1).T - cost
 
 
