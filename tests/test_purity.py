@@ -89,6 +89,35 @@ def test_gains_alone_bound_the_purity_without_fixing_it(gain):
         assert 0.4 <= fit.ci95[1] <= 0.55
 
 
+def test_gains_alone_are_never_fixed_by_how_their_noise_fits():
+    """(3,1), (2,2) and (2,1) at 0.8 are ties with (7,1), (4,4), (4,1) at 0.27, where
+    finer copy states also fit a wave (a shifted neutral arm) better: the likelihood then
+    prefers the lower purity, but with no loss of heterozygosity nothing fixes it, and the
+    upper bound must still hold the truth."""
+    states = [(1, 1), (3, 1), (2, 2), (2, 1), (1, 1), (1, 1)]
+    for seed in range(4):
+        segments, snps = draw(0.8, states, seed=seed, se=0.01, sizes=[50_000_000] * 6)
+        segments.loc[5, "log2"] += 0.1
+        fit = fit_purity(segments, snps)
+        assert not fit.identifiable
+        assert fit.ci95[1] >= 0.8
+        assert fit.plausible()[:, 0].max() == fit.ci95[1]
+
+
+def test_a_dip_of_depth_with_balanced_alleles_is_no_loss_of_heterozygosity():
+    """A short noisy segment (a centromere's edge) 0.2 below a flat genome fits a loss
+    at about 0.25 as well as a real one would, but its SNPs show no imbalance: p is not
+    fixed by it."""
+    sizes = [60_000_000, 5_000_000, 60_000_000, 60_000_000]
+    for seed in range(3):
+        segments, snps = draw(0.5, [(1, 1)] * 4, seed=seed, se=0.01, sizes=sizes)
+        segments.loc[1, ["log2", "se"]] = [-0.2, 0.05]
+        snps = snps[(snps["segment"] != 1) | (snps.index % 30 < 2)]  # two sites in it
+        fit = fit_purity(segments, snps)
+        assert not fit.identifiable
+        assert fit.ci95[1] == 1.0
+
+
 def test_an_arm_is_no_amplicon():
     """A one-allele gain of two 50 Mb arms at 0.8 is (k+1, 1) at 0.8/k up to MAX_COPIES
     (k = 6, 0.13); below that it would need more copies than an arm carries, so the

@@ -19,12 +19,17 @@ penalty, so noise is not fitted with ever finer states at low tumor fractions.
 
 The profile likelihood over p (maximised over P) gives the estimate and a 95% interval
 (likelihood ratio 3.84). Purity is *identifiable* only when the interval excludes the
-smallest tumor fractions, is one narrow range, and the purities within one standard error
-of the best do not hold both some p and p/2. In effect only a clonal loss of
-heterozygosity fixes p: a gain keeps both alleles, and one more copy trades exactly for a
-lower tumor fraction ((2,1) at p has the depth and BAF of (3,1) at p/2; (2,2) of (3,3));
-one allele amplified over a flat genome has BAF 1 / (2r) whatever p is. Such data still
-bound p from above, which the caller uses (call.py: tumor_copy_number_min).
+smallest tumor fractions, is one narrow range, the purities within one standard error
+of the best do not hold both some p and p/2, and the best fit holds a clonal loss of
+heterozygosity that the segment's allele counts show (not depth alone, unless no SNP
+reports or the lost allele's sites look homozygous). Only an LOH fixes p: a gain keeps
+both alleles, and one more copy trades exactly for a lower tumor fraction ((2,1) at p has
+the depth and BAF of (3,1) at p/2; (2,2) of (3,3)), so among such ties the likelihood
+picks whichever finer states fit the other segments' noise best; one allele amplified
+over a flat genome has BAF 1 / (2r) whatever p is. Gains still bound p from above (each
+gained allele keeps one copy more at least), which the caller uses (call.py:
+tumor_copy_number_min); that bound is taken along the ties from the best fit's states,
+not from the likelihood, which the noise tilts.
 """
 
 from __future__ import annotations
@@ -92,8 +97,14 @@ class Surface:
 
     def plausible(self) -> np.ndarray:
         """The (purity, ploidy) pairs inside the 95% region (likelihood ratio 3.84, the same
-        cut as the purity interval, which is this region's shadow on the purity axis)."""
+        cut as the purity interval, which is this region's shadow on the purity axis), and
+        above it up to the interval's end when that was widened along the gains' ridge
+        (each purity at its best ploidy)."""
         i, j = np.nonzero(2 * (self.surface.max() - self.surface) <= LR_95)
+        region_top = PURITY_GRID[i].max()
+        above = np.flatnonzero((region_top < PURITY_GRID) & (self.ci95[1] >= PURITY_GRID))
+        i = np.concatenate([i, above])
+        j = np.concatenate([j, self.surface[above].argmax(axis=1)])
         return np.column_stack([PURITY_GRID[i], self.ploidies[j]])
 
     def summary(self) -> PurityFit:
@@ -187,15 +198,21 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     # best BAF log-likelihood at or above each grid point (the lowest BAF a purity allows)
     free_ll_above = np.maximum.accumulate(free_ll[:, ::-1], axis=1)[:, ::-1]
 
-    surface = np.empty((len(PURITY_GRID), len(ploidies)))
-    for i, p in enumerate(PURITY_GRID):
+    def fits(p: float) -> tuple[np.ndarray, np.ndarray]:
+        """Log-likelihood at purity p of every (ploidy, segment, state), and of every
+        (ploidy, segment) left unexplained."""
         baf_ll = _per_segment(snp_log_likelihood(expected_baf(p, STATES), *snp_args), which, k)
         with np.errstate(divide="ignore"):  # (0, 0) at p = 1: log2(0) = -inf, no fit
             level = np.log2(p * total + 2 * (1 - p))  # numerator of each state's ratio
         offset = np.log2(p * ploidies + 2 * (1 - p))
         z = (log2[None, :, None] - (level[None, None, :] - offset[:, None, None])) / sd[:, None]
-        state_ll = -0.5 * z**2 + baf_ll[None] + prior
-        free = _unexplained(log2, sd, sizes, p, offset, free_ll_above)
+        return -0.5 * z**2 + baf_ll[None] + prior, _unexplained(
+            log2, sd, sizes, p, offset, free_ll_above
+        )
+
+    surface = np.empty((len(PURITY_GRID), len(ploidies)))
+    for i, p in enumerate(PURITY_GRID):
+        state_ll, free = fits(p)
         surface[i] = np.maximum(state_ll.max(axis=2), free).sum(axis=1)
 
     profile = surface.max(axis=1)
@@ -203,8 +220,15 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     p_best, ploidy_best = float(PURITY_GRID[i_best]), float(ploidies[j_best])
     ratio = 2 * (profile.max() - profile)  # likelihood ratio against the best purity
     inside = ratio <= LR_95
-    identifiable, reason = _identifiable(inside, ratio <= LR_68)
     ci = (float(PURITY_GRID[inside].min()), float(PURITY_GRID[inside].max()))
+    state_ll, free = (a[j_best] for a in fits(p_best))
+    # an LOH is seen in the allele counts: its SNPs reject balanced alleles (with no SNP
+    # in the sample at all, depth alone has to do)
+    seen = 2 * (free_ll.max(axis=1) - free_ll[:, -1]) >= LR_95 if len(snps) else np.ones(k, bool)
+    top = _gains_only_top(state_ll, free, p_best, seen)
+    if top is not None:
+        ci = (ci[0], max(ci[1], top))
+    identifiable, reason = _identifiable(inside, ratio <= LR_68, ci, gains_only=top is not None)
     return Surface(
         purity=p_best,
         ploidy=ploidy_best,
@@ -256,16 +280,49 @@ def _per_segment(snp_ll: np.ndarray, which: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _identifiable(inside: np.ndarray, top: np.ndarray) -> tuple[bool, str]:
+def _gains_only_top(
+    state_ll: np.ndarray, free: np.ndarray, purity: float, seen: np.ndarray
+) -> float | None:
+    """The highest tumor fraction the best fit's gains allow when it has no clonal loss of
+    heterozygosity in a segment whose SNPs show an allelic imbalance (`seen`), else None: a
+    dip of depth in a short noisy segment (a centromere's edge) is fitted as a loss at some
+    p as readily as a real one, and would pin p alone.
+
+    Each segment's state (log-likelihood `state_ll`, segments x states, unless `free`, left
+    unexplained, is better) keeps each allele's excess copies (a - 1, b - 1) at p only as
+    (a - 1) p / p' at p'; a gained allele needs one copy more at least, so a segment allows
+    p' up to p times its smaller nonzero excess, and the gains together up to the largest
+    of those (the one most surely clonal). The likelihood does not bound it: along the ridge
+    of ties, finer copy states at lower p fit the noise of other segments better. No gain
+    at all (a flat fit): 1."""
+    explained = state_ll.max(axis=1) >= free
+    chosen = STATES[state_ll.argmax(axis=1)]
+    # near purity 1 a lost allele leaves its sites homozygous in the sample, which the fit
+    # does not use (fit_sites), so depth alone shows the loss there
+    unseeable = expected_baf(purity, chosen) < 2 * HOMOZYGOUS_FRACTION
+    if ((chosen[:, 1] == 0) & explained & (seen | unseeable)).any():
+        return None
+    chosen = chosen[explained & (chosen[:, 1] > 0)]
+    excess = np.where(chosen > 1, chosen - 1, np.inf).min(axis=1)
+    gained = np.isfinite(excess)
+    return float(min(1.0, purity * excess[gained].max())) if gained.any() else 1.0
+
+
+def _identifiable(
+    inside: np.ndarray, top: np.ndarray, ci: tuple[float, float], gains_only: bool
+) -> tuple[bool, str]:
     """Whether the purity grid points inside the 95% profile interval (`inside`) and within
-    one standard error of the best (`top`) fix p, and why (not). The interval must exclude
-    the smallest tumor fractions (else nothing tells the tumor from a vanishing one) and be
-    one range at most MAX_IDENTIFIABLE_WIDTH wide, and the top must not hold both some p
-    and p/2: a gain keeps both alleles, so one more copy trades exactly for a lower tumor
-    fraction ((2,1) at p fits like (3,1) at p/2, (4,1) at p/3 ...; (2,2) like (3,3)), and
-    a point estimate would pick among ties."""
-    fractions, best = PURITY_GRID[inside], PURITY_GRID[top]
-    low, high = float(fractions.min()), float(fractions.max())
+    one standard error of the best (`top`) fix p, and why (not); `ci` is the interval
+    reported (widened along the gains' ridge when the best fit has `gains_only`). The
+    interval must exclude the smallest tumor fractions (else nothing tells the tumor from a
+    vanishing one) and be one range at most MAX_IDENTIFIABLE_WIDTH wide, the top must not
+    hold both some p and p/2, and the best fit must hold a clonal loss of heterozygosity:
+    a gain keeps both alleles, so one more copy trades exactly for a lower tumor fraction
+    ((a, b) at p fits like (1 + k(a-1), 1 + k(b-1)) at p/k: (2,1) like (3,1) at p/2,
+    (2,2) like (3,3)), and among such ties the likelihood only picks whichever finer copy
+    states fit the noise best."""
+    best = PURITY_GRID[top]
+    low, high = ci
     if inside[0]:
         return False, (
             f"tumor fractions from {low:.0%} up to {high:.0%} fit the data equally well (no "
@@ -289,6 +346,11 @@ def _identifiable(inside: np.ndarray, top: np.ndarray) -> tuple[bool, str]:
         return False, (
             f"the data fit tumor fractions from {low:.0%} to {high:.0%} equally well (no "
             "clonal loss of heterozygosity or set of copy levels fixes it)"
+        )
+    if gains_only:
+        return False, (
+            f"the best fit has gains only, no clonal loss of heterozygosity, and one more copy "
+            f"of each gain trades for a lower tumor fraction: from {low:.0%} up to {high:.0%}"
         )
     return True, f"fitted from depth and allele frequencies (95% interval {low:.0%}-{high:.0%})"
 
