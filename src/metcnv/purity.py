@@ -222,8 +222,8 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     inside = ratio <= LR_95
     ci = (float(PURITY_GRID[inside].min()), float(PURITY_GRID[inside].max()))
     state_ll, free = (a[j_best] for a in fits(p_best))
-    # an LOH is seen in the allele counts: its SNPs reject balanced alleles (with no SNP
-    # in the sample at all, depth alone has to do)
+    # an LOH is seen in the allele counts: its SNPs reject balanced alleles (BAF_GRID's
+    # last column, 0.5); with no SNP in the sample at all, depth alone has to do
     seen = 2 * (free_ll.max(axis=1) - free_ll[:, -1]) >= LR_95 if len(snps) else np.ones(k, bool)
     top = _gains_only_top(state_ll, free, p_best, seen)
     if top is not None:
