@@ -1,9 +1,11 @@
 """Depth segments split where the SNPs' allelic state changes (simulated counts, no BAMs)."""
 
+import numpy as np
+import pandas as pd
 import pytest
 from synthetic import GC, sample, with_alleles
 
-from metcnv.allelic_segments import split_by_alleles
+from metcnv.allelic_segments import _splits, split_by_alleles
 from metcnv.call import call_sample, normalized_bins
 from metcnv.model import CallSettings, Sample
 from metcnv.pon import build_pon
@@ -64,3 +66,35 @@ def test_pieces_stay_long_enough_to_be_fitted(pon):
     coverage = with_alleles(coverage, 901, 0.6, [("chr12", 0, 2_000_000, 2, 0)])
     depth, joint = depth_and_allelic_segments(pon, coverage)
     assert len(joint) == len(depth)
+
+
+def _weak_loss(depth_step: float, seed: int) -> list[int]:
+    """Splits of a 60 Mb segment (600 bins, log2 SD 0.3) whose second half has a minor-allele
+    fraction of 0.44 at 30 SNPs 200 reads deep, and log2 moved by `depth_step`."""
+    rng = np.random.default_rng(seed)
+    starts = np.arange(600) * 100_000
+    rows = pd.DataFrame(
+        {
+            "start": starts,
+            "end": starts + 100_000,
+            "log2": rng.normal(0, 0.3, 600) + np.where(starts >= 30_000_000, depth_step, 0),
+            "weight": 1 / 0.3**2,
+        }
+    )
+    pos = np.sort(rng.choice(60_000_000, 30, replace=False))
+    imbalance = np.where(rng.random(30) < 0.5, 0.44, 0.56)
+    alt = rng.binomial(200, np.where(pos >= 30_000_000, imbalance, 0.5))
+    sites = pd.DataFrame(
+        {"pos": pos + 1, "ref_count": 200 - alt, "alt_count": alt, "pop_af": 0.5}
+    ).assign(het_alt_fraction=0.5, concentration=100_000.0)
+    return _splits(rows, sites, 0.01, np.random.default_rng(0))
+
+
+def test_depth_helps_place_and_find_an_allelic_change():
+    """A loss shows in depth and alleles at once: tested together, a change too weak in
+    either alone is found, near where it is; the alleles alone rarely find it."""
+    with_depth = [_weak_loss(-0.08, seed) for seed in range(10)]
+    alleles_alone = [_weak_loss(0.0, seed) for seed in range(10)]
+    assert sum(map(bool, with_depth)) >= 5
+    assert sum(map(bool, alleles_alone)) <= 2
+    assert all(abs(cut - 300) <= 60 for cuts in with_depth for cut in cuts)

@@ -11,15 +11,24 @@ from metcnv.copynumber import copy_ratio
 from metcnv.model import Ploidy, Purity, Result, Sample, Status
 from metcnv.purity import (
     BAF_CONCENTRATION,
+    LR_95,
+    PURITY_GRID,
+    SNP_LIKELIHOOD_COLUMNS,
     STATES,
+    STRAY_SITE,
+    _identifiable,
+    _interval,
     allele_copies,
     allelic_contrast,
     assign_segments,
+    beside_focal_segments,
     chosen_purity,
     expected_baf,
     fit_purity,
     fit_sites,
+    het_concentration,
     minor_allele_fraction,
+    snp_log_likelihood,
 )
 
 EVENTS = [(1, 1), (1, 0), (2, 1), (1, 1), (1, 1)]  # a loss (LOH) and a gain of one allele
@@ -44,8 +53,8 @@ def draw(purity, states, seed, n_snps=30, depth=150, se=0.02, sizes=None):
             n = rng.poisson(depth * copy_ratio(major + minor, purity, 2.0))
             f = [0.005, baf if rng.random() < 0.5 else 1 - baf, 0.995][genotype]
             alt = rng.binomial(n, rng.beta(BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)))
-            rows.append((k, n - alt, alt, q, 0.5))
-    columns = ["segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
+            rows.append((k, n - alt, alt, q, 0.5, BAF_CONCENTRATION))
+    columns = ["segment", *SNP_LIKELIHOOD_COLUMNS]
     return segments, pd.DataFrame(rows, columns=columns)
 
 
@@ -86,7 +95,7 @@ def test_gains_alone_bound_the_purity_without_fixing_it(gain):
         fit = fit_purity(segments, snps)
         assert not fit.identifiable
         assert "fit the data equally well" in fit.reason
-        assert 0.4 <= fit.ci95[1] <= 0.55
+        assert 0.4 <= fit.ci95[1] <= 0.56  # 0.55 on the grid, its end interpolated
 
 
 def test_gains_alone_are_never_fixed_by_how_their_noise_fits():
@@ -152,9 +161,7 @@ def test_one_amplified_allele_over_a_flat_genome_does_not_fix_the_purity():
 
 def test_depth_alone_can_be_fitted():
     segments, _ = draw(0.6, EVENTS, seed=4)
-    empty = pd.DataFrame(
-        columns=["segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
-    )
+    empty = pd.DataFrame(columns=["segment", *SNP_LIKELIHOOD_COLUMNS])
     fit = fit_purity(segments, empty)
     assert fit.ci95[0] <= 0.6 <= fit.ci95[1]
 
@@ -252,6 +259,68 @@ def test_allelic_contrast_sees_one_amplified_allele_and_is_calibrated_without():
 def alleles(rows):
     columns = ["chrom", "pos", "ref", "alt", "pop_af", "ref_count", "alt_count", "other_count"]
     return pd.DataFrame(rows, columns=columns)
+
+
+@pytest.mark.parametrize("concentration", [100.0, None])
+def test_the_normals_measure_how_overdispersed_het_sites_are(concentration):
+    """Beta-binomial het sites (alpha + beta = 100) give about 100; binomial ones (None) far
+    more, less the noise of each site's bias known from the other normals only."""
+    rng = np.random.default_rng(3)
+    sites, normals, depth = 400, 8, 300
+    het = rng.random((normals, sites)) < 0.5
+    f = np.full((normals, sites), 0.5)
+    if concentration is not None:
+        f = rng.beta(concentration / 2, concentration / 2, (normals, sites))
+    alt = np.where(het, rng.binomial(depth, f), rng.binomial(depth, 0.002, (normals, sites)))
+    tables = [pd.DataFrame({"ref_count": depth - a, "alt_count": a}) for a in alt]
+    measured = het_concentration(tables, np.ones(sites, bool))
+    if concentration is not None:
+        assert 0.6 * concentration <= measured <= 1.5 * concentration
+    else:
+        assert measured >= 1000
+    assert het_concentration(tables[:1], np.arange(sites) < 150) is None  # < 100 het pairs
+
+
+def test_one_balanced_site_says_little_against_a_loss_of_heterozygosity():
+    """A balanced site inside an LOH piece (taken from across a breakpoint the SNPs could not
+    place) costs at most log(1/STRAY_SITE) against the piece's minor-allele fraction of 0.1,
+    not the hundreds its counts alone would; an imbalanced site still says much."""
+    grid = np.array([0.1, 0.5])
+    ll = snp_log_likelihood(grid, [500, 900], [500, 100], [0.4, 0.4], [0.5, 0.5], [2000, 2000])
+    balanced, imbalanced = ll
+    assert balanced[1] - balanced[0] <= np.log(1 / STRAY_SITE) + 0.1
+    assert imbalanced[0] - imbalanced[1] > 50
+
+
+def test_sites_beside_a_focal_segment_are_marked():
+    segments = pd.DataFrame(
+        {
+            "chrom": ["chr7"] * 3,
+            "start": [0, 116_000_000, 117_000_000],
+            "end": [116_000_000, 117_000_000, 159_000_000],
+        }
+    )
+    pos = [114_000_000, 115_500_000, 116_500_000, 117_900_000, 118_100_000]
+    sites = pd.DataFrame({"chrom": ["chr7"] * 4 + ["chr8"], "pos": pos})
+    assert beside_focal_segments(sites, segments).tolist() == [False, True, False, True, False]
+
+
+def test_the_interval_ends_are_interpolated_between_grid_points():
+    grid = PURITY_GRID
+    ratio = 20 * (grid - 0.45) ** 2 / 0.01
+    low, high = _interval(ratio, ratio <= LR_95)
+    exact = 0.45 + np.sqrt(LR_95 * 0.01 / 20) * np.array([-1, 1])
+    assert low == pytest.approx(exact[0], abs=0.002) and high == pytest.approx(exact[1], abs=0.002)
+    assert grid[ratio <= LR_95].min() > low and grid[ratio <= LR_95].max() < high
+
+
+@pytest.mark.parametrize(("second", "identifiable"), [(0.47, True), (0.9, False)])
+def test_separate_ranges_are_one_interval_unless_a_factor_of_2_apart(second, identifiable):
+    """The profile kinks where a segment's best state changes: two close optima are one
+    interval spanning both; p and 2p are the gains' trade of copies for tumor fraction."""
+    inside = np.isclose(PURITY_GRID, 0.4) | np.isclose(PURITY_GRID, second)
+    top = np.isclose(PURITY_GRID, 0.4)
+    assert _identifiable(inside, top, (0.4, second), gains_only=False)[0] is identifiable
 
 
 def test_sites_carry_the_normals_bias_and_why_they_are_not_used():

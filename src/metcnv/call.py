@@ -41,10 +41,12 @@ from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
 from metcnv.purity import (
+    SNP_LIKELIHOOD_COLUMNS,
     Surface,
     allele_copies,
     allelic_contrast,
     assign_segments,
+    beside_focal_segments,
     chosen_purity,
     fit_purity,
     fit_sites,
@@ -229,13 +231,19 @@ def call_bins(
         segments = segment_bins(bins[used], settings.segment_alpha)
     else:
         segments = segments_at(bins[used], boundaries)
-    sites = None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps)
+    sites = (
+        None
+        if coverage.alleles is None
+        else fit_sites(coverage.alleles, pon.snps, pon.settings.get("het_concentration"))
+    )
     if sites is not None:
         segments = split_by_alleles(
             segments, bins[used], sites[sites["used"]], settings.segment_alpha
         )
         sites["segment"] = assign_segments(sites, segments)
         sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
+        beside = beside_focal_segments(sites, segments) & sites["used"]
+        sites.loc[beside, ["used", "reason"]] = [False, "beside a focal segment (edge unsure)"]
         pon_snps = pon.settings.get("snps_md5")
         if pon_snps is not None and pon_snps != coverage.meta.get("snps_md5"):
             warnings.append(
@@ -325,7 +333,7 @@ def _plausible(purity: Purity, ploidy: Ploidy, surface: Surface | None) -> np.nd
 
 def _empty_sites() -> pd.DataFrame:
     """No SNP sites (a coverage counted without --snps): the fit uses depth alone."""
-    columns = ["pos", "segment", "ref_count", "alt_count", "pop_af", "het_alt_fraction"]
+    columns = ["pos", "segment", *SNP_LIKELIHOOD_COLUMNS]
     return pd.DataFrame(
         {"chrom": pd.Series(dtype=str)} | {c: pd.Series(dtype=float) for c in columns}
     )

@@ -41,6 +41,7 @@ from metcnv.normalize import (
     reference_bins,
 )
 from metcnv.outliers import worst_normal
+from metcnv.purity import het_concentration
 
 FORMAT = "metcnv-pon"
 FORMAT_VERSION = 1
@@ -425,10 +426,12 @@ def _normal_snps(normals: list[SampleCoverage], settings: dict) -> tuple[pd.Data
         else:
             continue
         raise MetcnvError(f"{source}: {problem}; count all normals with the same --snps")
-    snps = snp_statistics([n.alleles for n in normals])
+    tables = [n.alleles for n in normals]
+    snps = snp_statistics(tables)
     return snps, settings | {
         "snps": Path(first.meta["snps_source"]).name,
         "snps_md5": first.meta["snps_md5"],
+        "het_concentration": het_concentration(tables, snps["usable"].to_numpy(bool)),
     }
 
 

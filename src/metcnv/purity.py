@@ -18,8 +18,10 @@ beyond MAX_COPIES at the cost of any event, and any state but (1, 1) costs a sma
 penalty, so noise is not fitted with ever finer states at low tumor fractions.
 
 The profile likelihood over p (maximised over P) gives the estimate and a 95% interval
-(likelihood ratio 3.84). Purity is *identifiable* only when the interval excludes the
-smallest tumor fractions, is one narrow range, the purities within one standard error
+(likelihood ratio 3.84, its ends interpolated between grid points). Purity is
+*identifiable* only when the interval excludes the smallest tumor fractions, is narrow
+(its ranges, if several, within a factor of 2: the profile kinks where a segment's best
+state changes; the interval then spans them), the purities within one standard error
 of the best do not hold both some p and p/2, and the best fit holds a clonal loss of
 heterozygosity that the segment's allele counts show (not depth alone, unless no SNP
 reports or the lost allele's sites look homozygous). Only an LOH fixes p: a gain keeps
@@ -39,8 +41,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import betaln, gammaln
+from scipy.stats import chi2
 
 from metcnv import params
+from metcnv.alleles import genotype_calls
 from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
 
 PURITY_GRID = np.round(  # finer where cfDNA tumor fractions lie
@@ -53,7 +57,13 @@ AMPLICON_MAX_SIZE = 10_000_000  # a segment longer than this above MAX_COPIES is
 # gains fit any low tumor fraction (as (k+1, 1) copies at p/k) at the cost of one state
 UNEXPLAINED_COST = 6.0  # log-likelihood a segment pays to be left unexplained
 ABERRANT_COST = 2.0  # log prior cost of any state but (1, 1): noise is not an event
-BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction
+BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction when the
+# panel of normals has not measured it (alleles.het_concentration): PureCN-like overdispersion
+STRAY_SITE = 0.0003  # chance that a het site shows balanced alleles whatever its segment's
+# state: a site across a breakpoint the sparse SNPs could not place exactly (a 35 Mb LOH
+# whose piece had to take 2 balanced sites pinned a tumor at 0.67 for 0.8). One site then
+# says at most log(1/0.0003) = 8 (about 4 SD) against balance; at 0.05 (3) the fit also
+# dropped a true state's own near-balanced tail and moved estimates up
 SEQUENCING_ERROR = 0.005  # alt fraction of a homozygous site, and the floor of any
 # allele's: homozygous and fully lost alleles share one overdispersed (beta-binomial) error
 # model, so a clean homozygous site at high depth is not taken for a loss at purity 1
@@ -62,6 +72,7 @@ LR_95 = 3.841  # chi-square(1) 95% quantile: the profile likelihood interval
 LR_68 = 1.0  # chi-square(1) 68% quantile: one standard error of the purity
 MAX_IDENTIFIABLE_WIDTH = 0.5  # a purity interval wider than this says nothing
 FIT_MIN_SEGMENT = params.FOCAL_MAX_SIZE  # shorter segments (amplicons) are not fitted
+FOCAL_EDGE_MARGIN = 1_000_000  # sites this close to a focal segment do not enter the fit
 FIT_MIN_DEPTH = 10  # reads over a SNP site for its allele counts to enter the fit
 HOMOZYGOUS_FRACTION = 0.02  # fewer alt (or ref) reads than this: homozygous in the sample.
 # Such a site says nothing of the allelic state below purity ~0.97 (a lost allele still shows
@@ -70,6 +81,8 @@ HOMOZYGOUS_FRACTION = 0.02  # fewer alt (or ref) reads than this: homozygous in 
 # only sites heterozygous in the sample or its normal)
 DEFAULT_POP_AF = 0.3  # population allele frequency of a site whose VCF gives none
 BIAS_MIN_HET_NORMALS = 2  # het normals needed to trust a site's own reference bias
+HET_CONCENTRATION_GRID = np.geomspace(10, 100_000, 81)  # 100,000: binomial at any depth here
+HET_MIN_PAIRS = 100  # het (normal, site) pairs to measure the overdispersion on
 BAF_GRID = np.linspace(0.0, 0.5, 51)  # minor-allele fractions a segment's BAF is scanned on
 # (major, minor) states of a fitted segment; no (0, 0): a homozygous deletion of 3 Mb or more
 # is not seen in tumors that live (PureCN caps them too), and a noisy low segment fitted as
@@ -140,18 +153,29 @@ def _bias_shift(fraction: np.ndarray, het_alt_fraction: np.ndarray) -> np.ndarra
     return fraction * odds / (fraction * odds + 1 - fraction)
 
 
+SNP_LIKELIHOOD_COLUMNS = ["ref_count", "alt_count", "pop_af", "het_alt_fraction", "concentration"]
+
+
 def snp_log_likelihood(
-    baf: np.ndarray, ref: np.ndarray, alt: np.ndarray, pop_af: np.ndarray, bias: np.ndarray
+    baf: np.ndarray,
+    ref: np.ndarray,
+    alt: np.ndarray,
+    pop_af: np.ndarray,
+    bias: np.ndarray,
+    concentration: np.ndarray,
 ) -> np.ndarray:
-    """Log-likelihood of each SNP's counts (rows) for each minor-allele BAF (last axis)."""
-    ref, alt, q, h = (np.asarray(v, float)[:, None] for v in (ref, alt, pop_af, bias))
+    """Log-likelihood of each SNP's counts (rows) for each minor-allele BAF (last axis); a
+    het site's alt fraction is beta-binomial with alpha + beta = its `concentration`."""
+    ref, alt, q, h, c = (
+        np.asarray(v, float)[:, None] for v in (ref, alt, pop_af, bias, concentration)
+    )
     n = ref + alt
     baf = np.asarray(baf, float)[None, :]
     choose = _log_binom(alt, n)
 
     def fraction(f: np.ndarray) -> np.ndarray:  # beta-binomial at alt fraction f
         f = np.clip(f, SEQUENCING_ERROR, 1 - SEQUENCING_ERROR)
-        alpha, beta = BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)
+        alpha, beta = c * f, c * (1 - f)
         return betaln(alt + alpha, ref + beta) - betaln(alpha, beta)
 
     hom = np.logaddexp(
@@ -159,7 +183,8 @@ def snp_log_likelihood(
         np.log(q**2) + fraction(np.array([[1 - SEQUENCING_ERROR]])),
     )
     het = np.logaddexp(fraction(_bias_shift(baf, h)), fraction(_bias_shift(1 - baf, h)))
-    het = het + np.log(0.5) + np.log(2 * q * (1 - q))
+    het = np.logaddexp(np.log(1 - STRAY_SITE) + np.log(0.5) + het, np.log(STRAY_SITE) + fraction(h))
+    het = het + np.log(2 * q * (1 - q))
     return choose + np.logaddexp(hom, het)
 
 
@@ -192,8 +217,7 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     which = snps["segment"].to_numpy(int)
     total = STATES.sum(axis=1)
     prior = np.where((STATES[:, 0] == 1) & (STATES[:, 1] == 1), 0.0, -ABERRANT_COST)
-    snp_args = [snps[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
-    snp_args.append(snps["het_alt_fraction"].to_numpy(float))
+    snp_args = [snps[c].to_numpy(float) for c in SNP_LIKELIHOOD_COLUMNS]
     free_ll = _per_segment(snp_log_likelihood(BAF_GRID, *snp_args), which, k)
     # best BAF log-likelihood at or above each grid point (the lowest BAF a purity allows)
     free_ll_above = np.maximum.accumulate(free_ll[:, ::-1], axis=1)[:, ::-1]
@@ -220,11 +244,14 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     p_best, ploidy_best = float(PURITY_GRID[i_best]), float(ploidies[j_best])
     ratio = 2 * (profile.max() - profile)  # likelihood ratio against the best purity
     inside = ratio <= LR_95
-    ci = (float(PURITY_GRID[inside].min()), float(PURITY_GRID[inside].max()))
+    ci = _interval(ratio, inside)
     state_ll, free = (a[j_best] for a in fits(p_best))
     # an LOH is seen in the allele counts: its SNPs reject balanced alleles (BAF_GRID's
-    # last column, 0.5); with no SNP in the sample at all, depth alone has to do
-    seen = 2 * (free_ll.max(axis=1) - free_ll[:, -1]) >= LR_95 if len(snps) else np.ones(k, bool)
+    # last column, 0.5) at 5% over every segment with SNPs (Bonferroni: one of ten balanced
+    # segments would pass 5% by chance); with no SNP in the sample at all, depth alone
+    tested = max(int((np.bincount(which, minlength=k) > 0).sum()), 1)
+    imbalance = 2 * (free_ll.max(axis=1) - free_ll[:, -1])
+    seen = imbalance >= chi2.isf(0.05 / tested, 1) if len(snps) else np.ones(k, bool)
     top = _gains_only_top(state_ll, free, p_best, seen)
     if top is not None:
         ci = (ci[0], max(ci[1], top))
@@ -315,7 +342,8 @@ def _identifiable(
     one standard error of the best (`top`) fix p, and why (not); `ci` is the interval
     reported (widened along the gains' ridge when the best fit has `gains_only`). The
     interval must exclude the smallest tumor fractions (else nothing tells the tumor from a
-    vanishing one) and be one range at most MAX_IDENTIFIABLE_WIDTH wide, the top must not
+    vanishing one) and be at most MAX_IDENTIFIABLE_WIDTH wide, its ranges (if several)
+    within a factor of 2 of each other, the top must not
     hold both some p and p/2, and the best fit must hold a clonal loss of heterozygosity:
     a gain keeps both alleles, so one more copy trades exactly for a lower tumor fraction
     ((a, b) at p fits like (1 + k(a-1), 1 + k(b-1)) at p/k: (2,1) like (3,1) at p/2,
@@ -330,7 +358,10 @@ def _identifiable(
             "tumor from a vanishing one)"
         )
     first, last = np.flatnonzero(inside)[[0, -1]]
-    if not inside[first : last + 1].all():
+    # separate ranges within a factor of 2 are one interval spanning them (`ci`): the
+    # profile is a maximum over discrete copy states, so it kinks and dips where segments'
+    # best states change; a factor of 2 or more is the gains' trade of copies for p
+    if not inside[first : last + 1].all() and PURITY_GRID[last] >= 2 * PURITY_GRID[first]:
         ranges = ", ".join(f"{a:.0%}-{b:.0%}" for a, b in _ranges(inside))
         return False, (
             f"tumor fractions in separate ranges ({ranges}) fit the data equally well (gains "
@@ -353,6 +384,22 @@ def _identifiable(
             f"of each gain trades for a lower tumor fraction: from {low:.0%} up to {high:.0%}"
         )
     return True, f"fitted from depth and allele frequencies (95% interval {low:.0%}-{high:.0%})"
+
+
+def _interval(ratio: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
+    """The 95% interval's ends: where the likelihood ratio crosses LR_95 between the first
+    (last) grid point inside and its outer neighbour, linearly, so the grid's steps do not
+    narrow it; a grid end when the interval reaches it."""
+    first, last = np.flatnonzero(inside)[[0, -1]]
+
+    def crossing(inner: int, outer: int) -> float:
+        if not 0 <= outer < len(ratio):
+            return float(PURITY_GRID[inner])
+        share = (LR_95 - ratio[inner]) / (ratio[outer] - ratio[inner])
+        step = PURITY_GRID[outer] - PURITY_GRID[inner]
+        return round(float(PURITY_GRID[inner] + share * step), 3)
+
+    return crossing(first, first - 1), crossing(last, last + 1)
 
 
 def _ranges(inside: np.ndarray) -> list[tuple[float, float]]:
@@ -386,10 +433,39 @@ def _local_optima(surface: np.ndarray, ploidies: np.ndarray, keep: int = 5) -> l
     ]
 
 
-def fit_sites(alleles: pd.DataFrame, pon_snps: pd.DataFrame | None) -> pd.DataFrame:
+def het_concentration(tables: list[pd.DataFrame], usable: np.ndarray) -> float | None:
+    """How far a het site's alt fraction strays from what the fit expects of it, measured
+    on the normals (allele tables of the same sites) as the fit will meet it: the
+    beta-binomial concentration (alpha + beta) of maximum likelihood, on
+    HET_CONCENTRATION_GRID, of every (normal, `usable` site) pair called het, around the
+    reference bias fit_sites would give that site from the other normals. None with fewer
+    than HET_MIN_PAIRS pairs.
+
+    Capture and PCR overdisperse allele counts by an amount of their own (PureCN fits it
+    too), and a site's bias known from a few normals is itself noisy; a fixed guess that is
+    too loose shrinks a tumor's allelic imbalance toward 0.5, and its purity with it."""
+    ref, alt, _, het = genotype_calls(tables)
+    het &= usable[None, :]
+    if het.sum() < HET_MIN_PAIRS:
+        return None
+    fraction = alt / np.maximum(ref + alt, 1)
+    others = het.sum(axis=0)[None, :] - 1  # het normals beside this one
+    left_out = (np.where(het, fraction, 0).sum(axis=0)[None, :] - fraction) / np.maximum(others, 1)
+    typical = np.median(fraction[het])
+    bias = np.clip(np.where(others >= BIAS_MIN_HET_NORMALS, left_out, typical), 0.3, 0.7)
+    ref, alt, bias = (v[het][:, None] for v in (ref, alt, bias))
+    a, b = HET_CONCENTRATION_GRID * bias, HET_CONCENTRATION_GRID * (1 - bias)
+    ll = (betaln(alt + a, ref + b) - betaln(a, b)).sum(axis=0)
+    return float(HET_CONCENTRATION_GRID[np.argmax(ll)])
+
+
+def fit_sites(
+    alleles: pd.DataFrame, pon_snps: pd.DataFrame | None, concentration: float | None = None
+) -> pd.DataFrame:
     """The sample's SNP allele counts with what the normals say about each site: the
     reference bias (`het_alt_fraction`, the panel's median where the site has too few het
-    normals) and whether the fit may use it (`used`, else `reason`)."""
+    normals), the het alt fraction's overdispersion (`concentration`: the panel's, else
+    BAF_CONCENTRATION) and whether the fit may use it (`used`, else `reason`)."""
     sites = alleles.copy()
     sites["depth"] = sites["ref_count"] + sites["alt_count"]
     sites["pop_af"] = sites["pop_af"].fillna(DEFAULT_POP_AF).clip(0.01, 0.99)
@@ -412,6 +488,7 @@ def fit_sites(alleles: pd.DataFrame, pon_snps: pd.DataFrame | None) -> pd.DataFr
         typical = np.nanmedian(fraction[measured]) if measured.any() else 0.5
         bias = np.where(measured, fraction, typical)
     sites["het_alt_fraction"] = np.clip(bias, 0.3, 0.7)
+    sites["concentration"] = BAF_CONCENTRATION if concentration is None else concentration
     sites["used"] = reason == ""
     sites["reason"] = reason
     return sites
@@ -427,14 +504,28 @@ def assign_segments(sites: pd.DataFrame, segments: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def beside_focal_segments(sites: pd.DataFrame, segments: pd.DataFrame) -> np.ndarray:
+    """Whether each site lies outside, but within FOCAL_EDGE_MARGIN of, a segment shorter
+    than FIT_MIN_SEGMENT (an amplicon, or a focal loss). Depth places such a segment's edges
+    only roughly at low tumor fractions (a 5% MET amplicon's last 0.35 Mb fell into the
+    next segment), and its sites, one allele gained or lost, then make that segment look
+    like a loss of heterozygosity: one pinned a 5% tumor at 28%."""
+    out = np.zeros(len(sites), bool)
+    pos0 = sites["pos"].to_numpy() - 1
+    chrom = sites["chrom"].to_numpy()
+    for seg in segments[(segments["end"] - segments["start"]) < FIT_MIN_SEGMENT].itertuples():
+        near = (pos0 >= seg.start - FOCAL_EDGE_MARGIN) & (pos0 < seg.end + FOCAL_EDGE_MARGIN)
+        out |= (chrom == seg.chrom) & near & ((pos0 < seg.start) | (pos0 >= seg.end))
+    return out
+
+
 MINOR_ALLELE_GRID = np.linspace(0.0, 0.5, 101)  # minor-allele fractions a region is read on
 
 
 def _minor_allele_profile(sites: pd.DataFrame) -> np.ndarray:
     """Log-likelihood of the sites' counts, all in one state, at each MINOR_ALLELE_GRID value."""
-    args = [sites[c].to_numpy(float) for c in ("ref_count", "alt_count", "pop_af")]
-    bias = sites["het_alt_fraction"].to_numpy(float)
-    return snp_log_likelihood(MINOR_ALLELE_GRID, *args, bias).sum(axis=0)
+    args = [sites[c].to_numpy(float) for c in SNP_LIKELIHOOD_COLUMNS]
+    return snp_log_likelihood(MINOR_ALLELE_GRID, *args).sum(axis=0)
 
 
 def minor_allele_fraction(sites: pd.DataFrame) -> tuple[float, tuple[float, float]] | None:

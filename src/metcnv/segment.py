@@ -88,6 +88,13 @@ def anchored_arc(
     return (i, j) if best > 0 else None
 
 
+def split_t(x: np.ndarray, w: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Weighted T (before the noise scale) of x[:k] against x[k:] for each k in `cuts`."""
+    cw = np.concatenate(([0.0], np.cumsum(w)))
+    cwx = np.concatenate(([0.0], np.cumsum(w * x)))
+    return _arc_t(cw, cwx, np.zeros_like(cuts), cuts, min_bins=1)
+
+
 def noise_scale(x: np.ndarray, w: np.ndarray) -> float:
     """Robust SD of standardised first differences: phi, such that var(x_i) = phi^2 / w_i."""
     if len(x) < 3:
