@@ -181,15 +181,16 @@ SNP_STAT_COLUMNS = list(SNP_STAT_DTYPES)
 
 def genotype_calls(
     tables: list[pd.DataFrame],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Ref and alt counts (normals x sites), and where a normal covers the site and is het."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ref and alt counts and alt fraction (normals x sites; 0 without reads), and where a
+    normal covers the site and where it is het."""
     ref = np.vstack([t["ref_count"].to_numpy(np.int64) for t in tables])
     alt = np.vstack([t["alt_count"].to_numpy(np.int64) for t in tables])
     depth = ref + alt
     covered = depth >= params.SNP_MIN_DEPTH
     fraction = np.divide(alt, depth, out=np.zeros(depth.shape), where=depth > 0)
     het = covered & (fraction >= params.SNP_HET_MIN) & (fraction <= params.SNP_HET_MAX)
-    return ref, alt, covered, het
+    return ref, alt, fraction, covered, het
 
 
 def snp_statistics(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -207,8 +208,7 @@ def snp_statistics(tables: list[pd.DataFrame]) -> pd.DataFrame:
     - at least SNP_MIN_HET_NORMALS_FOR_BIAS normals are het and their mean alt fraction is
       more than SNP_MAX_HET_BIAS from 0.5 ("biased in normals").
     """
-    ref, alt, covered, het = genotype_calls(tables)
-    fraction = alt / np.maximum(ref + alt, 1)
+    ref, _, fraction, covered, het = genotype_calls(tables)
     hom = (fraction <= params.SNP_HOM_MAX_ERROR) | (fraction >= 1 - params.SNP_HOM_MAX_ERROR)
     artefact = covered & ~het & ~hom
     n_covered, n_het, n_artefact = covered.sum(0), het.sum(0), artefact.sum(0)

@@ -7,7 +7,7 @@ every depth segment long enough to hold two fittable pieces, each split between 
 (in genomic order, at the bin of the later one) is tested two ways: the alleles alone, by
 the likelihood ratio of one minor-allele fraction per side against one for the whole
 segment (each the maximum of the SNPs' genotype-mixture beta-binomial likelihood,
-purity.snp_log_likelihood, over the fraction; chi-square, 1 df), and the alleles and depth
+purity.sites_log_likelihood, over the fraction; chi-square, 1 df), and the alleles and depth
 together (that ratio plus the squared weighted T of the bins' log2 on either side, in the
 segment's own noise scale; chi-square, 2 df). The split with the smallest p of either is
 accepted when a Bonferroni bound over both tests of every split and seeded permutations
@@ -26,13 +26,7 @@ import pandas as pd
 from scipy.special import chdtrc
 
 from metcnv import params
-from metcnv.purity import (
-    BAF_GRID,
-    FIT_MIN_SEGMENT,
-    SNP_LIKELIHOOD_COLUMNS,
-    assign_segments,
-    snp_log_likelihood,
-)
+from metcnv.purity import BAF_GRID, FIT_MIN_SEGMENT, assign_segments, sites_log_likelihood
 from metcnv.segment import noise_scale, segment_table, split_t
 
 MIN_SITES_PER_PIECE = 10  # SNP sites each side of a split needs
@@ -87,8 +81,7 @@ def _splits(
     before, cuts = before[valid], bin_of[valid]
     if not len(cuts):
         return []
-    args = [sites[c].to_numpy(float) for c in SNP_LIKELIHOOD_COLUMNS]
-    ll = snp_log_likelihood(BAF_GRID, *args)
+    ll = sites_log_likelihood(BAF_GRID, sites)
     x, w = rows["log2"].to_numpy(float), rows["weight"].to_numpy(float)
     phi = noise_scale(x, w)
 

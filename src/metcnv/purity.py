@@ -58,7 +58,7 @@ AMPLICON_MAX_SIZE = 10_000_000  # a segment longer than this above MAX_COPIES is
 UNEXPLAINED_COST = 6.0  # log-likelihood a segment pays to be left unexplained
 ABERRANT_COST = 2.0  # log prior cost of any state but (1, 1): noise is not an event
 BAF_CONCENTRATION = 250.0  # beta-binomial alpha + beta of a het site's alt fraction when the
-# panel of normals has not measured it (alleles.het_concentration): PureCN-like overdispersion
+# panel of normals has not measured it (het_concentration): PureCN-like overdispersion
 STRAY_SITE = 0.0003  # chance that a het site shows balanced alleles whatever its segment's
 # state: a site across a breakpoint the sparse SNPs could not place exactly (a 35 Mb LOH
 # whose piece had to take 2 balanced sites pinned a tumor at 0.67 for 0.8). One site then
@@ -188,6 +188,11 @@ def snp_log_likelihood(
     return choose + np.logaddexp(hom, het)
 
 
+def sites_log_likelihood(baf: np.ndarray, sites: pd.DataFrame) -> np.ndarray:
+    """snp_log_likelihood of a sites table (SNP_LIKELIHOOD_COLUMNS) at each of `baf`."""
+    return snp_log_likelihood(baf, *(sites[c].to_numpy(float) for c in SNP_LIKELIHOOD_COLUMNS))
+
+
 def expected_baf(purity: float, states: np.ndarray) -> np.ndarray:
     """Minor-allele BAF of each (major, minor) state at `purity`."""
     cells = purity * states.sum(axis=1) + 2 * (1 - purity)  # copies per cell
@@ -217,15 +222,14 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     which = snps["segment"].to_numpy(int)
     total = STATES.sum(axis=1)
     prior = np.where((STATES[:, 0] == 1) & (STATES[:, 1] == 1), 0.0, -ABERRANT_COST)
-    snp_args = [snps[c].to_numpy(float) for c in SNP_LIKELIHOOD_COLUMNS]
-    free_ll = _per_segment(snp_log_likelihood(BAF_GRID, *snp_args), which, k)
+    free_ll = _per_segment(sites_log_likelihood(BAF_GRID, snps), which, k)
     # best BAF log-likelihood at or above each grid point (the lowest BAF a purity allows)
     free_ll_above = np.maximum.accumulate(free_ll[:, ::-1], axis=1)[:, ::-1]
 
     def fits(p: float) -> tuple[np.ndarray, np.ndarray]:
         """Log-likelihood at purity p of every (ploidy, segment, state), and of every
         (ploidy, segment) left unexplained."""
-        baf_ll = _per_segment(snp_log_likelihood(expected_baf(p, STATES), *snp_args), which, k)
+        baf_ll = _per_segment(sites_log_likelihood(expected_baf(p, STATES), snps), which, k)
         with np.errstate(divide="ignore"):  # (0, 0) at p = 1: log2(0) = -inf, no fit
             level = np.log2(p * total + 2 * (1 - p))  # numerator of each state's ratio
         offset = np.log2(p * ploidies + 2 * (1 - p))
@@ -444,11 +448,10 @@ def het_concentration(tables: list[pd.DataFrame], usable: np.ndarray) -> float |
     Capture and PCR overdisperse allele counts by an amount of their own (PureCN fits it
     too), and a site's bias known from a few normals is itself noisy; a fixed guess that is
     too loose shrinks a tumor's allelic imbalance toward 0.5, and its purity with it."""
-    ref, alt, _, het = genotype_calls(tables)
+    ref, alt, fraction, _, het = genotype_calls(tables)
     het &= usable[None, :]
     if het.sum() < HET_MIN_PAIRS:
         return None
-    fraction = alt / np.maximum(ref + alt, 1)
     others = het.sum(axis=0)[None, :] - 1  # het normals beside this one
     left_out = (np.where(het, fraction, 0).sum(axis=0)[None, :] - fraction) / np.maximum(others, 1)
     typical = np.median(fraction[het])
@@ -524,8 +527,7 @@ MINOR_ALLELE_GRID = np.linspace(0.0, 0.5, 101)  # minor-allele fractions a regio
 
 def _minor_allele_profile(sites: pd.DataFrame) -> np.ndarray:
     """Log-likelihood of the sites' counts, all in one state, at each MINOR_ALLELE_GRID value."""
-    args = [sites[c].to_numpy(float) for c in SNP_LIKELIHOOD_COLUMNS]
-    return snp_log_likelihood(MINOR_ALLELE_GRID, *args).sum(axis=0)
+    return sites_log_likelihood(MINOR_ALLELE_GRID, sites).sum(axis=0)
 
 
 def minor_allele_fraction(sites: pd.DataFrame) -> tuple[float, tuple[float, float]] | None:
