@@ -1,7 +1,16 @@
 import numpy as np
 import pandas as pd
 
-from metcnv.segment import anchored_arc, segment_bins, segment_chromosome, segments_at
+from metcnv.segment import (
+    _best_arc,
+    _best_split,
+    _significant,
+    anchored_arc,
+    noise_scale,
+    segment_bins,
+    segment_chromosome,
+    segments_at,
+)
 
 
 def test_finds_a_step_and_a_short_focal_block():
@@ -23,14 +32,33 @@ def test_pure_noise_stays_one_segment_most_of_the_time():
 
 def test_an_alpha_below_what_permutations_can_show_leaves_the_bonferroni_bound_to_decide():
     """A step at T ~5.6 (nominal p 2e-8) is significant at 0.01 but, over 200 bins'
-    ~20,000 arcs, not at 1e-6 (Bonferroni: 4e-4), and 100 permutations (p >= 1/101)
-    cannot show 1e-6 either: no split."""
+    199 splits or ~20,000 arcs, not at half of 1e-6 (Bonferroni: 4e-6, 4e-4), and 200
+    permutations (p >= 1/201) cannot show it either: no split."""
     rng = np.random.default_rng(3)
     x = rng.normal(0, 0.1, 200)
     x[100:] += 0.05
     w = np.ones(200)
     assert len(segment_chromosome(x, w, alpha=0.01)) > 1
     assert segment_chromosome(x, w, alpha=1e-6) == [(0, 200)]
+
+
+def test_one_change_point_is_tested_for_itself_with_more_power_than_an_arc():
+    """An arm-level step (a third of the bins 0.3 SD above the rest): the single-split
+    test, whose null maximum runs over n positions, accepts it in twice as many of 20
+    noisy chromosomes as the arc test, whose null runs over n^2/2 arcs."""
+    accepted = {_best_split: 0, _best_arc: 0}
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(0, 0.5, 600)
+        x[200:] -= 0.17
+        w = np.full(600, 4.0)
+        for best in accepted:
+            t_max = best(x, w, 2)[0]
+            accepted[best] += _significant(
+                x, w, t_max, noise_scale(x, w), 2, 0.005, np.random.default_rng(0), best
+            )
+    assert accepted[_best_split] >= 12
+    assert accepted[_best_arc] <= 9
 
 
 def test_segment_bins_reports_rows_and_weighted_means():
