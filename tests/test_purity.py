@@ -16,6 +16,7 @@ from metcnv.purity import (
     SNP_LIKELIHOOD_COLUMNS,
     STATES,
     STRAY_SITE,
+    _broad_segments,
     _identifiable,
     _interval,
     allele_copies,
@@ -42,7 +43,7 @@ def draw(purity, states, seed, n_snps=30, depth=150, se=0.02, sizes=None):
     total = states.sum(axis=1)
     log2 = np.log2(copy_ratio(total, purity, 2.0)) + rng.normal(0, se, len(states))
     ends = np.cumsum(sizes or [20_000_000] * len(states))
-    segments = pd.DataFrame({"start": ends - (sizes or 20_000_000), "end": ends})
+    segments = pd.DataFrame({"chrom": "chr1", "start": ends - (sizes or 20_000_000), "end": ends})
     segments = segments.assign(log2=log2, se=se)
     rows = []
     for k, (major, minor) in enumerate(states):
@@ -467,3 +468,24 @@ def test_snp_table_lists_every_site_with_why_it_was_not_used(estimated_results):
     assert (table.loc[table["used"] == 0, "reason"].fillna("") != "").all()
     used = table[table["used"] == 1]
     assert (used["segment"] >= 0).all() and (used["depth"] >= 10).all()
+
+
+@pytest.mark.parametrize(
+    ("states", "blip_log2", "blip_se", "fitted"),
+    [
+        ([(2, 1), (2, 1), (2, 1), (1, 1)], -0.6, 0.36, 2),  # a noisy blip: the arm is one
+        ([(2, 1), (2, 1), (2, 1), (1, 1)], 1.5, 0.07, 3),  # an amplicon: an event between
+        ([(2, 0), (1, 1), (1, 1), (1, 1)], -0.1, 0.36, 3),  # LOH beside balanced alleles
+    ],
+)
+def test_arms_cut_by_a_short_segment_are_fitted_whole_unless_they_differ(
+    states, blip_log2, blip_se, fitted
+):
+    """A short segment between two broad ones joins them for the fit when it does not
+    stand out from them and their depth and alleles agree."""
+    segments, snps = draw(0.6, states, seed=5, sizes=[10_000_000, 300_000, 25_000_000, 60_000_000])
+    segments.loc[1, ["log2", "se"]] = [segments.loc[0, "log2"] + blip_log2, blip_se]
+    joined, sites = _broad_segments(segments, snps)
+    assert len(joined) == fitted
+    assert sites["segment"].max() == fitted - 1
+    assert len(sites) == len(snps[snps["segment"] != 1])  # the blip's SNPs are not fitted

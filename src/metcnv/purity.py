@@ -209,12 +209,7 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     says nothing about the purity (its BAF is 1/(2r) at any p and its copies are not
     bounded), and integer states over a handful of bins fit noise."""
     ploidies = PLOIDY_GRID if ploidy is None else np.array([float(ploidy)])
-    broad = np.flatnonzero((segments["end"] - segments["start"]).to_numpy() >= FIT_MIN_SEGMENT)
-    renumber = np.full(len(segments), -1)
-    renumber[broad] = np.arange(len(broad))
-    segments = segments.iloc[broad]
-    snps = snps[np.isin(snps["segment"].to_numpy(int), broad)]
-    snps = snps.assign(segment=renumber[snps["segment"].to_numpy(int)])
+    segments, snps = _broad_segments(segments, snps)
     log2 = segments["log2"].to_numpy(float)
     sizes = (segments["end"] - segments["start"]).to_numpy(float)
     sd = np.hypot(segments["se"].to_numpy(float), SEGMENT_SD_FLOOR)
@@ -271,6 +266,69 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
         ploidies=ploidies,
         n_segments=len(segments),
         n_snps=len(snps),
+    )
+
+
+def _broad_segments(
+    segments: pd.DataFrame, snps: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The segments fit_purity fits (FIT_MIN_SEGMENT or longer) and their SNPs, renumbered;
+    neighbours on a chromosome that only shorter segments separate are joined where their
+    depth and alleles do not differ (weighted T squared plus the alleles' likelihood ratio
+    of one minor-allele fraction against two, chi-square 2 df, p > SEGMENT_ALPHA) and no
+    segment between them stands MIN_Z standard errors off their level (an amplicon is an
+    event between them; a blip that does not stand out is CBS's noise).
+
+    A blip of two noisy bins cuts an arm in two as readily as a real edge, and the fit
+    would then give each piece a state of its own: on real capture noise, a 12p gain (2,1)
+    at tumor fraction 0.3 was cut 10 Mb from its end, and the piece's 2 het SNPs, both
+    below the arm's minor-allele fraction by chance, were fitted as an LOH (5,0) at 0.1,
+    which pinned the purity there and called a true 8 copies 21."""
+    broad = np.flatnonzero((segments["end"] - segments["start"]).to_numpy() >= FIT_MIN_SEGMENT)
+    if len(broad) == 0:
+        return segments.iloc[:0], snps.iloc[:0]
+    frame = segments.iloc[broad]
+    which = np.searchsorted(broad, snps["segment"].to_numpy(int))
+    inside = np.isin(snps["segment"].to_numpy(int), broad)
+    snps, which = snps[inside], which[inside]
+    baf_ll = _per_segment(sites_log_likelihood(BAF_GRID, snps), which, len(broad))
+    log2, se = frame["log2"].to_numpy(float), frame["se"].to_numpy(float)
+    all_log2, all_se = segments["log2"].to_numpy(float), segments["se"].to_numpy(float)
+    chrom = frame["chrom"].to_numpy()
+    inverse = se**-2.0
+    group = np.zeros(len(broad), int)
+    joined_ll, weight, weighted = baf_ll[0], inverse[0], log2[0] * inverse[0]
+    for k in range(1, len(broad)):
+        t2 = (weighted / weight - log2[k]) ** 2 / (1 / weight + se[k] ** 2)
+        lr = 2 * (joined_ll.max() + baf_ll[k].max() - (joined_ll + baf_ll[k]).max())
+        level = (weighted + log2[k] * inverse[k]) / (weight + inverse[k])
+        between = slice(broad[k - 1] + 1, broad[k])
+        z = np.abs(all_log2[between] - level) / np.hypot(
+            all_se[between], (weight + inverse[k]) ** -0.5
+        )
+        only_blips_between = broad[k] > broad[k - 1] + 1 and bool(np.all(z < params.MIN_Z))
+        agree = chi2.sf(t2 + lr, 2) > params.SEGMENT_ALPHA
+        if chrom[k] == chrom[k - 1] and only_blips_between and agree:
+            group[k] = group[k - 1]
+            joined_ll, weight = joined_ll + baf_ll[k], weight + inverse[k]
+            weighted += log2[k] * inverse[k]
+        else:
+            group[k] = group[k - 1] + 1
+            joined_ll, weight, weighted = baf_ll[k], inverse[k], log2[k] * inverse[k]
+    joined = (
+        frame.assign(w=inverse, wx=log2 * inverse, group=group)
+        .groupby("group")
+        .agg(
+            chrom=("chrom", "first"),
+            start=("start", "min"),
+            end=("end", "max"),
+            w=("w", "sum"),
+            wx=("wx", "sum"),
+        )
+    )
+    joined = joined.assign(log2=joined["wx"] / joined["w"], se=joined["w"] ** -0.5)
+    return joined[["chrom", "start", "end", "log2", "se"]].reset_index(drop=True), snps.assign(
+        segment=group[which]
     )
 
 
