@@ -485,7 +485,8 @@ def test_arms_cut_by_a_short_segment_are_fitted_whole_unless_they_differ(
     stand out from them and their depth and alleles agree."""
     segments, snps = draw(0.6, states, seed=5, sizes=[10_000_000, 300_000, 25_000_000, 60_000_000])
     segments.loc[1, ["log2", "se"]] = [segments.loc[0, "log2"] + blip_log2, blip_se]
-    joined, sites = _broad_segments(segments, snps)
+    joined, sites, free_ll = _broad_segments(segments, snps)
+    assert len(free_ll) == fitted  # one row of allele log-likelihoods per fitted segment
     assert len(joined) == fitted
     assert sites["segment"].max() == fitted - 1
     assert len(sites) == len(snps[snps["segment"] != 1])  # the blip's SNPs are not fitted

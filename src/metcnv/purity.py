@@ -209,7 +209,7 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     says nothing about the purity (its BAF is 1/(2r) at any p and its copies are not
     bounded), and integer states over a handful of bins fit noise."""
     ploidies = PLOIDY_GRID if ploidy is None else np.array([float(ploidy)])
-    segments, snps = _broad_segments(segments, snps)
+    segments, snps, free_ll = _broad_segments(segments, snps)
     log2 = segments["log2"].to_numpy(float)
     sizes = (segments["end"] - segments["start"]).to_numpy(float)
     sd = np.hypot(segments["se"].to_numpy(float), SEGMENT_SD_FLOOR)
@@ -217,7 +217,6 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     which = snps["segment"].to_numpy(int)
     total = STATES.sum(axis=1)
     prior = np.where((STATES[:, 0] == 1) & (STATES[:, 1] == 1), 0.0, -ABERRANT_COST)
-    free_ll = _per_segment(sites_log_likelihood(BAF_GRID, snps), which, k)
     # best BAF log-likelihood at or above each grid point (the lowest BAF a purity allows)
     free_ll_above = np.maximum.accumulate(free_ll[:, ::-1], axis=1)[:, ::-1]
 
@@ -271,8 +270,9 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
 
 def _broad_segments(
     segments: pd.DataFrame, snps: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The segments fit_purity fits (FIT_MIN_SEGMENT or longer) and their SNPs, renumbered;
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The segments fit_purity fits (FIT_MIN_SEGMENT or longer), their SNPs renumbered, and
+    each segment's SNP log-likelihood at every minor-allele fraction of BAF_GRID;
     neighbours on a chromosome that only shorter segments separate are joined where their
     depth and alleles do not differ (weighted T squared plus the alleles' likelihood ratio
     of one minor-allele fraction against two, chi-square 2 df, p > SEGMENT_ALPHA) and no
@@ -286,7 +286,7 @@ def _broad_segments(
     which pinned the purity there and called a true 8 copies 21."""
     broad = np.flatnonzero((segments["end"] - segments["start"]).to_numpy() >= FIT_MIN_SEGMENT)
     if len(broad) == 0:
-        return segments.iloc[:0], snps.iloc[:0]
+        return segments.iloc[:0], snps.iloc[:0], np.zeros((0, len(BAF_GRID)))
     frame = segments.iloc[broad]
     which = np.searchsorted(broad, snps["segment"].to_numpy(int))
     inside = np.isin(snps["segment"].to_numpy(int), broad)
@@ -327,8 +327,10 @@ def _broad_segments(
         )
     )
     joined = joined.assign(log2=joined["wx"] / joined["w"], se=joined["w"] ** -0.5)
-    return joined[["chrom", "start", "end", "log2", "se"]].reset_index(drop=True), snps.assign(
-        segment=group[which]
+    return (
+        joined[["chrom", "start", "end", "log2", "se"]].reset_index(drop=True),
+        snps.assign(segment=group[which]),
+        _per_segment(baf_ll, group, len(joined)),
     )
 
 
