@@ -44,6 +44,14 @@ benchmark hides the purity; docs/validation.md):
   above (their largest solution) but do not fix it. About 45% of the tumors are
   identifiable by this definition, 25% have gains only, 30% are flat.
 
+Somatic mutations (for tumor fraction from point mutations' allele fractions): every
+sample with a tumor fraction carries 3-6 clonal SNVs (multiplicity 1, on either haplotype,
+on the kept one where the tumor lost the other) and 0-2 subclonal ones (ccf 0.2-0.6) at
+random positions in its panel's targets, off the SNP sites; simulate_data writes them as
+`{sample}.somatic.vcf.gz` beside the BAM. Their counts come from the sample's own random
+stream and their positions from another (with_mutations, once the FASTA and the SNP sites
+exist), so nothing else of a sample changes, and normals carry none.
+
 Truth columns (one row per sample, normals included) are documented in TRUTH_COLUMNS.
 """
 
@@ -54,8 +62,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from metcnv_sim.alleles import segment_alleles
+from metcnv_sim.alleles import on_kept_haplotype, segment_alleles
 from metcnv_sim.fragments import SampleSpec
+from metcnv_sim.mutations import draw_mutations
 from metcnv_sim.panel import GeneTargets, make_panel
 from metcnv_sim.reference import Reference, make_reference
 
@@ -65,6 +74,8 @@ BUILD = "hg38"
 PANEL_SEED, REFERENCE_SEED, FASTA_SEED, DESIGN_SEED = 61, 62, 63, 64
 AMPLICON_PANEL_SEED = 65
 SNP_SEED = 66  # the population's SNP sites
+CLONAL_MUTATIONS, SUBCLONAL_MUTATIONS = (3, 6), (0, 2)  # per tumor, inclusive ranges
+SUBCLONAL_CCF = (0.2, 0.6)
 SNP_PROBE_STEP = 2_000_000  # one SNP probe per 2 Mb on the hybrid panel (see above)
 FOCAL_MAX = 3_000_000  # truth: an amplicon shorter than this is focal (PureCN, metcnv)
 MET = GENES[BUILD]["MET"]
@@ -128,6 +139,8 @@ TRUTH_COLUMNS = {
     "LOH: one-allele or balanced gains, or a chr7 gain under the MET amplicon) | flat "
     "(nothing but the MET event); empty for normals",
     "germline_seed": "the simulated person (every sample its own)",
+    "n_mutations": "clonal somatic SNVs in {sample}.somatic.vcf.gz beside the BAM (which also "
+    "lists the subclonal ones); 0 for normals",
 }
 
 
@@ -186,6 +199,7 @@ class Sample:
     pon: str
     truth: dict = field(default_factory=dict)
     called: bool = True  # False: a normal only used in panels of normals
+    mutation_ccfs: tuple[float, ...] = ()  # one per somatic mutation (with_mutations)
 
     @property
     def name(self) -> str:
@@ -283,6 +297,7 @@ class Builder:
             **FRAGMENTS[kind],
             **READS,
         )
+        ccfs = _mutation_ccfs(np.random.default_rng([seed, 10])) if purity else ()
         focal = klass in ("positive", "focal_gain")
         truth = {
             "sample": name,
@@ -304,6 +319,7 @@ class Builder:
             else int(any(minor == 0 for *_, minor in others)),
             "purity_class": None,
             "germline_seed": seed,
+            "n_mutations": ccfs.count(1.0),
         }
         if purity is not None:
             truth["purity_class"] = (
@@ -311,7 +327,7 @@ class Builder:
                 if truth["purity_identifiable"]
                 else ("gains" if others or len(spec.segments) > 1 else "flat")
             )
-        self.samples.append(Sample(spec, panel, pon, truth))
+        self.samples.append(Sample(spec, panel, pon, truth, mutation_ccfs=ccfs))
 
     def _background(self, rng: np.random.Generator) -> list[tuple]:
         """A tumor's events on chromosomes other than chr7: none (30%) or 1-3 (45/35/20%),
@@ -352,6 +368,28 @@ class Builder:
                 panel=panel,
             )
             self.samples[-1].called = loo is None or i < loo
+
+
+def _mutation_ccfs(rng: np.random.Generator) -> tuple[float, ...]:
+    """A tumor's somatic mutations' cancer cell fractions: the clonal ones (1.0) first."""
+    clonal = int(rng.integers(CLONAL_MUTATIONS[0], CLONAL_MUTATIONS[1] + 1))
+    subclonal = int(rng.integers(SUBCLONAL_MUTATIONS[0], SUBCLONAL_MUTATIONS[1] + 1))
+    return (1.0,) * clonal + tuple(np.round(rng.uniform(*SUBCLONAL_CCF, subclonal), 2).tolist())
+
+
+def with_mutations(
+    design: Design, panel_set: dict[str, pd.DataFrame], sites: pd.DataFrame, fasta: Path
+) -> None:
+    """Give every sample with mutation_ccfs its somatic mutations, in place: positions in its
+    panel's targets (draw_mutations needs the FASTA and the SNP sites, so they are drawn
+    here, not in build), each on a haplotype the tumor keeps."""
+    for sample in design.samples:
+        if sample.mutation_ccfs:
+            spec = sample.spec
+            drawn = draw_mutations(
+                panel_set[sample.panel], sites, fasta, [spec.seed, 11], sample.mutation_ccfs
+            )
+            sample.spec = replace(spec, mutations=on_kept_haplotype(drawn, spec.segments))
 
 
 # kind: (weight, whole chromosome, total, minor copies in the tumor)

@@ -1,7 +1,8 @@
 """Write the benchmark's reference, panels, SNP sites and BAMs (metcnv_sim) and its truth.
 
 `snps.vcf.gz` (+ .tbi) holds the population's common SNPs (design.py says how many and
-where); every BAM carries bases with its person's germline alleles at them.
+where); every BAM carries bases with its person's germline alleles at them. Every sample
+with a tumor fraction has its somatic SNVs in `{sample}.somatic.vcf.gz` (+ .tbi).
 
 A BAM is rewritten only when its simulator settings changed: `{bam}.spec` holds the
 settings it was made from (with real noise, the digest of its log2 multipliers too), and
@@ -18,6 +19,7 @@ import design as design_module
 import numpy as np
 import pandas as pd
 from metcnv_sim import simulate_sample
+from metcnv_sim.mutations import write_somatic_vcf
 from metcnv_sim.panel import write_bed
 from metcnv_sim.reference import Reference, write_fasta
 from metcnv_sim.snps import draw_snp_sites, write_vcf
@@ -54,6 +56,8 @@ def _simulate_one(index: int) -> tuple[str, float, bool]:
     ]
     if sample.spec.target_log2 is not None:  # real noise: not in the spec's repr
         parts += [_array_md5(sample.spec.target_log2), _array_md5(sample.spec.island_log2)]
+    if sample.spec.mutations:  # not in the spec's repr either
+        parts.append(sample.spec.mutations)
     fingerprint = _fingerprint(*parts)
     began = time.perf_counter()
     fresh = not (stamp.exists() and stamp.read_text() == fingerprint and bam.exists())
@@ -71,12 +75,16 @@ def _simulate_one(index: int) -> tuple[str, float, bool]:
             fasta=out / "ref.fa.gz",
         )
         stamp.write_text(fingerprint)
+    if sample.spec.mutations:  # a few records, rewritten each time (the same bytes)
+        vcf = out / f"{sample.name}.somatic.vcf.gz"
+        write_somatic_vcf(sample.spec.mutations, _STATE["design"].contigs, out / "ref.fa.gz", vcf)
     return sample.name, time.perf_counter() - began, fresh
 
 
 def write_data(design: design_module.Design, out: Path, jobs: int, log=print) -> dict:
-    """Reference FASTA, panel BEDs, SNP sites VCF, access BED, truth.tsv and one indexed BAM
-    per sample."""
+    """Reference FASTA, panel BEDs, SNP sites VCF, access BED, truth.tsv, one indexed BAM
+    per sample and one somatic VCF per sample with a tumor fraction (its specs get their
+    mutations here: design.with_mutations)."""
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     panel_set = design_module.panels(design)
@@ -100,6 +108,7 @@ def write_data(design: design_module.Design, out: Path, jobs: int, log=print) ->
     if not (vcf.exists() and stamp.exists() and stamp.read_text() == snps_print):
         write_vcf(snps, design.contigs, vcf)
         stamp.write_text(snps_print)
+    design_module.with_mutations(design, panel_set, snps, fasta)
     pd.DataFrame(
         [(c, 0, n) for c, n in design.contigs.items()], columns=["chrom", "start", "end"]
     ).to_csv(out / "access.bed", sep="\t", header=False, index=False)

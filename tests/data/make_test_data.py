@@ -23,7 +23,14 @@ What is written (see tests/support/metcnv_sim for the read model):
   `events` lists the tumor segments as `chrom:start-end:total:minor` joined by ';' (0-based
   half-open; a later one wins where they overlap; `minor` is the tumor's copies of the
   less-copied allele); `met_minor_cn` is MET's. `purity_identifiable` says whether depth
-  and allele fractions together pin the purity (below).
+  and allele fractions together pin the purity (below). `mutations` lists the somatic SNVs
+  as `chrom:pos:ref>alt:on_major:multiplicity:ccf` joined by ';' (pos 1-based, on_major
+  true when on the chromosome's major haplotype; metcnv_sim.mutations).
+- {case}.somatic.vcf.gz (+ .tbi): each case's somatic SNVs as a variant caller reports
+  them (sites only, FILTER PASS, INFO SOMATIC). Every patient has truncal (clonal,
+  multiplicity 1) mutations at random positions in the targets, shared by all its samples
+  (P001: 5, P002-P004: 4); tumor_focal adds one private subclonal one (ccf 0.3). Their
+  expected allele fraction is purity * ccf / (purity * c + 2(1 - purity)) at tumor copies c.
 
 The SNP spacing: 3 Mb puts 8 probes on chr17p (24 Mb); 3-9 of them (with nearby SNPs) are
 het in a person at ~100 fragments each, which shows an arm's LOH clearly from ~25% tumor
@@ -82,13 +89,14 @@ from metcnv.genome import LENGTHS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from metcnv_sim import simulate_sample
-from metcnv_sim.alleles import segment_alleles
+from metcnv_sim.alleles import on_kept_haplotype, segment_alleles
 from metcnv_sim.fragments import SampleSpec
+from metcnv_sim.mutations import Mutation, draw_mutations, reference_bases, write_somatic_vcf
 from metcnv_sim.panel import GeneTargets, make_panel, write_bed
 from metcnv_sim.reference import make_reference, write_fasta
 from metcnv_sim.snps import draw_snp_sites, write_vcf
 
-PANEL_SEED, REFERENCE_SEED, FASTA_SEED, SNP_SEED = 7, 8, 9, 10
+PANEL_SEED, REFERENCE_SEED, FASTA_SEED, SNP_SEED, MUTATION_SEED = 7, 8, 9, 10, 11
 CONTIGS = {chrom: LENGTHS["hg38"][chrom] for chrom in ("chr7", "chr8", "chr12", "chr17")}
 GENES = [  # hg38, 0-based half-open
     GeneTargets("EGFR", "chr7", 55_019_016, 55_211_628, 12),
@@ -143,6 +151,9 @@ CLINICAL = {
 }
 # patient: germline seed (one person, one seed: P001's tumor, blood and effusion share it)
 GERMLINE = {"P001": 1, "P002": 2, "P003": 3, "P004": 4}
+# patient: truncal (clonal) somatic mutations, shared by all of the patient's samples
+TRUNCAL = {"P001": 5, "P002": 4, "P003": 4, "P004": 4}
+PRIVATE = {"tumor_focal": (0.3,)}  # name: the ccfs of its own subclonal mutations
 # name: expected status, expected over 10 copies
 EXPECTED = {
     "tumor_focal": ("high_level_focal_amplification", "true"),
@@ -187,8 +198,38 @@ def format_events(segments: tuple) -> str:
     return ";".join(events)
 
 
-def case_specs() -> list[tuple[SampleSpec, dict[str, str]]]:
+def case_mutations(targets: pd.DataFrame, snps: pd.DataFrame, fasta: Path) -> dict:
+    """Each case's somatic mutations: its patient's truncal ones, then its private ones.
+
+    One draw per patient (truncal first), so the positions are distinct and shared; each
+    stays on a haplotype that every sample of the patient keeps (on_kept_haplotype).
+    """
+    out = {}
+    for patient, germline in GERMLINE.items():
+        names = [name for name in CASES if CLINICAL[name][0] == patient]
+        ccfs = [1.0] * TRUNCAL[patient] + [c for name in names for c in PRIVATE.get(name, ())]
+        drawn = draw_mutations(targets, snps, fasta, [MUTATION_SEED, germline], ccfs)
+        for name in names:
+            drawn = on_kept_haplotype(drawn, case_segments(*CASES[name][2:5]))
+        truncal, private = drawn[: TRUNCAL[patient]], iter(drawn[TRUNCAL[patient] :])
+        for name in names:
+            out[name] = truncal + tuple(next(private) for _ in PRIVATE.get(name, ()))
+    return out
+
+
+def format_mutations(mutations: tuple[Mutation, ...], fasta: Path) -> str:
+    """Mutations as `chrom:pos:ref>alt:on_major:multiplicity:ccf` joined by ';'."""
+    return ";".join(
+        f"{m.chrom}:{m.pos}:{ref}>{m.alt}:{str(m.on_major).lower()}:{m.multiplicity}:{m.ccf:g}"
+        for m, ref in zip(mutations, reference_bases(mutations, fasta), strict=True)
+    )
+
+
+def case_specs(
+    targets: pd.DataFrame, snps: pd.DataFrame, fasta: Path
+) -> list[tuple[SampleSpec, dict[str, str]]]:
     """The cases' simulation settings, each with its truth.tsv row."""
+    mutations = case_mutations(targets, snps, fasta)
     out = []
     for i, (name, (kind, purity, chr7, met, other, identifiable)) in enumerate(CASES.items(), 1):
         segments = case_segments(chr7, met, other)
@@ -200,6 +241,7 @@ def case_specs() -> list[tuple[SampleSpec, dict[str, str]]]:
             purity=purity,
             segments=segments,
             germline_seed=GERMLINE[patient],
+            mutations=mutations[name],
             **(PLASMA if kind == "blood" else TISSUE),
             **COMMON,
         )
@@ -220,6 +262,7 @@ def case_specs() -> list[tuple[SampleSpec, dict[str, str]]]:
             "met_minor_cn": str(met[1]),
             "purity_identifiable": str(identifiable).lower(),
             "events": format_events(segments),
+            "mutations": format_mutations(mutations[name], fasta),
         }
         out.append((spec, row))
     return out
@@ -239,10 +282,12 @@ def main() -> None:
     write_fasta(reference, fasta, FASTA_SEED)
     snps = draw_snp_sites(reference, targets, fasta, SNP_SEED)
     write_vcf(snps, CONTIGS, out / "snps.vcf.gz")
-    cases = case_specs()
+    cases = case_specs(targets, snps, fasta)
     for spec in normal_specs() + [spec for spec, _ in cases]:
         path = out / f"{spec.name}.bam"
         simulate_sample(reference, targets, spec, path, csi=True, snps=snps, fasta=fasta)
+        if spec.mutations:
+            write_somatic_vcf(spec.mutations, CONTIGS, fasta, out / f"{spec.name}.somatic.vcf.gz")
     pd.DataFrame([row for _, row in cases]).to_csv(out / "truth.tsv", sep="\t", index=False)
     print(
         f"wrote {len(NORMAL_DEPTHS) + len(cases)} BAMs to {out} in "

@@ -8,8 +8,9 @@ is drawn from explicit seeds, so a rerun writes the same bytes.
 The modules follow the simulation: panel (targets and their capture efficiency),
 reference (sequence windows and the FASTA), snps (population SNP sites, their VCF and a
 person's genotypes), fragments (the read model: expected and drawn fragments per sample),
-alleles (read bases: haplotypes, allele-specific tumor copy number, errors) and bam (proper
-read pairs in an indexed BAM); `simulate_sample` runs the last three for one sample.
+mutations (somatic SNVs and their VCF), alleles (read bases: haplotypes, allele-specific
+tumor copy number, somatic mutations, errors) and bam (proper read pairs in an indexed
+BAM); `simulate_sample` runs fragments, alleles and bam for one sample.
 
 The model, per sample:
 - the reference is 'N' except windows of +-`flank` bp around targets and `island_size`
@@ -28,6 +29,8 @@ The model, per sample:
   segments may give (total, minor) copies, so allele fractions follow the tumor's
   allele-specific copy number while depth follows the total. Without one, reads carry SEQ
   and QUAL '*' (coverage needs positions only), byte for byte as before SNPs existed.
+- a tumor's somatic mutations show in its tumor cells' reads, at expected allele fraction
+  p*ccf*m / (p*c + 2(1-p)) for m mutated copies of c; they change no other base.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def simulate_sample(
     """
     fragments = draw_fragments(reference, targets, spec)
     sequences = None
+    if spec.mutations and spec.germline_seed is None:
+        raise ValueError(f"{spec.name}: mutations need a germline_seed (reads with bases)")
     if spec.germline_seed is not None:
         if snps is None or fasta is None:
             raise ValueError(f"{spec.name}: a germline_seed needs snps and fasta")

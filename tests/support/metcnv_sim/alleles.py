@@ -6,6 +6,7 @@ cells 2), and then from haplotype 1 with the tumor's share of that haplotype's c
 a normal cell's fragment is from either haplotype with probability 1/2. Both reads of a
 pair and every duplicate of a fragment show its haplotype's alleles, so mates that overlap
 (fragments shorter than two reads) show the same allele twice; errors are per read.
+A tumor cell's fragment may show somatic mutations on its haplotype (show_mutations).
 These draws use their own random streams, so fragments, and coverage, do not change.
 """
 
@@ -21,6 +22,7 @@ import pysam
 
 from metcnv.genome import contig_order
 from metcnv_sim.fragments import SampleSpec, Segment
+from metcnv_sim.mutations import Mutation
 from metcnv_sim.reference import Reference
 from metcnv_sim.snps import NUCLEOTIDES, draw_genotypes
 
@@ -66,8 +68,24 @@ def haplotype_copies(
     return copies
 
 
-def fragment_haplotypes(fragments: pd.DataFrame, spec: SampleSpec) -> np.ndarray:
-    """The haplotype (0 or 1) of each fragment, shared by the duplicates of one molecule."""
+def on_kept_haplotype(
+    mutations: Sequence[Mutation], segments: Sequence[Segment]
+) -> tuple[Mutation, ...]:
+    """`mutations`, those on the minor haplotype moved to the major one where the tumor keeps
+    no minor copy: a loss of heterozygosity after a mutation on the lost homolog takes it
+    along, and no caller would report it."""
+    chrom = np.array([m.chrom for m in mutations])
+    pos = np.array([m.pos - 1 for m in mutations], dtype=np.int64)
+    minor = haplotype_copies(segments, 0, chrom, pos).min(axis=1)  # minor <= major copies
+    return tuple(
+        m._replace(on_major=True) if copies == 0 else m
+        for m, copies in zip(mutations, minor, strict=True)
+    )
+
+
+def fragment_origins(fragments: pd.DataFrame, spec: SampleSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The haplotype (0 or 1) of each fragment and whether it is a tumor cell's, shared by
+    the duplicates of one molecule."""
     rng = np.random.default_rng([spec.seed, 3])
     molecule = fragments["molecule"].to_numpy()
     n = int(molecule.max(initial=-1)) + 1
@@ -80,7 +98,39 @@ def fragment_haplotypes(fragments: pd.DataFrame, spec: SampleSpec) -> np.ndarray
     share = np.divide(tumor, tumor + 2 * (1 - spec.purity), out=np.zeros(len(mid)), where=tumor > 0)
     in_tumor = from_tumor < share
     hap1 = np.where(in_tumor, copies[:, 0] / np.where(total > 0, total, 1), 0.5)
-    return np.where(first < hap1, 0, 1).astype(np.int8)
+    return np.where(first < hap1, 0, 1).astype(np.int8), in_tumor
+
+
+def show_mutations(
+    seq: np.ndarray,
+    chrom: np.ndarray,
+    pos: np.ndarray,
+    span: np.ndarray,
+    molecule: np.ndarray,
+    tumor_haplotype: np.ndarray,
+    spec: SampleSpec,
+) -> None:
+    """Put spec.mutations' alt bases into the reads `seq` (each read's chrom, start, length,
+    molecule and haplotype if a tumor cell's, else -1).
+
+    A tumor cell's fragment from the mutation's haplotype shows it with probability
+    ccf * min(multiplicity, h) / h, h that haplotype's tumor copies there: one draw per
+    molecule from its own random stream, so mates and duplicates agree and nothing else
+    changes.
+    """
+    rng = np.random.default_rng([spec.seed, 5])
+    for m in spec.mutations:
+        at = m.pos - 1
+        rows = np.flatnonzero((chrom == m.chrom) & (pos <= at) & (at < pos + span))
+        major = major_haplotype(spec.germline_seed, m.chrom)
+        own = major if m.on_major else 1 - major
+        where = (np.array([m.chrom]), np.array([at]))
+        copies = haplotype_copies(spec.segments, spec.germline_seed, *where)[0, own]
+        share = m.ccf * min(m.multiplicity, copies) / copies if copies > 0 else 0.0
+        molecules, index = np.unique(molecule[rows], return_inverse=True)
+        drawn = rng.random(len(molecules))[index] < share
+        rows = rows[drawn & (tumor_haplotype[rows] == own)]
+        seq[rows, at - pos[rows]] = ord(m.alt)
 
 
 def window_bases(reference: Reference, fasta: str | Path) -> tuple[dict, np.ndarray]:
@@ -118,7 +168,7 @@ def read_sequences(
     chrom = np.tile(fragments["chrom"].to_numpy(), 2)
     pos = np.concatenate([start, start + length - span])
     span = np.tile(span, 2)
-    haplotype = np.tile(fragment_haplotypes(fragments, spec), 2)
+    haplotype, in_tumor = (np.tile(x, 2) for x in fragment_origins(fragments, spec))
 
     index, bases = window_bases(reference, fasta)
     bases = np.concatenate([bases, np.full(spec.read_length, ord("N"), np.uint8)])
@@ -144,6 +194,10 @@ def read_sequences(
     alt = genotypes[site, haplotype[row]]
     alt_base = np.frombuffer("".join(sites["alt"]).encode(), np.uint8)
     seq[row[alt], (site_key[site] - read_key[row])[alt]] = alt_base[site[alt]]
+
+    # Somatic mutations, like SNP alleles before sequencing errors.
+    molecule = np.tile(fragments["molecule"].to_numpy(), 2)
+    show_mutations(seq, chrom, pos, span, molecule, np.where(in_tumor, haplotype, -1), spec)
 
     # Sequencing errors: a random other base at ~error_rate of the read bases.
     rng = np.random.default_rng([spec.seed, 4])

@@ -14,6 +14,7 @@ import pandas as pd
 
 from metcnv.copynumber import copy_ratio
 from metcnv.genome import contig_order
+from metcnv_sim.mutations import Mutation
 from metcnv_sim.reference import MAX_FRAGMENT, Reference
 
 MAPQ = 60
@@ -44,6 +45,10 @@ class SampleSpec:
     capture efficiency and noise from outside the model (the accuracy benchmark's real
     noise). They are left out of repr, so a spec without them reads as before they existed;
     whoever fingerprints a spec must add them.
+
+    `mutations` are the tumor's somatic SNVs (metcnv_sim.mutations), shown in the reads of a
+    spec with a germline_seed; left out of repr like the multipliers, so a spec without
+    them reads (and fingerprints) as before they existed.
     """
 
     name: str
@@ -67,6 +72,7 @@ class SampleSpec:
     error_rate: float = 0.001
     target_log2: np.ndarray | None = field(default=None, repr=False, compare=False)
     island_log2: np.ndarray | None = field(default=None, repr=False, compare=False)
+    mutations: tuple[Mutation, ...] = field(default=(), repr=False)
 
 
 def tumor_copies(segments: Sequence[Segment], chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:

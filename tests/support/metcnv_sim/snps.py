@@ -82,20 +82,22 @@ def draw_snp_sites(
     )
 
 
-def write_vcf(sites: pd.DataFrame, contigs: Mapping[str, int], path: str | Path) -> None:
-    """Write sites as a bgzipped, tabix-indexed VCFv4.2 sites file (INFO AF, no samples)."""
+def sites_header(
+    contigs: Mapping[str, int], info: str, number: str, kind: str, description: str
+) -> pysam.VariantHeader:
+    """A VCF header without samples: the contigs in contig order and one INFO field."""
     header = pysam.VariantHeader()
     for chrom in sorted(contigs, key=contig_order):
         header.contigs.add(chrom, length=contigs[chrom])
-    header.add_meta(
-        "INFO",
-        items=[
-            ("ID", "AF"),
-            ("Number", "A"),
-            ("Type", "Float"),
-            ("Description", "Population frequency of the ALT allele (simulated)"),
-        ],
-    )
+    items = [("ID", info), ("Number", number), ("Type", kind), ("Description", description)]
+    header.add_meta("INFO", items=items)
+    return header
+
+
+def write_vcf(sites: pd.DataFrame, contigs: Mapping[str, int], path: str | Path) -> None:
+    """Write sites as a bgzipped, tabix-indexed VCFv4.2 sites file (INFO AF, no samples)."""
+    about = "Population frequency of the ALT allele (simulated)"
+    header = sites_header(contigs, "AF", "A", "Float", about)
     path = str(path)
     with pysam.VariantFile(path, "wz", header=header) as out:
         for chrom, pos, name, ref, alt, af in sites.itertuples(index=False):
