@@ -128,9 +128,11 @@ def example_pon(tmp_path_factory) -> Path:
     return path
 
 
-def run_cases(out: Path, pon: Path, with_purity: bool) -> dict[str, Path]:
-    """`metcnv run --snps` on every bundled case, with its true purity or none; sample ->
-    result folder."""
+def run_cases(
+    out: Path, pon: Path, with_purity: bool, with_mutations: bool = False
+) -> dict[str, Path]:
+    """`metcnv run --snps` on every bundled case, with its true purity or none, and with
+    `with_mutations` its somatic mutations' VCF; sample -> result folder."""
     from metcnv.cli import main
 
     folders = {}
@@ -151,6 +153,8 @@ def run_cases(out: Path, pon: Path, with_purity: bool) -> dict[str, Path]:
         ]
         if with_purity:
             argv += ["--purity", row["purity"]]
+        if with_mutations:
+            argv += ["--mutations", str(DATA / f"{row['sample']}.somatic.vcf.gz")]
         assert main(argv) == exit_code(out / f"{row['sample']}.metcnv.json"), row["sample"]
         folders[row["sample"]] = out
     return folders
@@ -191,6 +195,13 @@ def example_results(tmp_path_factory, example_pon) -> dict[str, Path]:
 def estimated_results(tmp_path_factory, example_pon) -> dict[str, Path]:
     """Every bundled case called by `metcnv run` without a purity: estimated from its reads."""
     return run_cases(tmp_path_factory.mktemp("estimated"), example_pon, with_purity=False)
+
+
+@pytest.fixture(scope="session")
+def mutation_results(tmp_path_factory, example_pon) -> dict[str, Path]:
+    """Every bundled case called by `metcnv run --mutations` without a purity."""
+    out = tmp_path_factory.mktemp("mutations")
+    return run_cases(out, example_pon, with_purity=False, with_mutations=True)
 
 
 # --- external programs the report tests drive (installed by the README's test command) ---

@@ -46,6 +46,7 @@ ALLELE_DTYPES = {
     "other_count": np.int64,
 }
 SKIP_REASONS = ("multiallelic", "not_snv", "outside_bins")
+MUTATION_SKIP_REASONS = (*SKIP_REASONS, "filtered", "at_snp_site")
 BASES = frozenset("ACGT")
 
 
@@ -92,9 +93,16 @@ def _codes(bases: pd.Series) -> np.ndarray:
     return np.frombuffer("".join(bases).encode("ascii"), dtype=np.uint8).copy()
 
 
-def read_sites(path: str | Path, bins: pd.DataFrame) -> Sites:
-    """The biallelic SNVs of a sites VCF that lie in `bins`, and the skipped records."""
-    path = require_file(path, "a sites VCF (bgzipped, tabix-indexed) of SNPs")
+def read_sites(
+    path: str | Path,
+    bins: pd.DataFrame,
+    what: str = "a sites VCF (bgzipped, tabix-indexed) of SNPs",
+    passing_only: bool = False,
+) -> Sites:
+    """The biallelic SNVs of a VCF (`what` it should be) that lie in `bins`, and the skipped
+    records; with `passing_only`, records whose FILTER is neither PASS nor '.' are skipped
+    as `filtered`."""
+    path = require_file(path, what)
     try:
         vcf = pysam.VariantFile(str(path))
     except (ValueError, OSError) as error:
@@ -103,11 +111,16 @@ def read_sites(path: str | Path, bins: pd.DataFrame) -> Sites:
         if vcf.index is None:
             raise MetcnvError(f"{path}: no index found; bgzip it and run `tabix -p vcf {path}`")
         has_af = "AF" in vcf.header.info
-        rows, skipped = [], dict.fromkeys(SKIP_REASONS, 0)
+        rows, skipped = (
+            [],
+            dict.fromkeys(MUTATION_SKIP_REASONS if passing_only else SKIP_REASONS, 0),
+        )
         for contig in vcf.index:
             for record in vcf.fetch(contig):
                 alts = record.alts or ()
-                if len(alts) > 1:
+                if passing_only and set(record.filter.keys()) - {"PASS"}:
+                    skipped["filtered"] += 1
+                elif len(alts) > 1:
                     skipped["multiallelic"] += 1
                 elif not alts or record.ref not in BASES or alts[0] not in BASES:
                     skipped["not_snv"] += 1
@@ -124,11 +137,49 @@ def read_sites(path: str | Path, bins: pd.DataFrame) -> Sites:
     sites = sites[~repeated]
     inside = _in_bins(sites, bins)
     skipped["outside_bins"] += int((~inside).sum())
+    return Sites(_sorted_like(sites[inside], bins), skipped, str(path), md5sum(path))
+
+
+def _sorted_like(sites: pd.DataFrame, bins: pd.DataFrame) -> pd.DataFrame:
+    """Sites in the bins' contig order, then by position (stable: ties keep their order)."""
     order = {chrom: i for i, chrom in enumerate(dict.fromkeys(bins["chrom"]))}
-    kept = sites[inside].sort_values(
-        ["chrom", "pos"], key=lambda c: c.map(order) if c.name == "chrom" else c
+    kept = sites.sort_values(
+        ["chrom", "pos"], key=lambda c: c.map(order) if c.name == "chrom" else c, kind="stable"
     )
-    return Sites(kept.reset_index(drop=True), skipped, str(path), md5sum(path))
+    return kept.reset_index(drop=True)
+
+
+def read_mutations(path: str | Path, bins: pd.DataFrame, snps: Sites | None) -> Sites:
+    """A sample's somatic SNVs (its variant caller's VCF) in `bins`, to count in the same
+    pass as the SNPs: PASS records only, and none at a site of `snps` (skipped as
+    `at_snp_site`: a somatic call at a common SNP is most likely the person's own allele,
+    and each site is counted once)."""
+    what = "a VCF of the sample's somatic SNVs (bgzipped, tabix-indexed)"
+    mutations = read_sites(path, bins, what, passing_only=True)
+    mutations.table["pop_af"] = np.nan  # a caller's INFO/AF, if any, is no population's
+    if snps is not None:
+        known = mutations.table.merge(snps.table[["chrom", "pos"]], how="left", indicator=True)
+        at_snp = (known["_merge"] == "both").to_numpy()
+        mutations.skipped["at_snp_site"] = int(at_snp.sum())
+        mutations.table = mutations.table[~at_snp].reset_index(drop=True)
+    return mutations
+
+
+def counted_together(snps: Sites | None, mutations: Sites, bins: pd.DataFrame) -> Sites:
+    """SNPs and mutations as one set of sites for the counting pass, a `somatic` column
+    telling them apart (split_counts splits the counted table again)."""
+    tables = [mutations.table.assign(somatic=True)]
+    if snps is not None:
+        tables.insert(0, snps.table.assign(somatic=False))
+    table = _sorted_like(pd.concat(tables, ignore_index=True), bins)
+    return Sites(table, {}, mutations.source, mutations.md5)
+
+
+def split_counts(counted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """allele_table of counted_together's sites, as (SNPs, mutations), each in site order."""
+    somatic = counted["somatic"].to_numpy(bool)
+    parts = (counted[~somatic], counted[somatic])
+    return tuple(part.drop(columns="somatic").reset_index(drop=True) for part in parts)
 
 
 def normals_sites(snps: pd.DataFrame, bins: pd.DataFrame, vcf_name: str, md5: str) -> Sites:

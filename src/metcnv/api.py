@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from metcnv import params
+from metcnv.alleles import read_mutations, read_sites
 from metcnv.bins import BIN_COLUMNS, bins_checksum, make_bins, read_bed
 from metcnv.call import call_bins, call_sample
 from metcnv.coverage import (
@@ -84,21 +85,24 @@ def count(
     *,
     snps: Path | None = None,
     min_baseq: int = params.MIN_BASEQ,
+    mutations: Path | None = None,
 ) -> SampleCoverage:
     """Count a BAM/CRAM on a table of bins, or on a panel of normals' bins (a BAM of another
     build than the normals' is refused before any read is counted); with `snps`, a sites
     VCF, also the alleles at its SNPs in the bins (bases of quality >= `min_baseq`), and
-    without it at the sites the normals were counted at, when the panel has them. With
-    `reads.region`, only that chromosome and its bins. The coverage records the read
-    groups' SM and what the read filters drop (metcnv.inputs.alignment_facts); a file
-    damaged part-way is one MetcnvError line."""
+    without it at the sites the normals were counted at, when the panel has them; with
+    `mutations`, a VCF of the sample's somatic SNVs, also theirs. With `reads.region`, only
+    that chromosome and its bins. The coverage records the read groups' SM and what the
+    read filters drop (metcnv.inputs.alignment_facts); a file damaged part-way is one
+    MetcnvError line."""
     pon = bins_or_pon if isinstance(bins_or_pon, PanelOfNormals) else None
     table = pon.bins if pon else bins_or_pon
     region = None if reads.region is None else canonical(reads.region)
     if region is not None:
         table = region_bins(table, region)
     alleles = AlleleSettings(snps=snps, min_baseq=min_baseq)
-    sites = alleles.snps or (pon.sites(table) if pon else None)
+    sites = read_sites(alleles.snps, table) if alleles.snps else (pon.sites(table) if pon else None)
+    somatic = None if mutations is None else read_mutations(mutations, table, sites)
     facts = alignment_facts(alignments, reads.fasta, table, reads.min_mapq)
     with reading(alignments):
         coverage = count_bins(
@@ -112,6 +116,7 @@ def count(
             snps=sites,
             min_baseq=alleles.min_baseq,
             region=region,
+            mutations=somatic,
         )
     coverage.meta |= facts
     return coverage
@@ -137,12 +142,15 @@ def count_panel(
     *,
     snps: Path | None = None,
     min_baseq: int = params.MIN_BASEQ,
+    mutations: Path | None = None,
 ) -> SampleCoverage:
     """Count a BAM/CRAM on bins made from a panel BED on the BAM's own genome (and with
-    `snps` its alleles, as `count`)."""
+    `snps` and `mutations` their alleles, as `count`)."""
     lengths, build = alignment_genome(alignments, reads.fasta)
     table = bins(targets, lengths, build, settings)
-    return count(alignments, table, reads, sample, snps=snps, min_baseq=min_baseq)
+    return count(
+        alignments, table, reads, sample, snps=snps, min_baseq=min_baseq, mutations=mutations
+    )
 
 
 def _panel(
@@ -440,15 +448,19 @@ def run(
     reads: ReadSettings = DEFAULT_READS,
     snps: Path | None = None,
     min_baseq: int = params.MIN_BASEQ,
+    mutations: Path | None = None,
     strict: bool = False,
 ) -> Result:
-    """Count and call one BAM/CRAM, writing its coverage (with `snps`, and its allele
-    counts) and result files into `out` (`metcnv run` then writes the report from them);
-    `strict` as in `call_and_write`. The folder is checked before any read is counted."""
+    """Count and call one BAM/CRAM, writing its coverage (with `snps` and `mutations`, and
+    their allele counts) and result files into `out` (`metcnv run` then writes the report
+    from them); `strict` as in `call_and_write`. The folder is checked before any read is
+    counted."""
     alignments, out, pon_path = Path(alignments), output_folder(out, "--out"), Path(pon)
     panel = PanelOfNormals.load(pon_path)
     Sample.given(sample or "sample", sample_type, purity, ploidy)  # refused before counting
-    coverage = count(alignments, panel, reads, sample, snps=snps, min_baseq=min_baseq)
+    coverage = count(
+        alignments, panel, reads, sample, snps=snps, min_baseq=min_baseq, mutations=mutations
+    )
     who = Sample.given(sample or coverage.sample, sample_type, purity, ploidy)
     path = out / f"{safe_stem(who.name)}.coverage.tsv.gz"
     return call_and_write(

@@ -41,6 +41,8 @@ from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
 from metcnv.purity import (
+    BAF_CONCENTRATION,
+    FIT_MIN_SEGMENT,
     SNP_LIKELIHOOD_COLUMNS,
     Surface,
     allele_copies,
@@ -54,6 +56,7 @@ from metcnv.purity import (
 )
 from metcnv.qc import NOISE_METRICS, sample_qc, window_noise
 from metcnv.segment import anchored_arc, noise_scale, segment_bins, segments_at
+from metcnv.somatic import fit_mutations
 
 BACKBONE_SPAN = 5_000_000  # a "gene" whose bins span more than this is a backbone label
 SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median as if by 5
@@ -93,6 +96,7 @@ class CallResult:
     ploidy: Ploidy
     sites: pd.DataFrame | None = None  # SNP allele counts, as used by the fit
     surface: Surface | None = None  # the purity/ploidy fit
+    mutations: pd.DataFrame | None = None  # somatic mutations' allele counts, as used by the fit
 
     @property
     def met(self) -> GeneCall:
@@ -231,19 +235,27 @@ def call_bins(
         segments = segment_bins(bins[used], settings.segment_alpha)
     else:
         segments = segments_at(bins[used], boundaries)
+    concentration = pon.settings.get("het_concentration")
     sites = (
+        None if coverage.alleles is None else fit_sites(coverage.alleles, pon.snps, concentration)
+    )
+    mutations = (
         None
-        if coverage.alleles is None
-        else fit_sites(coverage.alleles, pon.snps, pon.settings.get("het_concentration"))
+        if coverage.mutations is None
+        else fit_mutations(coverage.mutations, concentration or BAF_CONCENTRATION)
     )
     if sites is not None:
         segments = split_by_alleles(
             segments, bins[used], sites[sites["used"]], settings.segment_alpha
         )
-        sites["segment"] = assign_segments(sites, segments)
-        sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
-        beside = beside_focal_segments(sites, segments) & sites["used"]
-        sites.loc[beside, ["used", "reason"]] = [False, "beside a focal segment (edge unsure)"]
+    for table in (sites, mutations):
+        if table is not None:
+            _place(table, segments)
+    if mutations is not None:  # only the fit reads them, and it skips focal segments
+        sizes = (segments["end"] - segments["start"]).to_numpy()
+        focal = mutations["used"] & (sizes[mutations["segment"]] < FIT_MIN_SEGMENT)
+        mutations.loc[focal, ["used", "reason"]] = [False, "in a focal segment (not fitted)"]
+    if sites is not None:
         pon_snps = pon.settings.get("snps_md5")
         if pon_snps is not None and pon_snps != coverage.meta.get("snps_md5"):
             warnings.append(
@@ -262,7 +274,8 @@ def call_bins(
     surface = None
     if estimate_purity:
         fixed = None if ploidy.source == "default" else ploidy.value
-        surface = fit_purity(segments, fit_snps, fixed)
+        used_mutations = None if mutations is None else mutations[mutations["used"]]
+        surface = fit_purity(segments, fit_snps, fixed, used_mutations)
         purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
         warnings += notes
     plausible = _plausible(purity, ploidy, surface)
@@ -307,8 +320,26 @@ def call_bins(
         warnings.append("the panel has no MET target bins")
         calls["MET"] = GeneCaller.absent("MET", "the panel has no MET target bins")
     return CallResult(
-        bins, segments, list(calls.values()), qc, warnings, purity, ploidy, sites, surface
+        bins,
+        segments,
+        list(calls.values()),
+        qc,
+        warnings,
+        purity,
+        ploidy,
+        sites,
+        surface,
+        mutations,
     )
+
+
+def _place(sites: pd.DataFrame, segments: pd.DataFrame) -> None:
+    """Give each site (SNP or mutation) its segment, and leave out of the fit those outside
+    every segment or beside a focal one (purity.beside_focal_segments)."""
+    sites["segment"] = assign_segments(sites, segments)
+    sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
+    beside = beside_focal_segments(sites, segments) & sites["used"]
+    sites.loc[beside, ["used", "reason"]] = [False, "beside a focal segment (edge unsure)"]
 
 
 def _rows(n: int, first: int, last: int) -> np.ndarray:

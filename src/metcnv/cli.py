@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from metcnv import __version__, api, params
-from metcnv.alleles import SKIP_REASONS
-from metcnv.coverage import SampleCoverage, alleles_path, write_coverage
+from metcnv.alleles import MUTATION_SKIP_REASONS, SKIP_REASONS
+from metcnv.coverage import MUTATIONS_SUFFIX, SampleCoverage, alleles_path, write_coverage
 from metcnv.errors import MetcnvError
 from metcnv.files import output_file, output_folder
 from metcnv.inputs import quiet_htslib
@@ -115,11 +115,21 @@ def _cmd_coverage(args) -> int:
     pon = PanelOfNormals.load(args.pon) if args.pon else None
     if args.snps or (pon and pon.snps is not None):  # alleles too: the normals' sites at least
         alleles_path(args.out)  # a name the allele table cannot go beside fails before counting
+    if args.mutations:
+        alleles_path(args.out, MUTATIONS_SUFFIX)
     if pon:
-        coverage = api.count(args.alignments, pon, reads, args.sample, **alleles)
+        coverage = api.count(
+            args.alignments, pon, reads, args.sample, **alleles, mutations=args.mutations
+        )
     else:
         coverage = api.count_panel(
-            args.alignments, args.targets, bins, reads, args.sample, **alleles
+            args.alignments,
+            args.targets,
+            bins,
+            reads,
+            args.sample,
+            **alleles,
+            mutations=args.mutations,
         )
     write_coverage(coverage, args.out)
     print(
@@ -128,16 +138,22 @@ def _cmd_coverage(args) -> int:
     )
     if coverage.alleles is not None:
         print(f"{coverage.sample}: {_snp_summary(coverage)} -> {alleles_path(args.out)}")
+    if coverage.mutations is not None:
+        counts = alleles_path(args.out, MUTATIONS_SUFFIX)
+        print(f"{coverage.sample}: {_snp_summary(coverage, 'mutations')} -> {counts}")
     return EXIT_OK
 
 
-def _snp_summary(coverage: SampleCoverage) -> str:
-    """How many SNPs were counted and how many sites were skipped, and why."""
+def _snp_summary(coverage: SampleCoverage, kind: str = "snps") -> str:
+    """How many SNPs (`kind` "mutations": somatic mutations) were counted and how many
+    sites were skipped, and why."""
     meta = coverage.meta
+    reasons = SKIP_REASONS if kind == "snps" else MUTATION_SKIP_REASONS
     skipped = ", ".join(
-        f"{meta[f'snps_skipped_{reason}']} {reason.replace('_', ' ')}" for reason in SKIP_REASONS
+        f"{meta[f'{kind}_skipped_{reason}']} {reason.replace('_', ' ')}" for reason in reasons
     )
-    return f"alleles at {meta['snps_kept']} SNPs (sites skipped: {skipped})"
+    what = "SNPs" if kind == "snps" else "somatic mutations"
+    return f"alleles at {meta[f'{kind}_kept']} {what} (sites skipped: {skipped})"
 
 
 def _cmd_pon_build(args) -> int:
@@ -196,6 +212,7 @@ def _cmd_run(args) -> int:
         reads=reads,
         strict=args.strict,
         **alleles,
+        mutations=args.mutations,
     )
     _print_call(result)
     from metcnv.report import write_sample_reports  # matplotlib only where figures are drawn
@@ -308,6 +325,14 @@ def _allele_options(parser: argparse.ArgumentParser, whose: str = "") -> None:
         f"reads at its biallelic SNVs in the bins{default}",
     )
     _option(group, AlleleSettings, "min_baseq")
+    if not whose:  # a sample's, not normals'
+        group.add_argument(
+            "--mutations",
+            type=Path,
+            help="VCF of the sample's somatic SNVs from its variant caller (bgzipped, "
+            "tabix-indexed; PASS records): count ref/alt reads at them too, and use their "
+            "allele fractions for the tumor fraction",
+        )
 
 
 def _call_options(parser: argparse.ArgumentParser, pon_required: bool = True) -> None:

@@ -18,7 +18,8 @@ the bins as the reads arrive: memory holds the bins, never the reads, whatever t
 With a sites VCF, the same pass also counts alleles at its SNPs (metcnv.alleles): the
 reads are read once. The allele table is written beside the coverage file, as
 `{stem}.alleles.tsv.gz` for `{stem}.coverage.tsv.gz`, and the coverage header names it
-with its MD5, so that neither file is used with another's counts.
+with its MD5, so that neither file is used with another's counts. A VCF of the sample's
+somatic mutations is counted in the same pass too, into `{stem}.somatic_alleles.tsv.gz`.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ from metcnv import __version__, params
 from metcnv.alleles import (
     ALLELE_COLUMNS,
     ALLELE_DTYPES,
+    MUTATION_SKIP_REASONS,
     SKIP_REASONS,
     Sites,
     allele_table,
+    counted_together,
     read_sites,
+    split_counts,
 )
 from metcnv.bins import BIN_COLUMNS, bins_checksum
 from metcnv.counting import PYSAM_VERSION, count_contig
@@ -69,7 +73,14 @@ SNP_META_KEYS = (
     *(f"snps_skipped_{reason}" for reason in SKIP_REASONS),
     "snps_reads_without_bases",
 )
+MUTATION_META_KEYS = (
+    "mutations_source",
+    "mutations_md5",
+    "mutations_kept",
+    *(f"mutations_skipped_{reason}" for reason in MUTATION_SKIP_REASONS),
+)
 COVERAGE_SUFFIX, ALLELES_SUFFIX = ".coverage.tsv.gz", ".alleles.tsv.gz"
+MUTATIONS_SUFFIX = ".somatic_alleles.tsv.gz"
 
 if pysam.__version__ != PYSAM_VERSION:  # its C structures are pysam's, as compiled against
     raise ImportError(
@@ -88,6 +99,7 @@ class SampleCoverage:
     total_fragments: int
     meta: dict[str, str] = field(default_factory=dict)
     alleles: pd.DataFrame | None = None  # ALLELE_COLUMNS, one row per kept SNP; None: no --snps
+    mutations: pd.DataFrame | None = None  # ALLELE_COLUMNS per somatic SNV; None: no --mutations
 
     @cached_property
     def bins_md5(self) -> str:
@@ -183,10 +195,11 @@ def count_bins(
     snps: str | Path | Sites | None = None,
     min_baseq: int = params.MIN_BASEQ,
     region: str | None = None,
+    mutations: Sites | None = None,
 ) -> SampleCoverage:
     """Count fragments and depth of one BAM/CRAM over `bins` (from its own build), and
     with `snps` (a sites VCF, or sites already read) the alleles at its SNPs in the bins,
-    in the same pass.
+    and at the sample's somatic `mutations` (alleles.read_mutations), in the same pass.
 
     `check_build(build, path)` may refuse the file's genome build before anything is read.
     With `region` (a canonical chromosome name, all of the bins' contig), only that
@@ -210,7 +223,8 @@ def count_bins(
                 "align to the same reference as the panel of normals"
             )
         sites = read_sites(snps, bins) if isinstance(snps, (str, Path)) else snps
-        counters = sites.for_contigs(min_baseq) if sites is not None else {}
+        counted = sites if mutations is None else counted_together(sites, mutations, bins)
+        counters = counted.for_contigs(min_baseq) if counted is not None else {}
         counts = np.zeros(len(bins), dtype=np.int64)
         depth = np.zeros(len(bins), dtype=np.float64)
         rows_by_chrom = bins.groupby("chrom", sort=False).indices
@@ -249,28 +263,43 @@ def count_bins(
         if region is not None:
             meta["region"] = region
     table = bins[BIN_COLUMNS].assign(count=counts, depth=np.round(depth, 3))
-    if sites is None:
-        return SampleCoverage(name, build, table, total, meta)
-    meta |= {
-        "snps_source": sites.source,
-        "snps_md5": sites.md5,
-        "min_baseq": str(min_baseq),
-        "snps_kept": str(len(sites.table)),
-        **{f"snps_skipped_{reason}": str(n) for reason, n in sites.skipped.items()},
-        "snps_reads_without_bases": str(sum(c.reads_without_bases for c in counters.values())),
-    }
-    return SampleCoverage(name, build, table, total, meta, allele_table(sites, counters))
+    coverage = SampleCoverage(name, build, table, total, meta)
+    if counted is None:
+        return coverage
+    alleles = allele_table(counted, counters)
+    if sites is not None:
+        meta |= {
+            "snps_source": sites.source,
+            "snps_md5": sites.md5,
+            "min_baseq": str(min_baseq),
+            "snps_kept": str(len(sites.table)),
+            **{f"snps_skipped_{reason}": str(n) for reason, n in sites.skipped.items()},
+            "snps_reads_without_bases": str(sum(c.reads_without_bases for c in counters.values())),
+        }
+    if mutations is not None:
+        alleles, coverage.mutations = split_counts(alleles)
+        meta |= {
+            "min_baseq": str(min_baseq),
+            "mutations_source": mutations.source,
+            "mutations_md5": mutations.md5,
+            "mutations_kept": str(len(mutations.table)),
+            **{f"mutations_skipped_{reason}": str(n) for reason, n in mutations.skipped.items()},
+        }
+    if sites is not None:
+        coverage.alleles = alleles
+    return coverage
 
 
-def alleles_path(coverage_path: str | Path) -> Path:
-    """Where the allele counts of `{stem}.coverage.tsv.gz` go: `{stem}.alleles.tsv.gz`."""
+def alleles_path(coverage_path: str | Path, suffix: str = ALLELES_SUFFIX) -> Path:
+    """Where the allele counts of `{stem}.coverage.tsv.gz` go: `{stem}.alleles.tsv.gz`
+    (`{stem}.somatic_alleles.tsv.gz` for its somatic mutations' with MUTATIONS_SUFFIX)."""
     path = Path(coverage_path)
     if not path.name.endswith(COVERAGE_SUFFIX):
         raise MetcnvError(
             f"{path}: a coverage file with allele counts must be named "
-            f"STEM{COVERAGE_SUFFIX} (its alleles go to STEM{ALLELES_SUFFIX}); rename it"
+            f"STEM{COVERAGE_SUFFIX} (its alleles go to STEM{suffix}); rename it"
         )
-    return path.with_name(path.name[: -len(COVERAGE_SUFFIX)] + ALLELES_SUFFIX)
+    return path.with_name(path.name[: -len(COVERAGE_SUFFIX)] + suffix)
 
 
 def write_coverage(coverage: SampleCoverage, path: str | Path) -> None:
@@ -285,11 +314,15 @@ def write_coverage(coverage: SampleCoverage, path: str | Path) -> None:
         "bins_md5": coverage.bins_md5,
         **coverage.meta,
     }
-    if coverage.alleles is not None:
-        alleles = alleles_path(path)
-        with atomic_write(alleles, "wt") as handle:
-            coverage.alleles[ALLELE_COLUMNS].to_csv(handle, sep="\t", index=False)
-        header |= {"alleles_file": alleles.name, "alleles_md5": md5sum(alleles)}
+    for key, table, suffix in [
+        ("alleles", coverage.alleles, ALLELES_SUFFIX),
+        ("mutations", coverage.mutations, MUTATIONS_SUFFIX),
+    ]:
+        if table is not None:
+            counts = alleles_path(path, suffix)
+            with atomic_write(counts, "wt") as handle:
+                table[ALLELE_COLUMNS].to_csv(handle, sep="\t", index=False)
+            header |= {f"{key}_file": counts.name, f"{key}_md5": md5sum(counts)}
     with atomic_write(path, "wt") as handle:
         handle.writelines(f"#{key}\t{value}\n" for key, value in header.items())
         coverage.bins.to_csv(handle, sep="\t", index=False)
@@ -325,7 +358,7 @@ def read_coverage(path: str | Path) -> SampleCoverage:
             f"{path}: header or columns incomplete ({', '.join(missing) or 'bin columns'}); "
             "count it again with `metcnv coverage`"
         )
-    keys = (*META_KEYS, *FACT_KEYS, REGION_KEY, *(SNP_META_KEYS if "snps_md5" in header else ()))
+    keys = (*META_KEYS, *FACT_KEYS, REGION_KEY, *SNP_META_KEYS, *MUTATION_META_KEYS)
     coverage = SampleCoverage(
         sample=header["sample"],
         build=header["build"],
@@ -337,26 +370,31 @@ def read_coverage(path: str | Path) -> SampleCoverage:
         raise MetcnvError(f"{path}: bin checksum does not match its header; the file was edited")
     if "alleles_file" in header:
         coverage.alleles = _read_alleles(path, header["alleles_file"], header["alleles_md5"])
+    if "mutations_file" in header:
+        coverage.mutations = _read_alleles(
+            path, header["mutations_file"], header["mutations_md5"], "--mutations"
+        )
     return coverage
 
 
-def _read_alleles(coverage_path: Path, name: str, md5: str) -> pd.DataFrame:
-    """The allele table a coverage header names, refused if missing or not the one counted."""
+def _read_alleles(coverage_path: Path, name: str, md5: str, option: str = "--snps") -> pd.DataFrame:
+    """The allele table a coverage header names (counted with `option`), refused if missing
+    or not the one counted."""
     path = coverage_path.with_name(name)
     if not path.is_file():
         raise MetcnvError(
             f"{path}: missing, but {coverage_path.name} names it for its allele counts; keep "
-            "the two files together or recount with `metcnv coverage --snps`"
+            f"the two files together or recount with `metcnv coverage {option}`"
         )
     if md5sum(path) != md5:
         raise MetcnvError(
             f"{path}: MD5 differs from the one in {coverage_path.name}; the allele counts were "
-            "edited or replaced, recount with `metcnv coverage --snps`"
+            f"edited or replaced, recount with `metcnv coverage {option}`"
         )
     try:
         table = pd.read_csv(path, sep="\t", dtype={"chrom": str, "ref": str, "alt": str})
         return table[ALLELE_COLUMNS].astype(ALLELE_DTYPES)
     except (OSError, UnicodeDecodeError, KeyError, ValueError) as error:
         raise MetcnvError(
-            f"{path}: not a metcnv allele table ({error}); recount with `metcnv coverage --snps`"
+            f"{path}: not a metcnv allele table ({error}); recount with `metcnv coverage {option}`"
         ) from None

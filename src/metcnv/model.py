@@ -265,6 +265,9 @@ class PurityFit(Model):
     reason: str
     n_segments: int
     n_snps: int = Field(description="SNP sites whose allele counts entered the fit")
+    n_mutations: int = Field(
+        0, description="somatic mutations (--mutations) whose allele counts entered the fit"
+    )
     solutions: list[PuritySolution] = Field(description="local optima, best first")
     profile: list[PuritySolution] = Field(
         description="the profile likelihood: at each purity of the grid, its best ploidy"
@@ -502,6 +505,7 @@ class Outputs(Model):
     segments: str
     genes: str
     snps: str
+    mutations: str | None = Field(None, description="somatic mutations' table (mutations.tsv)")
 
 
 class Result(Model):

@@ -32,6 +32,10 @@ over a flat genome has BAF 1 / (2r) whatever p is. Gains still bound p from abov
 gained allele keeps one copy more at least), which the caller uses (call.py:
 tumor_copy_number_min); that bound is taken along the ties from the best fit's states,
 not from the likelihood, which the noise tilts.
+
+Somatic mutations, when the sample has a VCF of them (metcnv.somatic), add each one's
+allele counts to its segment's state likelihood; clonal ones on the single copy of their
+allele fix p without an LOH, and the fit then counts as identifiable (_pinning_mutations).
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ from scipy.stats import chi2
 from metcnv import params
 from metcnv.alleles import genotype_calls
 from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
+from metcnv.somatic import (
+    MIN_PINNING,
+    MUTATION_COLUMNS,
+    free_log_likelihood,
+    mutation_log_likelihood,
+)
 
 PURITY_GRID = np.round(  # finer where cfDNA tumor fractions lie
     np.concatenate([np.arange(0.01, 0.1, 0.005), np.arange(0.1, 1.0001, 0.01)]), 3
@@ -107,6 +117,7 @@ class Surface:
     ploidies: np.ndarray  # the ploidy grid (one value when the ploidy was given)
     n_segments: int  # segments fitted (broad enough)
     n_snps: int  # SNP sites inside them
+    n_mutations: int  # somatic mutations inside them
 
     def plausible(self) -> np.ndarray:
         """The (purity, ploidy) pairs inside the 95% region (likelihood ratio 3.84, the same
@@ -132,6 +143,7 @@ class Surface:
             reason=self.reason,
             n_segments=self.n_segments,
             n_snps=self.n_snps,
+            n_mutations=self.n_mutations,
             solutions=self.solutions,
             profile=[
                 PuritySolution(
@@ -201,20 +213,31 @@ def expected_baf(purity: float, states: np.ndarray) -> np.ndarray:
     return np.where(cells > 0, baf, 0.5)  # no copies at all: no reads, any BAF
 
 
-def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None = None) -> Surface:
-    """Fit p and P to segments (log2, se) and SNPs (segment, ref_count, alt_count, pop_af,
-    het_alt_fraction); see the module docstring. A given `ploidy` is held fixed.
+def fit_purity(
+    segments: pd.DataFrame,
+    snps: pd.DataFrame,
+    ploidy: float | None = None,
+    mutations: pd.DataFrame | None = None,
+) -> Surface:
+    """Fit p and P to segments (log2, se), SNPs (segment, ref_count, alt_count, pop_af,
+    het_alt_fraction) and somatic mutations (segment, ref_count, alt_count, concentration;
+    metcnv.somatic); see the module docstring. A given `ploidy` is held fixed.
 
-    Segments shorter than FIT_MIN_SEGMENT (and their SNPs) are left out: a focal amplicon
-    says nothing about the purity (its BAF is 1/(2r) at any p and its copies are not
-    bounded), and integer states over a handful of bins fit noise."""
+    Segments shorter than FIT_MIN_SEGMENT (and their SNPs and mutations) are left out: a
+    focal amplicon says nothing about the purity (its BAF is 1/(2r) at any p and its copies
+    are not bounded), and integer states over a handful of bins fit noise."""
     ploidies = PLOIDY_GRID if ploidy is None else np.array([float(ploidy)])
-    segments, snps, free_ll = _broad_segments(segments, snps)
+    if mutations is None:
+        mutations = pd.DataFrame(columns=["segment", *MUTATION_COLUMNS])
+    segments, renumber, free_ll = _broad_segments(segments, snps)
+    snps, mutations = (_renumbered(t, renumber) for t in (snps, mutations))
     log2 = segments["log2"].to_numpy(float)
     sizes = (segments["end"] - segments["start"]).to_numpy(float)
     sd = np.hypot(segments["se"].to_numpy(float), SEGMENT_SD_FLOOR)
     k = len(segments)
     which = snps["segment"].to_numpy(int)
+    carrier = mutations["segment"].to_numpy(int)
+    free_mutations = _per_segment(free_log_likelihood(mutations)[:, None], carrier, k)[:, 0]
     total = STATES.sum(axis=1)
     prior = np.where((STATES[:, 0] == 1) & (STATES[:, 1] == 1), 0.0, -ABERRANT_COST)
     # best BAF log-likelihood at or above each grid point (the lowest BAF a purity allows)
@@ -224,13 +247,14 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
         """Log-likelihood at purity p of every (ploidy, segment, state), and of every
         (ploidy, segment) left unexplained."""
         baf_ll = _per_segment(sites_log_likelihood(expected_baf(p, STATES), snps), which, k)
+        baf_ll += _per_segment(mutation_log_likelihood(p, STATES, mutations)[0], carrier, k)
         with np.errstate(divide="ignore"):  # (0, 0) at p = 1: log2(0) = -inf, no fit
             level = np.log2(p * total + 2 * (1 - p))  # numerator of each state's ratio
         offset = np.log2(p * ploidies + 2 * (1 - p))
         z = (log2[None, :, None] - (level[None, None, :] - offset[:, None, None])) / sd[:, None]
         return -0.5 * z**2 + baf_ll[None] + prior, _unexplained(
             log2, sd, sizes, p, offset, free_ll_above
-        )
+        ) + free_mutations[None, :]
 
     surface = np.empty((len(PURITY_GRID), len(ploidies)))
     for i, p in enumerate(PURITY_GRID):
@@ -250,10 +274,13 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
     tested = max(int((np.bincount(which, minlength=k) > 0).sum()), 1)
     imbalance = 2 * (free_ll.max(axis=1) - free_ll[:, -1])
     seen = imbalance >= chi2.isf(0.05 / tested, 1) if len(snps) else np.ones(k, bool)
-    top = _gains_only_top(state_ll, free, p_best, seen)
+    pinning = _pinning_mutations(state_ll, free, p_best, mutations)
+    top = None if pinning >= MIN_PINNING else _gains_only_top(state_ll, free, p_best, seen)
     if top is not None:
         ci = (ci[0], max(ci[1], top))
-    identifiable, reason = _identifiable(inside, ratio <= LR_68, ci, gains_only=top is not None)
+    identifiable, reason = _identifiable(
+        inside, ratio <= LR_68, ci, gains_only=top is not None, pinning=pinning
+    )
     return Surface(
         purity=p_best,
         ploidy=ploidy_best,
@@ -265,14 +292,16 @@ def fit_purity(segments: pd.DataFrame, snps: pd.DataFrame, ploidy: float | None 
         ploidies=ploidies,
         n_segments=len(segments),
         n_snps=len(snps),
+        n_mutations=len(mutations),
     )
 
 
 def _broad_segments(
     segments: pd.DataFrame, snps: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """The segments fit_purity fits (FIT_MIN_SEGMENT or longer), their SNPs renumbered, and
-    each segment's SNP log-likelihood at every minor-allele fraction of BAF_GRID;
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The segments fit_purity fits (FIT_MIN_SEGMENT or longer), each given segment's
+    number among them (-1: not fitted), and each fitted segment's SNP log-likelihood at
+    every minor-allele fraction of BAF_GRID;
     neighbours on a chromosome that only shorter segments separate are joined where their
     depth and alleles do not differ (weighted T squared plus the alleles' likelihood ratio
     of one minor-allele fraction against two, chi-square 2 df, p > SEGMENT_ALPHA) and no
@@ -285,8 +314,9 @@ def _broad_segments(
     below the arm's minor-allele fraction by chance, were fitted as an LOH (5,0) at 0.1,
     which pinned the purity there and called a true 8 copies 21."""
     broad = np.flatnonzero((segments["end"] - segments["start"]).to_numpy() >= FIT_MIN_SEGMENT)
+    renumber = np.full(len(segments), -1)
     if len(broad) == 0:
-        return segments.iloc[:0], snps.iloc[:0], np.zeros((0, len(BAF_GRID)))
+        return segments.iloc[:0], renumber, np.zeros((0, len(BAF_GRID)))
     frame = segments.iloc[broad]
     which = np.searchsorted(broad, snps["segment"].to_numpy(int))
     inside = np.isin(snps["segment"].to_numpy(int), broad)
@@ -327,11 +357,20 @@ def _broad_segments(
         )
     )
     joined = joined.assign(log2=joined["wx"] / joined["w"], se=joined["w"] ** -0.5)
+    renumber[broad] = group
     return (
         joined[["chrom", "start", "end", "log2", "se"]].reset_index(drop=True),
-        snps.assign(segment=group[which]),
+        renumber,
         _per_segment(baf_ll, group, len(joined)),
     )
+
+
+def _renumbered(table: pd.DataFrame, renumber: np.ndarray) -> pd.DataFrame:
+    """The rows of a sites table whose segment is fitted, with the fitted segment's number
+    (`renumber`: _broad_segments' old -> new segment, -1 where not fitted)."""
+    old = table["segment"].to_numpy(int)
+    new = np.where(old >= 0, renumber[np.maximum(old, 0)], -1) if len(old) else old
+    return table.assign(segment=new)[new >= 0]
 
 
 def _unexplained(
@@ -371,6 +410,23 @@ def _per_segment(snp_ll: np.ndarray, which: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _pinning_mutations(
+    state_ll: np.ndarray, free: np.ndarray, purity: float, mutations: pd.DataFrame
+) -> int:
+    """How many mutations the best fit holds clonal (posterior > 1/2) on the one copy of
+    their allele in a segment it explains with one major copy ((1, 1) or (1, 0)): there m
+    must be 1, so f = p / (p*c + 2(1-p)) fixes p, where gains trade copies for purity."""
+    if not len(mutations):
+        return 0
+    chosen = state_ll.argmax(axis=1)
+    explained = state_ll.max(axis=1) >= free
+    carrier = mutations["segment"].to_numpy(int)
+    clonal = mutation_log_likelihood(purity, STATES, mutations)[1]
+    posterior = clonal[np.arange(len(carrier)), chosen[carrier]]
+    single = (STATES[chosen[carrier], 0] == 1) & explained[carrier]
+    return int((single & (posterior > 0.5)).sum())
+
+
 def _gains_only_top(
     state_ll: np.ndarray, free: np.ndarray, purity: float, seen: np.ndarray
 ) -> float | None:
@@ -400,7 +456,7 @@ def _gains_only_top(
 
 
 def _identifiable(
-    inside: np.ndarray, top: np.ndarray, ci: tuple[float, float], gains_only: bool
+    inside: np.ndarray, top: np.ndarray, ci: tuple[float, float], gains_only: bool, pinning: int
 ) -> tuple[bool, str]:
     """Whether the purity grid points inside the 95% profile interval (`inside`) and within
     one standard error of the best (`top`) fix p, and why (not); `ci` is the interval
@@ -412,7 +468,8 @@ def _identifiable(
     a gain keeps both alleles, so one more copy trades exactly for a lower tumor fraction
     ((a, b) at p fits like (1 + k(a-1), 1 + k(b-1)) at p/k: (2,1) like (3,1) at p/2,
     (2,2) like (3,3)), and among such ties the likelihood only picks whichever finer copy
-    states fit the noise best."""
+    states fit the noise best. `pinning` clonal mutations (_pinning_mutations) are named
+    among the evidence when they are MIN_PINNING or more."""
     best = PURITY_GRID[top]
     low, high = ci
     if inside[0]:
@@ -424,8 +481,10 @@ def _identifiable(
     first, last = np.flatnonzero(inside)[[0, -1]]
     # separate ranges within a factor of 2 are one interval spanning them (`ci`): the
     # profile is a maximum over discrete copy states, so it kinks and dips where segments'
-    # best states change; a factor of 2 or more is the gains' trade of copies for p
-    if not inside[first : last + 1].all() and PURITY_GRID[last] >= 2 * PURITY_GRID[first]:
+    # best states change; a factor of 2 or more is the gains' trade of copies for p, which
+    # clonal mutations on single-copy alleles rule out (`pinning`): the interval spans it
+    apart = PURITY_GRID[last] >= 2 * PURITY_GRID[first] and pinning < MIN_PINNING
+    if not inside[first : last + 1].all() and apart:
         ranges = ", ".join(f"{a:.0%}-{b:.0%}" for a, b in _ranges(inside))
         return False, (
             f"tumor fractions in separate ranges ({ranges}) fit the data equally well (gains "
@@ -447,7 +506,10 @@ def _identifiable(
             f"the best fit has gains only, no clonal loss of heterozygosity, and one more copy "
             f"of each gain trades for a lower tumor fraction: from {low:.0%} up to {high:.0%}"
         )
-    return True, f"fitted from depth and allele frequencies (95% interval {low:.0%}-{high:.0%})"
+    evidence = "depth and allele frequencies"
+    if pinning >= MIN_PINNING:
+        evidence = f"depth, allele frequencies and {pinning} clonal somatic mutations"
+    return True, f"fitted from {evidence} (95% interval {low:.0%}-{high:.0%})"
 
 
 def _interval(ratio: np.ndarray, inside: np.ndarray) -> tuple[float, float]:

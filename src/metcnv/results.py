@@ -104,6 +104,22 @@ SNP_OUTPUT = [
 ]
 
 
+MUTATION_OUTPUT = [
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "ref_count",
+    "alt_count",
+    "other_count",
+    "depth",
+    "alt_fraction",
+    "segment",
+    "used",
+    "reason",
+]
+
+
 def output_paths(out_dir: Path, sample: str) -> dict[str, Path]:
     stem = safe_stem(sample)
     return {
@@ -112,6 +128,7 @@ def output_paths(out_dir: Path, sample: str) -> dict[str, Path]:
         "segments": out_dir / f"{stem}.segments.tsv",
         "genes": out_dir / f"{stem}.genes.tsv",
         "snps": out_dir / f"{stem}.snps.tsv.gz",
+        "mutations": out_dir / f"{stem}.mutations.tsv",
     }
 
 
@@ -205,6 +222,15 @@ def snp_table(sites: pd.DataFrame | None) -> pd.DataFrame:
     return sites[SNP_OUTPUT].round({"pop_af": 4, "het_alt_fraction": 4}).astype({"used": int})
 
 
+def mutation_table(mutations: pd.DataFrame | None) -> pd.DataFrame:
+    """mutations.tsv: every somatic mutation's allele counts, its segment (row of
+    segments.tsv, -1 outside) and whether the purity fit used it (else why not); only the
+    header when the coverage was counted without --mutations."""
+    if mutations is None:
+        return pd.DataFrame(columns=MUTATION_OUTPUT)
+    return mutations[MUTATION_OUTPUT].round({"alt_fraction": 5}).astype({"used": int})
+
+
 def write_results(call: CallResult, result: Result, outputs: dict[str, Path]) -> None:
     """Write the result files; the JSON last, so its presence means all are complete."""
     bins = call.bins.assign(
@@ -217,6 +243,7 @@ def write_results(call: CallResult, result: Result, outputs: dict[str, Path]) ->
         "segments": call.segments[SEGMENT_OUTPUT].round(5),
         "genes": gene_table(result.genes).round(5),
         "snps": snp_table(call.sites),
+        "mutations": mutation_table(call.mutations),
     }
     with locked(outputs["json"].parent):  # one call's set, never a mix (files.locked)
         for key, table in tables.items():

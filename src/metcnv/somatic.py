@@ -1,0 +1,92 @@
+"""Somatic point mutations' allele fractions, as evidence of the tumor fraction.
+
+A clonal somatic SNV carried by m of a segment's tumor copies (c = a + b, in state (a, b))
+shows its alternate base in a share
+
+    f = p*m / (p*c + 2(1-p))
+
+of the reads at tumor fraction p: the usual source of a plasma sample's tumor fraction
+(twice the allele fraction of a truncal mutation on two copies), and one that needs no
+copy-number change at all, where depth and B-allele frequencies leave a flat genome's
+purity open. m is unknown (1..a; a mutation before a gain can be on every copy of its
+allele), so each state's likelihood averages over m. A subclonal mutation (in a share
+ccf < 1 of tumor cells) shows less; each mutation is clonal with prior 1 - SUBCLONAL_SHARE,
+else subclonal with ccf uniform on (0, 1), so one low outlier does not drag the purity down
+and one clonal cluster, the highest, sets it. Counts are beta-binomial with the het SNPs'
+overdispersion (purity.snp_log_likelihood), since capture and PCR treat both alike.
+
+The mutations come from the lab's own variant caller (a VCF of somatic SNVs, as PureCN and
+cfDNA assays take it); metcnv counts their reads itself. They must be somatic: a germline
+variant left in the VCF reads as a clonal mutation at purity 1, and clonal haematopoiesis
+(CHIP) variants in plasma are not the tumor's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import betaln, logsumexp
+
+SUBCLONAL_SHARE = 0.2  # prior share of a VCF's mutations that are subclonal
+CCF_GRID = np.linspace(0.05, 0.95, 19)  # cancer cell fractions a subclonal mutation may have
+MIN_PINNING = 2  # clonal mutations on one copy of a two-copy segment that fix a purity alone
+MUTATION_COLUMNS = ["ref_count", "alt_count", "concentration"]
+MIN_DEPTH = 20  # reads over a mutation for its counts to enter the fit
+ERROR_FLOOR = 0.002  # lowest alt fraction: a specific wrong base at ~0.1-0.5% error per base
+
+
+def _counts(mutations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Alt and ref counts and the overdispersion of each mutation, as float columns."""
+    return tuple(
+        mutations[c].to_numpy(float)[:, None] for c in ("alt_count", "ref_count", "concentration")
+    )
+
+
+def _beta_binomial(alt: np.ndarray, ref: np.ndarray, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Log-likelihood (without the binomial coefficient, shared by every f) of alt of
+    alt + ref reads at alt fraction f, concentration c; broadcast."""
+    f = np.clip(f, ERROR_FLOOR, 1 - ERROR_FLOOR)
+    return betaln(alt + c * f, ref + c * (1 - f)) - betaln(c * f, c * (1 - f))
+
+
+def mutation_log_likelihood(
+    purity: float, states: np.ndarray, mutations: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log-likelihood of each mutation's counts (rows) in each (major, minor) state
+    (columns) at `purity`, and the posterior that it is clonal, (mutations x states) each."""
+    alt, ref, conc = (v[:, :, None] for v in _counts(mutations))
+    major = states[:, 0].astype(float)
+    cells = purity * states.sum(axis=1) + 2 * (1 - purity)
+    copies = np.arange(1, int(major.max(initial=1)) + 1, dtype=float)
+    f = purity * copies[None, :] / cells[:, None]  # states x multiplicities
+    possible = copies[None, :] <= major[:, None]
+    clonal = np.where(possible[None], _beta_binomial(alt, ref, f[None], conc), -np.inf)
+    clonal = logsumexp(clonal, axis=2) - np.log(np.maximum(major, 1))[None, :]
+    f_sub = f[:, :1] * CCF_GRID[None, :]  # one copy, in some of the tumor cells
+    sub = logsumexp(_beta_binomial(alt, ref, f_sub[None], conc), axis=2) - np.log(len(CCF_GRID))
+    clonal = np.log(1 - SUBCLONAL_SHARE) + clonal
+    sub = np.log(SUBCLONAL_SHARE) + sub
+    total = np.logaddexp(clonal, sub)
+    return total, np.exp(clonal - total)
+
+
+def free_log_likelihood(mutations: pd.DataFrame) -> np.ndarray:
+    """Each mutation's log-likelihood at its own best alt fraction (on a 1% grid): what a
+    segment left unexplained, at no particular state, gives its mutations."""
+    grid = np.linspace(0.0, 1.0, 101)
+    alt, ref, conc = _counts(mutations)
+    return _beta_binomial(alt, ref, grid[None, :], conc).max(axis=1)
+
+
+def fit_mutations(counts: pd.DataFrame, concentration: float) -> pd.DataFrame:
+    """The sample's counts at its somatic mutations with their depth, alt fraction and
+    overdispersion (`concentration`, the het SNPs'), and whether the fit may use each
+    (`used`, else `reason`): MIN_DEPTH reads at least. A mutation with no alt read is kept:
+    a truncal mutation absent from a plasma sample bounds its tumor fraction."""
+    sites = counts.copy()
+    sites["depth"] = sites["ref_count"] + sites["alt_count"]
+    sites["alt_fraction"] = sites["alt_count"] / sites["depth"].where(sites["depth"] > 0)
+    sites["concentration"] = concentration
+    sites["used"] = sites["depth"] >= MIN_DEPTH
+    sites["reason"] = np.where(sites["used"], "", f"depth below {MIN_DEPTH}")
+    return sites

@@ -1,0 +1,232 @@
+"""Somatic mutations' allele fractions in the purity fit (metcnv.somatic, purity.fit_purity)."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+from conftest import DATA, read_truth
+from test_purity import draw
+from test_simulate import allele_counts
+
+from metcnv.coverage import read_coverage
+from metcnv.errors import MetcnvError
+from metcnv.model import Result, Status
+from metcnv.purity import BAF_CONCENTRATION, STATES, fit_purity
+from metcnv.somatic import mutation_log_likelihood
+
+FLAT = [(1, 1)] * 4  # no copy-number change: depth and SNPs cannot fix p
+
+
+def mutations(purity, segments, ccf, depth=800, seed=0, states=None):
+    """A mutation per (segment, ccf) on one copy of a (1, 1) segment unless `states`; beta-
+    binomial counts at the het SNPs' overdispersion."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, share in zip(segments, ccf, strict=True):
+        total = 2 if states is None else sum(states[k])
+        f = purity * share / (purity * total + 2 * (1 - purity))
+        n = rng.poisson(depth)
+        alt = rng.binomial(n, rng.beta(BAF_CONCENTRATION * f, BAF_CONCENTRATION * (1 - f)))
+        rows.append((k, n - alt, alt, BAF_CONCENTRATION))
+    return pd.DataFrame(rows, columns=["segment", "ref_count", "alt_count", "concentration"])
+
+
+@pytest.mark.parametrize("purity", [0.03, 0.08, 0.2, 0.5])
+def test_clonal_mutations_fix_the_purity_of_a_flat_tumor(purity):
+    """Depth and SNPs leave a flat genome's purity open; clonal mutations on one of two
+    copies show p/2 and fix it, down to cfDNA tumor fractions."""
+    held = []
+    for seed in range(5):
+        segments, snps = draw(purity, FLAT, seed=seed)
+        assert not fit_purity(segments, snps).identifiable
+        found = mutations(purity, [0, 1, 2, 3, 0], [1.0] * 5, seed=seed)
+        fit = fit_purity(segments, snps, mutations=found)
+        assert fit.identifiable, fit.reason
+        assert "clonal somatic mutations" in fit.reason and fit.n_mutations == 5
+        assert abs(fit.purity - purity) <= max(0.3 * purity, 0.03)
+        held.append(fit.ci95[0] <= purity <= fit.ci95[1])
+    assert sum(held) >= 4
+
+
+def test_a_subclonal_mutation_does_not_pull_the_purity_down():
+    segments, snps = draw(0.3, FLAT, seed=3)
+    found = mutations(0.3, [0, 1, 2, 3], [1.0, 1.0, 1.0, 0.3], seed=3)
+    fit = fit_purity(segments, snps, mutations=found)
+    assert fit.identifiable and abs(fit.purity - 0.3) <= 0.04, (fit.purity, fit.reason)
+
+
+def test_one_mutation_alone_does_not_fix_the_purity():
+    """It may be subclonal: one clonal cluster needs two mutations at least."""
+    segments, snps = draw(0.3, FLAT, seed=4)
+    fit = fit_purity(segments, snps, mutations=mutations(0.3, [1], [1.0], seed=4))
+    assert not fit.identifiable
+    assert fit.ci95[0] >= 0.15  # but it bounds p from below: p/2 is the most it can show
+
+
+def test_mutations_in_gained_segments_keep_the_gains_trade_open():
+    """(2,1) at p with a mutation on one copy fits like (3,1) at p/2 with it on two: such
+    mutations fix nothing; only a single-copy segment's do."""
+    states = [(1, 1), (2, 1), (2, 1), (1, 1)]
+    for seed in range(4):
+        segments, snps = draw(0.4, states, seed=seed)
+        found = mutations(0.4, [1, 2, 1], [1.0, 1.0, 1.0], seed=seed, states=states)
+        fit = fit_purity(segments, snps, mutations=found)
+        assert not fit.identifiable and fit.ci95[1] >= 0.4, fit.reason
+
+
+def test_multiplicity_is_averaged_over_the_copies_of_the_major_allele():
+    """On (3, 1) a clonal mutation may sit on 1, 2 or 3 copies; the likelihood must not
+    reject a mutation on all three copies."""
+    found = pd.DataFrame(
+        {"segment": [0], "ref_count": [600], "alt_count": [400], "concentration": [1e5]}
+    )  # f = 0.4 = 3p/(4p + 2(1-p)) at p = 0.5
+    ll, clonal = mutation_log_likelihood(0.5, STATES, found)
+    three_one = np.flatnonzero((STATES[:, 0] == 3) & (STATES[:, 1] == 1))[0]
+    one_one = np.flatnonzero((STATES[:, 0] == 1) & (STATES[:, 1] == 1))[0]
+    assert clonal[0, three_one] > 0.99
+    assert ll[0, three_one] - ll[0, one_one] > 30  # (1,1) shows at most 0.25
+
+
+# --- counted in the same pass, from the user's VCF ----------------------------------------
+def test_mutations_are_counted_in_the_same_pass_as_the_snps(example_pon, tmp_path):
+    from metcnv.cli import main
+
+    bam, vcf = DATA / "blood_lowpurity.bam", DATA / "blood_lowpurity.somatic.vcf.gz"
+    both, snps_only = tmp_path / "both.coverage.tsv.gz", tmp_path / "snps.coverage.tsv.gz"
+    argv = ["coverage", str(bam), "--pon", str(example_pon)]
+    assert main([*argv, "--out", str(both), "--mutations", str(vcf)]) == 0
+    assert main([*argv, "--out", str(snps_only)]) == 0
+    counted, alone = read_coverage(both), read_coverage(snps_only)
+    pd.testing.assert_frame_equal(counted.alleles, alone.alleles)  # SNPs as without
+    assert (tmp_path / "both.somatic_alleles.tsv.gz").is_file()
+    table = counted.mutations
+    assert len(table) == 5 and counted.meta["mutations_kept"] == "5"
+    ref, alt, _, _ = allele_counts(bam, table.assign(pos=table["pos"] - 1))  # pysam's pileup
+    assert table["ref_count"].tolist() == ref.tolist()
+    assert table["alt_count"].tolist() == alt.tolist()
+    assert table["alt_count"].sum() > 20  # a 10% plasma sample shows its mutations
+
+
+def write_vcf(path: Path, records: list[str], index: bool = True) -> Path:
+    header = [
+        "##fileformat=VCFv4.2",
+        *(f"##contig=<ID={c},length={n}>" for c, n in CONTIGS.items()),
+        '##FILTER=<ID=PASS,Description="All filters passed">',
+        '##FILTER=<ID=weak_evidence,Description="Mutect2 filter">',
+        '##INFO=<ID=SOMATIC,Number=0,Type=Flag,Description="somatic">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    order = list(CONTIGS)
+    records = sorted(records, key=lambda r: (order.index(r.split()[0]), int(r.split()[1])))
+    plain = path.with_suffix("")
+    plain.write_text("\n".join(header + records) + "\n")
+    pysam.tabix_compress(str(plain), str(path), force=True)
+    if index:
+        pysam.tabix_index(str(path), preset="vcf", force=True)
+    return path
+
+
+CONTIGS = {
+    "chr7": 159_345_973,
+    "chr8": 145_138_636,
+    "chr12": 133_275_309,
+    "chr17": 83_257_441,
+    "chrX": 156_040_895,  # no bins on it
+}
+
+
+def test_records_the_fit_cannot_use_are_counted_by_reason(example_pon, tmp_path, capsys):
+    from metcnv.cli import main
+
+    snp = pd.read_csv(DATA / "snps.vcf.gz", sep="\t", comment="#", header=None, nrows=1)
+    chrom, pos = snp.iloc[0, 0], int(snp.iloc[0, 1])
+    vcf = write_vcf(
+        tmp_path / "somatic.vcf.gz",
+        [
+            "chr7\t55030207\t.\tC\tA\t.\tPASS\tSOMATIC",  # kept
+            "chr7\t55030300\t.\tC\tA\t.\tweak_evidence\tSOMATIC",  # filtered
+            f"{chrom}\t{pos}\t.\t{snp.iloc[0, 3]}\t{snp.iloc[0, 4]}\t.\tPASS\tSOMATIC",
+            "chr7\t55030400\t.\tCA\tC\t.\tPASS\tSOMATIC",  # an indel
+            "chr7\t1000\t.\tN\tA\t.\tPASS\tSOMATIC",  # not an SNV base either
+            "chrX\t150000000\t.\tA\tG\t.\tPASS\tSOMATIC",  # outside the bins
+        ],
+    )
+    out = tmp_path / "s.coverage.tsv.gz"
+    argv = ["coverage", str(DATA / "blood_lowpurity.bam"), "--pon", str(example_pon)]
+    assert main([*argv, "--out", str(out), "--mutations", str(vcf)]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "alleles at 1 somatic mutations (sites skipped: 0 multiallelic, 2 not snv, "
+        "1 outside bins, 1 filtered, 1 at snp site)"
+    ) in printed
+    assert read_coverage(out).mutations["pos"].tolist() == [55030207]
+
+
+def test_a_mutations_vcf_without_an_index_is_refused_with_the_fix(example_pon, tmp_path, capsys):
+    from metcnv.cli import main
+
+    vcf = write_vcf(tmp_path / "somatic.vcf.gz", ["chr7\t55030207\t.\tC\tA\t.\tPASS\t."], False)
+    out = tmp_path / "s.coverage.tsv.gz"
+    argv = ["coverage", str(DATA / "blood_lowpurity.bam"), "--pon", str(example_pon)]
+    assert main([*argv, "--out", str(out), "--mutations", str(vcf)]) != 0
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == [f"metcnv: error: {vcf}: no index found; bgzip it and run `tabix -p vcf {vcf}`"]
+    assert not list(tmp_path.glob("s.*"))  # nothing half-written
+
+
+def test_edited_mutation_counts_are_refused(example_pon, tmp_path):
+    from metcnv.cli import main
+
+    out = tmp_path / "s.coverage.tsv.gz"
+    argv = ["coverage", str(DATA / "blood_lowpurity.bam"), "--pon", str(example_pon)]
+    vcf = DATA / "blood_lowpurity.somatic.vcf.gz"
+    assert main([*argv, "--out", str(out), "--mutations", str(vcf)]) == 0
+    counts = tmp_path / "s.somatic_alleles.tsv.gz"
+    with gzip.open(counts, "at") as handle:
+        handle.write("chr7\t1\tA\tC\t\t1\t1\t0\n")
+    with pytest.raises(
+        MetcnvError, match="MD5 differs .* recount with `metcnv coverage --mutations`"
+    ):
+        read_coverage(out)
+
+
+# --- the bundled cases ----------------------------------------------------------------------
+TRUTH = {row["sample"]: row for row in read_truth()}
+
+
+def clonal(sample: str) -> int:
+    """The clonal mutations the simulator gave a bundled case (truth.tsv)."""
+    return sum(m.split(":")[-1] == "1" for m in TRUTH[sample]["mutations"].split(";"))
+
+
+def test_mutations_give_every_bundled_case_its_tumor_fraction(mutation_results):
+    """With its somatic mutations every case's tumor fraction is estimated, the flat tumor
+    and the 3% blood sample too, which depth and SNPs alone leave open (estimated_results).
+    Seven 95% intervals miss three or more times by chance 0.4% of the time (two: 4%,
+    which these seeded cases do: 0.405-0.50 for 0.4 and 0.61-0.74 for 0.6)."""
+    held = []
+    for sample, folder in mutation_results.items():
+        result = Result.from_json((folder / f"{sample}.metcnv.json").read_text(), sample)
+        truth = float(TRUTH[sample]["purity"])
+        purity = result.purity
+        assert clonal(sample) >= 2 and purity.source == "estimated", (sample, purity.reason)
+        assert purity.fit.n_mutations >= 3  # not those inside an amplicon
+        assert abs(purity.value - truth) <= max(0.08, 0.5 * truth), sample
+        held.append(purity.ci95[0] <= truth <= purity.ci95[1])
+        table = pd.read_csv(folder / f"{sample}.mutations.tsv", sep="\t")
+        assert table["used"].sum() == purity.fit.n_mutations
+    assert sum(held) >= len(held) - 2
+
+
+def test_the_3_percent_blood_sample_gets_a_call_from_its_mutations(mutation_results):
+    """At 3% no LOH shows in the SNPs; five truncal mutations at ~1.5% set the tumor
+    fraction, and MET's 25 copies are called high-level."""
+    folder = mutation_results["blood_followup"]
+    result = Result.from_json((folder / "blood_followup.metcnv.json").read_text(), "")
+    assert "clonal somatic mutations" in result.purity.reason
+    assert result.met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION
+    low, high = result.met.tumor_copy_number_ci95
+    assert low <= float(TRUTH["blood_followup"]["met_tumor_cn"]) <= high
