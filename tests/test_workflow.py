@@ -175,6 +175,8 @@ def test_numbers_equal_a_standalone_metcnv_run(example_run, tmp_path, sample):
     ]  # fmt: skip
     if pd.notna(row["purity"]):  # else estimated from the reads, as the workflow does
         command += ["--purity", row["purity"]]
+    if pd.notna(row["mutations"]):
+        command += ["--mutations", row["mutations"]]
     done = subprocess.run(
         command, cwd=example_run, env=tool_env(), capture_output=True, text=True, timeout=300
     )
@@ -242,14 +244,15 @@ def test_lint_and_snakefmt_are_clean(tmp_path):
 def test_a_broken_sheet_and_config_are_rejected_with_every_problem_by_line(tmp_path):
     workdir = make_workdir(tmp_path)
     rows = [
-        "sample\tbam\tsample_type\tpurity\tploidy\tpatient\tcollection_date\tsite",
-        "normal1\ttests/data/normal1.bam\tnormal\t\t\t\t\t",
-        "normal2\ttests/data/normal2.bam\tnormal\t\t\t\t\t",
-        "tumor_focal\ttests/data/tumor_focal.bam\ttumor\t0.6\t2\tP001\t2026-01-10\tstomach",
-        "tumor_focal\ttests/data/tumor_neutral.bam\ttumor\t0.5\t2\tP003\t2026-02-17\tstomach",
-        "lost\ttests/data/no_such.bam\ttumor\t0.5\t2\tP004\t2026-02-17\tstomach",
-        "plasma1\ttests/data/blood_lowpurity.bam\tplasma\t0.1\t2\tP001\t2026-01-12\tplasma",
-        "pct\ttests/data/effusion_focal.bam\teffusion\t40\t2\tP001\t2026-01-12\tpleura",
+        "sample\tbam\tsample_type\tpurity\tploidy\tpatient\tcollection_date\tsite\tmutations",
+        "normal1\ttests/data/normal1.bam\tnormal\t\t\t\t\t\t",
+        "normal2\ttests/data/normal2.bam\tnormal\t\t\t\t\t\ttests/data/tumor_focal.somatic.vcf.gz",
+        "tumor_focal\ttests/data/tumor_focal.bam\ttumor\t0.6\t2\tP001\t2026-01-10\tstomach"
+        "\ttests/data/tumor_focal.vcf.gz",
+        "tumor_focal\ttests/data/tumor_neutral.bam\ttumor\t0.5\t2\tP003\t2026-02-17\tstomach\t",
+        "lost\ttests/data/no_such.bam\ttumor\t0.5\t2\tP004\t2026-02-17\tstomach\t",
+        "plasma1\ttests/data/blood_lowpurity.bam\tplasma\t0.1\t2\tP001\t2026-01-12\tplasma\t",
+        "pct\ttests/data/effusion_focal.bam\teffusion\t40\t2\tP001\t2026-01-12\tpleura\t",
     ]
     (workdir / "broken.tsv").write_text("\n".join(rows) + "\n")
     run = snakemake(
@@ -263,9 +266,13 @@ def test_a_broken_sheet_and_config_are_rejected_with_every_problem_by_line(tmp_p
         check=False,
     )
     assert run.returncode != 0
-    assert "5 problem(s) in the sample sheet broken.tsv" in run.output, run.output
+    assert "7 problem(s) in the sample sheet broken.tsv" in run.output, run.output
     expected = [
         r"config genome_build: GRCh37, but tests/data/ref.fa.gz is hg38",
+        r"line 3 \(sample 'normal2'\): mutations 'tests/data/tumor_focal.somatic.vcf.gz': a "
+        "normal has no somatic mutations; leave it empty",
+        r"line 4 \(sample 'tumor_focal'\): mutations 'tests/data/tumor_focal.vcf.gz': does "
+        "not exist",
         r"line 5 \(sample 'tumor_focal'\): sample ID 'tumor_focal' is already used on line 4",
         r"line 6 \(sample 'lost'\): bam 'tests/data/no_such.bam': does not exist",
         r"line 7 \(sample 'plasma1'\): sample_type 'plasma': must be one of tumor",
@@ -337,8 +344,12 @@ def test_a_sites_vcf_is_an_input_of_coverage_and_its_allele_tables_of_pon_and_ca
     inputs = re.findall(r"rule (\w+):\n    input: (.*)\n    output: (.*)", dry.output)
     for rule, given, made in inputs:
         if rule == "coverage":
-            assert given.endswith("sites.vcf.gz, sites.vcf.gz.tbi"), given
+            assert "sites.vcf.gz, sites.vcf.gz.tbi" in given, given
             assert made.endswith(".alleles.tsv.gz"), made
+            files = given.split(", ")  # and every case's somatic mutations, with the index
+            vcf = [f for f in files if f.endswith(".somatic.vcf.gz")]
+            assert ("normal" in given) == (not vcf), given
+            assert all(f"{v}.tbi" in files for v in vcf), given
         if rule in ("pon", "call"):
             assert "alleles.tsv.gz" in given, (rule, given)
     assert {rule for rule, _, _ in inputs} >= {"coverage", "pon", "call"}

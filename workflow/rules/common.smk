@@ -46,6 +46,7 @@ SHEET_COLUMNS = [
     "patient",
     "collection_date",
     "site",
+    "mutations",
 ]
 NUMERIC_COLUMNS = ["purity", "ploidy"]
 EXTRA_CELLS = "extra_cells"  # a row with more cells than the header has columns
@@ -186,6 +187,7 @@ def sheet_problems(sheet):
                         f"bam {bam!r}: no index ({' or '.join(_index_candidates(bam))}); "
                         f"make one with: samtools index {bam}"
                     )
+        found += mutations_problems(record)
         problems.extend(f"{where}: {text}" for text in found)
     problems += build_mismatches(builds)
     if BUILD_PON and "sample_type" in sheet:
@@ -232,12 +234,33 @@ def config_problems():
     return problems
 
 
-def sites_index():
-    """The existing tabix index of the sites VCF, or None."""
-    for candidate in (f"{SNPS}.tbi", f"{SNPS}.csi"):
+def mutations_problems(record):
+    """What is wrong with a row's somatic mutations VCF (its pattern is the schema's)."""
+    vcf = record.get("mutations")
+    if not isinstance(vcf, str) or not vcf.endswith(".vcf.gz"):
+        return []
+    if record.get("sample_type") == "normal":
+        return [f"mutations {vcf!r}: a normal has no somatic mutations; leave it empty"]
+    if not Path(vcf).is_file():
+        return [f"mutations {vcf!r}: does not exist (relative to {Path.cwd()})"]
+    if vcf_index(vcf) is None:
+        return [
+            f"mutations {vcf!r}: no index ({vcf}.tbi or {vcf}.csi); make one with: tabix -p vcf {vcf}"
+        ]
+    return []
+
+
+def vcf_index(vcf):
+    """The existing tabix index of a VCF, or None."""
+    for candidate in (f"{vcf}.tbi", f"{vcf}.csi"):
         if Path(candidate).is_file():
             return candidate
     return None
+
+
+def sites_index():
+    """The existing tabix index of the sites VCF, or None."""
+    return vcf_index(SNPS)
 
 
 @cache
@@ -366,6 +389,10 @@ def get_coverage_args(wildcards):
     args += ["--min-mapq", config["coverage"]["min_mapq"]]
     if SNPS:
         args += ["--snps", SNPS, "--min-baseq", config["coverage"]["min_baseq"]]
+    if pd.notna(row["mutations"]):
+        # its counts go beside the coverage, named in its header with their MD5, and
+        # `metcnv call` reads them with it (an output per sample cannot be declared)
+        args += ["--mutations", row["mutations"]]
     if row["bam"].endswith(".cram"):
         args += ["--reference", config["reference"]]
     return _join(args)
@@ -429,6 +456,9 @@ def get_coverage_input(wildcards):
         inputs["reference"] = config["reference"]
     if SNPS:
         inputs |= {"snps": SNPS, "snps_index": sites_index()}
+    mutations = ROWS[wildcards.sample]["mutations"]
+    if pd.notna(mutations):
+        inputs |= {"mutations": mutations, "mutations_index": vcf_index(mutations)}
     return inputs
 
 
