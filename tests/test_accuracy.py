@@ -13,8 +13,10 @@ be a coin toss; the full benchmark measures those cases (docs/validation.md). Th
 10+ copies at tumor fractions 0.05-0.1 is missed on the full benchmark; the two
 low-fraction samples here only guard the detection of clear cases.
 
-Every BAM carries its own person's germline SNPs, and metcnv is run twice on the same
-coverage: purity given (the asserts above) and hidden (metcnv estimates it). Three cases
+Every BAM carries its own person's germline SNPs and every tumor 3-6 clonal somatic
+mutations (and up to 2 subclonal), and metcnv is run three times on the same BAMs:
+purity given (the asserts above), hidden (metcnv estimates it) and hidden with the
+mutations' VCF (their allele fractions enter the fit). Three cases
 are for the estimate: purity_loh_cn12_tf0.5 (chr17p loss and chr12 copy-neutral LOH: the
 purity is identifiable), purity_loh_cn20_tf0.1 (plasma, chr17 loss and chr12 CN-LOH) and
 purity_flat_cn8_tf0.3 (MET alone: not identifiable). Before the fit left out segments
@@ -41,7 +43,8 @@ spec.loader.exec_module(benchmark)  # puts benchmarks/accuracy on sys.path for i
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[dict, pd.DataFrame]:
     out = tmp_path_factory.mktemp("accuracy")
-    summary = benchmark.main(["--out", str(out), "--scale", "small", "--tools", "metcnv"])
+    argv = ["--out", str(out), "--scale", "small", "--tools", "metcnv", "--purity", "all"]
+    summary = benchmark.main(argv)
     return summary, pd.read_csv(out / "results.tsv", sep="\t")
 
 
@@ -54,6 +57,12 @@ def result(run) -> dict:
 def hidden(run) -> pd.DataFrame:
     table = run[1]
     return table[table["label"] == "metcnv_hidden"].set_index("sample")
+
+
+@pytest.fixture(scope="module")
+def with_mutations(run) -> pd.DataFrame:
+    table = run[1]
+    return table[table["label"] == "metcnv_mutations"].set_index("sample")
 
 
 def test_no_false_focal_amplification_on_negatives(result):
@@ -169,3 +178,22 @@ def test_real_noise_maps_genes_onto_the_same_real_genes_and_reads_profiles_from_
     assert len(set(np.mod(shift, 6))) == 1  # one start for the whole profile
     normal = real_noise.log2_offsets(profiles, where, True, np.random.default_rng(1))
     assert normal.tolist() == profiles.efficiency[where].tolist()
+
+
+def test_mutations_fix_the_purity_of_a_flat_tumor(hidden, with_mutations):
+    """MET alone, no other copy-number change: depth and SNPs leave the purity open, its
+    six clonal mutations at ~15% fix it."""
+    row = with_mutations.loc["purity_flat_cn8_tf0.3"]
+    assert hidden.loc["purity_flat_cn8_tf0.3", "purity_source"] == "none"
+    assert row["purity_source"] == "estimated"
+    assert row["purity_ci_low"] <= row["purity"] <= row["purity_ci_high"]
+    assert row["focal_amp"]
+
+
+def test_mutations_give_no_confident_wrong_purity_and_no_false_focal_call(run, with_mutations):
+    purity = run[0]["purity"]["metcnv_mutations"]
+    assert purity["purity_confident_wrong"] == 0
+    assert purity["n_purity_estimated"] >= 15  # of 21 tumors
+    assert purity["purity_abs_median"] <= 0.03
+    negatives = with_mutations[with_mutations["negative"] == 1]
+    assert not negatives["focal_amp"].any()

@@ -51,11 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--purity",
-        choices=("given", "hidden", "both"),
+        choices=("given", "hidden", "mutations", "both", "all"),
         default="both",
         help="metcnv runs: given (the true purity, --purity P), hidden (none: metcnv "
-        "estimates it from the reads) or both (default), on the same BAMs and coverage; "
-        "CNVkit is always given the purity",
+        "estimates it from the reads), mutations (hidden, with the somatic mutations' VCF), "
+        "both (given and hidden, the default) or all three, on the same BAMs; runs not made "
+        "now but finished in --out earlier are scored too; CNVkit is always given the purity",
     )
     parser.add_argument(
         "--noise",
@@ -81,7 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.tools = [t for t in args.tools.split(",") if t]
-    args.runs = ("given", "hidden") if args.purity == "both" else (args.purity,)
+    runs = {"both": ("given", "hidden"), "all": ("given", "hidden", "mutations")}
+    args.runs = runs.get(args.purity, (args.purity,))
     unknown = set(args.tools) - set(TOOLS) - set(OPTIONAL_TOOLS)
     if unknown:
         choices = ", ".join(TOOLS + OPTIONAL_TOOLS)
@@ -137,6 +139,14 @@ def main(argv: list[str] | None = None) -> dict:
     if "metcnv" not in args.tools and (out / "metcnv" / "timing.json").exists():
         rows += run_metcnv.results(design, out / "metcnv", runs=args.runs)
         notes.append(f"metcnv not run now: its rows are read from {out / 'metcnv'}")
+    earlier = [
+        run
+        for run in run_metcnv.finished_runs(design, out / "metcnv")
+        if run not in args.runs and "metcnv" in args.tools
+    ]
+    if earlier:
+        rows += run_metcnv.results(design, out / "metcnv", runs=tuple(earlier))
+        notes.append(f"metcnv runs {', '.join(earlier)} not made now: read from earlier calls")
     if "cnvkit" in args.tools:
         import run_cnvkit
 

@@ -5,12 +5,18 @@
     metcnv coverage SAMPLE.bam --pon PON.pon --snps snps.vcf.gz --out SAMPLE.coverage.tsv.gz
     metcnv call SAMPLE.coverage.tsv.gz --pon PON.pon --out calls/ --purity P --sample-type T
     metcnv call SAMPLE.coverage.tsv.gz --pon PON.pon --out calls_hidden/ --sample-type T
+    metcnv coverage SAMPLE.bam --pon PON.pon --snps snps.vcf.gz \
+        --mutations SAMPLE.somatic.vcf.gz --out coverage_mutations/SAMPLE.coverage.tsv.gz
+    metcnv call coverage_mutations/SAMPLE.coverage.tsv.gz --pon PON.pon \
+        --out calls_mutations/ --sample-type T
 
 (`--no-offtarget` for the amplicon panel.) The first call is the `given` run (the true
 purity, as before), the second the `hidden` run (no purity: metcnv estimates it from depth
 and the allele counts beside the coverage, `SAMPLE.alleles.tsv.gz`); both read the same
-coverage. Each normal is also called, without a purity, against a panel of normals built
-from the others, in each run. The commands run through
+coverage. The `mutations` run is the hidden one with the sample's somatic mutations
+counted too (the simulator's VCF, as a variant caller would report them), whose allele
+fractions enter the purity fit. Each normal is also called, without a purity, against a
+panel of normals built from the others, in each run. The commands run through
 `metcnv.cli.main(argv)` inside long-lived worker processes, which is the command line
 without paying Python's start-up for each of ~600 commands; each command's output goes to
 `logs/{sample}.log`.
@@ -28,8 +34,8 @@ from parallel import parallel_map
 
 from metcnv.model import Status
 
-RUNS = ("given", "hidden")
-CALLS = {"given": "calls", "hidden": "calls_hidden"}
+RUNS = ("given", "hidden", "mutations")
+CALLS = {"given": "calls", "hidden": "calls_hidden", "mutations": "calls_mutations"}
 
 
 def metcnv(argv: list[str], log: Path) -> None:
@@ -60,8 +66,10 @@ def _count_normal(sample: design_module.Sample) -> str:
     return sample.name
 
 
-def _coverage(name: str) -> str:
-    return str(_STATE["out"] / "coverage" / f"{name}.coverage.tsv.gz")
+def _coverage(name: str, mutations: bool = False) -> str:
+    """A sample's coverage file; with `mutations`, the one counted with its somatic VCF."""
+    folder = "coverage_mutations" if mutations else "coverage"
+    return str(_STATE["out"] / folder / f"{name}.coverage.tsv.gz")
 
 
 def _build_pon(job: tuple[str, str, list[str], str]) -> str:
@@ -84,10 +92,15 @@ def _call(sample: design_module.Sample) -> tuple[str, float]:
     else:
         pon = str(out / "pon" / f"{sample.pon}.pon")
         bam = str(data / f"{sample.name}.bam")
-        argv = ["coverage", bam, "--pon", pon, "--out", _coverage(sample.name)]
-        metcnv([*argv, "--snps", str(data / "snps.vcf.gz")], log)
+        argv = ["coverage", bam, "--pon", pon, "--snps", str(data / "snps.vcf.gz")]
+        if {"given", "hidden"} & set(_STATE["runs"]):
+            metcnv([*argv, "--out", _coverage(sample.name)], log)
+        if "mutations" in _STATE["runs"]:
+            vcf = str(data / f"{sample.name}.somatic.vcf.gz")
+            metcnv([*argv, "--out", _coverage(sample.name, True), "--mutations", vcf], log)
     for run in _STATE["runs"]:
-        argv = ["call", _coverage(sample.name), "--pon", pon, "--out", str(out / CALLS[run])]
+        coverage = _coverage(sample.name, run == "mutations" and not sample.is_normal)
+        argv = ["call", coverage, "--pon", pon, "--out", str(out / CALLS[run])]
         # an inconclusive or QC-failed call is a result to score, not a failed command
         argv += ["--sample-type", sample.truth["sample_type"], "--exit-zero"]
         if sample.truth["purity"] is not None and run == "given":
@@ -106,7 +119,7 @@ def run(
 ) -> dict:
     """Coverage, panels of normals and calls of every sample (once per run in `runs`);
     returns timings."""
-    for sub in ("logs", "coverage", "pon", *(CALLS[r] for r in runs)):
+    for sub in ("logs", "coverage", "coverage_mutations", "pon", *(CALLS[r] for r in runs)):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for stale in (out / "logs").glob("*.log"):
         stale.unlink()
@@ -141,6 +154,15 @@ def run(
 def results(design: design_module.Design, out: Path, runs: tuple[str, ...] = RUNS) -> list[dict]:
     """One row per sample and run from its metcnv JSON (the fields the scores need)."""
     return [_row(sample, out, run) for run in runs for sample in design.called()]
+
+
+def finished_runs(design: design_module.Design, out: Path) -> tuple[str, ...]:
+    """The runs whose calls folder in `out` holds every called sample's JSON."""
+    return tuple(
+        run
+        for run in RUNS
+        if all((out / CALLS[run] / f"{s.name}.metcnv.json").is_file() for s in design.called())
+    )
 
 
 def _row(sample: design_module.Sample, out: Path, run: str) -> dict:

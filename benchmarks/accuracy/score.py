@@ -16,8 +16,10 @@ Definitions (the same for both tools; docs/validation.md gives the reasons):
 
 Runs: metcnv is run twice on the same coverage, `given` (the true purity, as CNVkit) and
 `hidden` (no purity: metcnv estimates it from depth and allele fractions, or says it
-cannot); the hidden run's rows are labelled `metcnv_hidden` in the tables. PureCN
-(`purecn`) gives a purity only and is scored in the purity tables alone.
+cannot); the hidden run's rows are labelled `metcnv_hidden` in the tables. A third run,
+`mutations` (`metcnv_mutations`), is the hidden one with the sample's somatic mutations
+counted too: their allele fractions enter the fit. PureCN (`purecn`) gives a purity only
+and is scored in the purity tables alone.
 
 Purity (the hidden run and PureCN), per stratum of the true tumor fraction (PURITY_STRATA):
 - estimated: metcnv purity.source 'estimated' (it used the reads' purity); 'none' is a
@@ -27,10 +29,13 @@ Purity (the hidden run and PureCN), per stratum of the true tumor fraction (PURI
   the estimated samples; interval coverage: truth inside the estimate's 95% interval, over
   the estimates that have one (PureCN's have none: "-");
 - confident wrong: the 95% interval misses the truth by more than 0.1;
-- by design (truth purity_class): identifiable = a loss of heterozygosity besides MET;
-  gains = other events only (one-allele or balanced gains: they bound the purity, never fix
-  it); flat = MET alone. The purity targets (PURITY_TARGETS) are on the identifiable
-  tumors, except "says so", which is on every tumor not identifiable by design.
+- by design (truth purity_class, as `purity_design`): identifiable = a loss of
+  heterozygosity besides MET; gains = other events only (one-allele or balanced gains:
+  they bound the purity, never fix it); flat = MET alone. The purity targets
+  (PURITY_TARGETS) are on the identifiable tumors, except "says so", which is on every
+  tumor not identifiable by design. In the mutations run a tumor with MIN_CLONAL_MUTATIONS
+  clonal mutations is identifiable by design whatever its copy-number events (truth
+  n_mutations).
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ PURITY_TARGETS = {  # name: (description, target)
     "purity_says_so": ("not identifiable by design and saying so", ">= 95%"),
 }
 PURITY_COLUMNS = ("purity_est", "purity_ci_low", "purity_ci_high")
+MIN_CLONAL_MUTATIONS = 2  # metcnv.somatic.MIN_PINNING: clonal mutations that fix a purity
 
 
 def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
@@ -91,6 +97,12 @@ def merged(truth: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:
         for tool, run in zip(calls["tool"], calls["run"], strict=True)
     ]
     table = truth.merge(calls, on="sample", how="inner")
+    table["purity_design"] = table.get("purity_class")  # what the purity tables group by
+    if "n_mutations" in table:
+        pinned = (table["label"] == "metcnv_mutations") & (
+            table["n_mutations"] >= MIN_CLONAL_MUTATIONS
+        )
+        table.loc[pinned, "purity_design"] = "identifiable"
     for column in PURITY_COLUMNS:
         table[column] = pd.to_numeric(table[column], errors="coerce")
     for column in (
@@ -216,16 +228,16 @@ def _in_stratum(t: pd.DataFrame, low: float, high: float) -> pd.Series:
 def purity_metrics(t: pd.DataFrame) -> dict:
     """The purity numbers of one purity-estimating run (t: its rows of merged())."""
     tumors = t[t["purity"].notna()]
-    ident = tumors[tumors["purity_class"] == "identifiable"]
+    ident = tumors[tumors["purity_design"] == "identifiable"]
     est = ident[ident["purity_estimated"]]
     hi = est[est["purity"] >= 0.1 - 1e-9]
     low = est[(est["purity"] >= 0.02 - 1e-9) & (est["purity"] <= 0.1 + 1e-9)]
     estimated = tumors[tumors["purity_estimated"]]
     with_ci = estimated[estimated["purity_ci_low"].notna()]
     failed = tumors["purity_source"] == "failed"
-    not_ident = tumors[(tumors["purity_class"] != "identifiable") & ~failed]
+    not_ident = tumors[(tumors["purity_design"] != "identifiable") & ~failed]
     says = not_ident[~not_ident["purity_estimated"]]
-    flat = tumors[(tumors["purity_class"] == "flat") & ~failed]
+    flat = tumors[(tumors["purity_design"] == "flat") & ~failed]
     return {
         "purity_abs_median": _q(hi["purity_abs_err"], 0.5),
         "purity_abs_p90": _q(hi["purity_abs_err"], 0.9),
@@ -312,7 +324,7 @@ def purity_by_stratum(t: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
             row = {"TF": stratum, "by design": klass}
             for label in labels:
                 s = t[(t["label"] == label) & _in_stratum(t, low, high)]
-                s = s[s["purity_class"] == klass]
+                s = s[s["purity_design"] == klass]
                 est = s[s["purity_estimated"]]
                 with_ci = est[est["purity_ci_low"].notna()]
                 err = est["purity_abs_err"]
@@ -591,8 +603,9 @@ def report(
     """Write results.tsv, tables.md and summary.json; return the numbers and the text."""
     t = merged(truth, rows)
     labels = set(t["label"])
-    tools = [tool for tool in ("metcnv", "metcnv_hidden", "cnvkit") if tool in labels]
-    purity_runs = [label for label in ("metcnv_hidden", "purecn") if label in labels]
+    runs = ("metcnv_hidden", "metcnv_mutations")
+    tools = [tool for tool in ("metcnv", *runs, "cnvkit") if tool in labels]
+    purity_runs = [label for label in (*runs, "purecn") if label in labels]
     t.to_csv(out / "results.tsv", sep="\t", index=False)
     by_tool = {tool: metrics(t[t["label"] == tool]) for tool in tools}
     by_purity = {label: purity_metrics(t[t["label"] == label]) for label in purity_runs}
@@ -643,12 +656,13 @@ def report(
             tables[f"Tumor fraction by true tumor fraction and design class, {title}"] = (
                 purity_by_stratum(shared, purity_runs)
             )
-    if {"metcnv", "metcnv_hidden"} <= labels:
+    pairs = [("metcnv", run) for run in runs if {"metcnv", run} <= labels]
+    if pairs:
         tables[
             "Purity hidden vs given, by design class: focal amplification sensitivity (given / "
             "hidden; target within 5 points), false focal calls on negatives, and how often "
             "the hidden run's copy-number lower bound (no purity) holds"
-        ] = hidden_vs_given(t, [("metcnv", "metcnv_hidden")])
+        ] = hidden_vs_given(t, pairs)
     for title, frame in tables.items():
         sections += ["", f"### {title}", "", markdown(frame)]
     text = "\n".join(sections)
