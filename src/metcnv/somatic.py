@@ -11,7 +11,7 @@ copy-number change at all, where depth and B-allele frequencies leave a flat gen
 purity open. m is unknown (1..a; a mutation before a gain can be on every copy of its
 allele), so each state's likelihood averages over m. A subclonal mutation (in a share
 ccf < 1 of tumor cells) shows less; each mutation is clonal with prior 1 - SUBCLONAL_SHARE,
-else subclonal with ccf uniform on (0, 1), so one low outlier does not drag the purity down
+else subclonal with ccf uniform on 0.05-0.95, so one low outlier does not drag the purity down
 and one clonal cluster, the highest, sets it. Counts are beta-binomial with the het SNPs'
 overdispersion (purity.snp_log_likelihood), since capture and PCR treat both alike.
 
@@ -29,7 +29,7 @@ from scipy.special import betaln, logsumexp
 
 SUBCLONAL_SHARE = 0.2  # prior share of a VCF's mutations that are subclonal
 CCF_GRID = np.linspace(0.05, 0.95, 19)  # cancer cell fractions a subclonal mutation may have
-MIN_PINNING = 2  # clonal mutations on one copy of a two-copy segment that fix a purity alone
+MIN_PINNING = 2  # clonal mutations on the single copy of their allele that fix a purity alone
 MUTATION_COLUMNS = ["ref_count", "alt_count", "concentration"]
 MIN_DEPTH = 20  # reads over a mutation for its counts to enter the fit
 ERROR_FLOOR = 0.002  # lowest alt fraction: a specific wrong base at ~0.1-0.5% error per base
