@@ -252,8 +252,8 @@ def call_bins(
         if table is not None:
             _place(table, segments)
     if mutations is not None:  # only the fit reads them, and it skips focal segments
-        sizes = (segments["end"] - segments["start"]).to_numpy()
-        focal = mutations["used"] & (sizes[mutations["segment"]] < FIT_MIN_SEGMENT)
+        short = ((segments["end"] - segments["start"]) < FIT_MIN_SEGMENT).reset_index(drop=True)
+        focal = mutations["used"] & mutations["segment"].map(short).eq(True)  # -1: no segment
         mutations.loc[focal, ["used", "reason"]] = [False, "in a focal segment (not fitted)"]
     if sites is not None:
         pon_snps = pon.settings.get("snps_md5")
