@@ -16,6 +16,10 @@ skip over the site gives no base), if its base quality is at least `min_baseq`; 
 is counted as ref, alt or other. A fragment counts once: of two mates over a site, the
 first read that gives a base counts and the other is ignored (keyed on the read name). A
 read without bases (SEQ '*') gives none and is counted in `reads_without_bases`.
+
+A sample's somatic mutations (a VCF from its variant caller, read_mutations) are counted
+the same way in the same pass: PASS records only (`filtered` otherwise), and none at a
+SNP site (`at_snp_site`).
 """
 
 from __future__ import annotations
