@@ -13,6 +13,7 @@ from test_simulate import allele_counts
 
 from metcnv.coverage import read_coverage
 from metcnv.errors import MetcnvError
+from metcnv.genome import LENGTHS
 from metcnv.model import Result, Status
 from metcnv.purity import BAF_CONCENTRATION, STATES, fit_purity
 from metcnv.somatic import mutation_log_likelihood
@@ -111,6 +112,8 @@ def test_mutations_are_counted_in_the_same_pass_as_the_snps(example_pon, tmp_pat
 
 
 def write_vcf(path: Path, records: list[str], index: bool = True) -> Path:
+    """A bgzipped somatic VCF of tab-separated `records` (sorted here), indexed unless not;
+    its FILTER may be PASS or a Mutect2-like weak_evidence."""
     header = [
         "##fileformat=VCFv4.2",
         *(f"##contig=<ID={c},length={n}>" for c, n in CONTIGS.items()),
@@ -129,13 +132,8 @@ def write_vcf(path: Path, records: list[str], index: bool = True) -> Path:
     return path
 
 
-CONTIGS = {
-    "chr7": 159_345_973,
-    "chr8": 145_138_636,
-    "chr12": 133_275_309,
-    "chr17": 83_257_441,
-    "chrX": 156_040_895,  # no bins on it
-}
+# the bundled reference's contigs, and chrX, where the panel has no bins
+CONTIGS = {c: LENGTHS["hg38"][c] for c in ("chr7", "chr8", "chr12", "chr17", "chrX")}
 
 
 def test_records_the_fit_cannot_use_are_counted_by_reason(example_pon, tmp_path, capsys):

@@ -109,7 +109,7 @@ def sample_of(args) -> Sample:
 
 # --- commands ------------------------------------------------------------------------------
 def _cmd_coverage(args) -> int:
-    reads, alleles = read_settings(args), allele_settings(args)
+    reads, alleles = read_settings(args), allele_settings(args) | {"mutations": args.mutations}
     bins = None if args.pon else bin_settings(args)
     output_file(args.out, "--out")
     pon = PanelOfNormals.load(args.pon) if args.pon else None
@@ -118,18 +118,10 @@ def _cmd_coverage(args) -> int:
     if args.mutations:
         alleles_path(args.out, MUTATIONS_SUFFIX)
     if pon:
-        coverage = api.count(
-            args.alignments, pon, reads, args.sample, **alleles, mutations=args.mutations
-        )
+        coverage = api.count(args.alignments, pon, reads, args.sample, **alleles)
     else:
         coverage = api.count_panel(
-            args.alignments,
-            args.targets,
-            bins,
-            reads,
-            args.sample,
-            **alleles,
-            mutations=args.mutations,
+            args.alignments, args.targets, bins, reads, args.sample, **alleles
         )
     write_coverage(coverage, args.out)
     print(
@@ -198,7 +190,8 @@ def _cmd_call(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    settings, reads, alleles = call_settings(args), read_settings(args), allele_settings(args)
+    settings, reads = call_settings(args), read_settings(args)
+    alleles = allele_settings(args) | {"mutations": args.mutations}
     sample_of(args)  # a bad purity or ploidy is refused before the BAM is read
     result = api.run(
         args.alignments,
@@ -212,7 +205,6 @@ def _cmd_run(args) -> int:
         reads=reads,
         strict=args.strict,
         **alleles,
-        mutations=args.mutations,
     )
     _print_call(result)
     from metcnv.report import write_sample_reports  # matplotlib only where figures are drawn

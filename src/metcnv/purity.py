@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, gammaln
+from scipy.special import gammaln
 from scipy.stats import chi2
 
 from metcnv import params
@@ -53,6 +53,7 @@ from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
 from metcnv.somatic import (
     MIN_PINNING,
     MUTATION_COLUMNS,
+    beta_binomial,
     free_log_likelihood,
     mutation_log_likelihood,
 )
@@ -186,9 +187,7 @@ def snp_log_likelihood(
     choose = _log_binom(alt, n)
 
     def fraction(f: np.ndarray) -> np.ndarray:  # beta-binomial at alt fraction f
-        f = np.clip(f, SEQUENCING_ERROR, 1 - SEQUENCING_ERROR)
-        alpha, beta = c * f, c * (1 - f)
-        return betaln(alt + alpha, ref + beta) - betaln(alpha, beta)
+        return beta_binomial(alt, ref, f, c, SEQUENCING_ERROR)
 
     hom = np.logaddexp(
         np.log((1 - q) ** 2) + fraction(np.array([[SEQUENCING_ERROR]])),
@@ -579,8 +578,7 @@ def het_concentration(tables: list[pd.DataFrame], usable: np.ndarray) -> float |
     typical = np.median(fraction[het])
     bias = np.clip(np.where(others >= BIAS_MIN_HET_NORMALS, left_out, typical), 0.3, 0.7)
     ref, alt, bias = (v[het][:, None] for v in (ref, alt, bias))
-    a, b = HET_CONCENTRATION_GRID * bias, HET_CONCENTRATION_GRID * (1 - bias)
-    ll = (betaln(alt + a, ref + b) - betaln(a, b)).sum(axis=0)
+    ll = beta_binomial(alt, ref, bias, HET_CONCENTRATION_GRID, 0.0).sum(axis=0)
     return float(HET_CONCENTRATION_GRID[np.argmax(ll)])
 
 

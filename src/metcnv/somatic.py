@@ -36,17 +36,20 @@ ERROR_FLOOR = 0.002  # lowest alt fraction: a specific wrong base at ~0.1-0.5% e
 
 
 def _counts(mutations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Alt and ref counts and the overdispersion of each mutation, as float columns."""
-    return tuple(
-        mutations[c].to_numpy(float)[:, None] for c in ("alt_count", "ref_count", "concentration")
-    )
+    """Ref and alt counts and the overdispersion of each mutation (MUTATION_COLUMNS), as
+    float columns."""
+    return tuple(mutations[c].to_numpy(float)[:, None] for c in MUTATION_COLUMNS)
 
 
-def _beta_binomial(alt: np.ndarray, ref: np.ndarray, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+def beta_binomial(
+    alt: np.ndarray, ref: np.ndarray, f: np.ndarray, concentration: np.ndarray, floor: float
+) -> np.ndarray:
     """Log-likelihood (without the binomial coefficient, shared by every f) of alt of
-    alt + ref reads at alt fraction f, concentration c; broadcast."""
-    f = np.clip(f, ERROR_FLOOR, 1 - ERROR_FLOOR)
-    return betaln(alt + c * f, ref + c * (1 - f)) - betaln(c * f, c * (1 - f))
+    alt + ref reads at alt fraction f, kept within [floor, 1 - floor], with alpha + beta =
+    `concentration`; broadcast. SNPs (purity.snp_log_likelihood) and mutations share it."""
+    f = np.clip(f, floor, 1 - floor)
+    alpha, beta = concentration * f, concentration * (1 - f)
+    return betaln(alt + alpha, ref + beta) - betaln(alpha, beta)
 
 
 def mutation_log_likelihood(
@@ -54,16 +57,17 @@ def mutation_log_likelihood(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log-likelihood of each mutation's counts (rows) in each (major, minor) state
     (columns) at `purity`, and the posterior that it is clonal, (mutations x states) each."""
-    alt, ref, conc = (v[:, :, None] for v in _counts(mutations))
+    ref, alt, conc = (v[:, :, None] for v in _counts(mutations))
     major = states[:, 0].astype(float)
     cells = purity * states.sum(axis=1) + 2 * (1 - purity)
     copies = np.arange(1, int(major.max(initial=1)) + 1, dtype=float)
     f = purity * copies[None, :] / cells[:, None]  # states x multiplicities
     possible = copies[None, :] <= major[:, None]
-    clonal = np.where(possible[None], _beta_binomial(alt, ref, f[None], conc), -np.inf)
+    clonal = np.where(possible[None], beta_binomial(alt, ref, f[None], conc, ERROR_FLOOR), -np.inf)
     clonal = logsumexp(clonal, axis=2) - np.log(np.maximum(major, 1))[None, :]
     f_sub = f[:, :1] * CCF_GRID[None, :]  # one copy, in some of the tumor cells
-    sub = logsumexp(_beta_binomial(alt, ref, f_sub[None], conc), axis=2) - np.log(len(CCF_GRID))
+    sub = beta_binomial(alt, ref, f_sub[None], conc, ERROR_FLOOR)
+    sub = logsumexp(sub, axis=2) - np.log(len(CCF_GRID))
     clonal = np.log(1 - SUBCLONAL_SHARE) + clonal
     sub = np.log(SUBCLONAL_SHARE) + sub
     total = np.logaddexp(clonal, sub)
@@ -74,8 +78,8 @@ def free_log_likelihood(mutations: pd.DataFrame) -> np.ndarray:
     """Each mutation's log-likelihood at its own best alt fraction (on a 1% grid): what a
     segment left unexplained, at no particular state, gives its mutations."""
     grid = np.linspace(0.0, 1.0, 101)
-    alt, ref, conc = _counts(mutations)
-    return _beta_binomial(alt, ref, grid[None, :], conc).max(axis=1)
+    ref, alt, conc = _counts(mutations)
+    return beta_binomial(alt, ref, grid[None, :], conc, ERROR_FLOOR).max(axis=1)
 
 
 def fit_mutations(counts: pd.DataFrame, concentration: float) -> pd.DataFrame:
