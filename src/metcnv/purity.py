@@ -22,15 +22,15 @@ The profile likelihood over p (maximised over P) gives the estimate and a 95% in
 *identifiable* only when the interval excludes the smallest tumor fractions, is narrow
 (its ranges, if several, within a factor of 2: the profile kinks where a segment's best
 state changes; the interval then spans them), the purities within one standard error
-of the best do not hold both some p and p/2, and the best fit holds a clonal loss of
-heterozygosity that the segment's allele counts show (not depth alone, unless no SNP
-reports or the lost allele's sites look homozygous). Only an LOH fixes p: a gain keeps
-both alleles, and one more copy trades exactly for a lower tumor fraction ((2,1) at p has
-the depth and BAF of (3,1) at p/2; (2,2) of (3,3)), so among such ties the likelihood
-picks whichever finer states fit the other segments' noise best; one allele amplified
-over a flat genome has BAF 1 / (2r) whatever p is. Gains still bound p from above (each
-gained allele keeps one copy more at least), which the caller uses (call.py:
-tumor_copy_number_min); that bound is taken along the ties from the best fit's states,
+of the best do not hold both some p and p/2 (unless clonal mutations fix p, below), and
+the best fit holds a clonal loss of heterozygosity that the segment's allele counts show
+(not depth alone, unless no SNP reports or the lost allele's sites look homozygous). Only
+an LOH fixes p: a gain keeps both alleles, and one more copy trades exactly for a lower
+tumor fraction ((2,1) at p has the depth and BAF of (3,1) at p/2; (2,2) of (3,3)), so among
+such ties the likelihood picks whichever finer states fit the other segments' noise best;
+one allele amplified over a flat genome has BAF 1 / (2r) whatever p is. Gains still bound
+p from above (each gained allele keeps one copy more at least), which the caller uses
+(call.py: tumor_copy_number_min); that bound is taken along the ties from the best fit's states,
 not from the likelihood, which the noise tilts.
 
 Somatic mutations, when the sample has a VCF of them (metcnv.somatic), add each one's
@@ -462,11 +462,11 @@ def _identifiable(
     reported (widened along the gains' ridge when the best fit has `gains_only`). The
     interval must exclude the smallest tumor fractions (else nothing tells the tumor from a
     vanishing one) and be at most MAX_IDENTIFIABLE_WIDTH wide, its ranges (if several)
-    within a factor of 2 of each other, the top must not
-    hold both some p and p/2, and the best fit must hold a clonal loss of heterozygosity:
-    a gain keeps both alleles, so one more copy trades exactly for a lower tumor fraction
-    ((a, b) at p fits like (1 + k(a-1), 1 + k(b-1)) at p/k: (2,1) like (3,1) at p/2,
-    (2,2) like (3,3)), and among such ties the likelihood only picks whichever finer copy
+    within a factor of 2 of each other, the top must not hold both some p and p/2 (unless
+    `pinning` mutations rule the trade out), and the best fit must hold a clonal loss of
+    heterozygosity: a gain keeps both alleles, so one more copy trades exactly for a lower
+    tumor fraction ((a, b) at p fits like (1 + k(a-1), 1 + k(b-1)) at p/k: (2,1) like (3,1)
+    at p/2, (2,2) like (3,3)), and among such ties the likelihood only picks whichever finer copy
     states fit the noise best. `pinning` clonal mutations (_pinning_mutations) are named
     among the evidence when they are MIN_PINNING or more."""
     best = PURITY_GRID[top]
@@ -489,7 +489,10 @@ def _identifiable(
             f"tumor fractions in separate ranges ({ranges}) fit the data equally well (gains "
             "without a loss of heterozygosity trade copies for tumor fraction)"
         )
-    if best.max() >= 2 * best.min():
+    # with mutations pinning p, a spread of p to 2p within one standard error is their
+    # counts' own imprecision (a few alt reads each at a low tumor fraction), which the
+    # interval carries; without them it is the gains' trade, which the interval does not
+    if best.max() >= 2 * best.min() and pinning < MIN_PINNING:
         return False, (
             f"tumor fractions from {best.min():.0%} to {best.max():.0%} fit the data about "
             "equally well (gains without a clonal loss of heterozygosity: one more copy of "
