@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 
 from metcnv.segment import (
+    SEARCHES,
     _best_arc,
     _best_split,
     _significant,
@@ -52,10 +53,10 @@ def test_one_change_point_is_tested_for_itself_with_more_power_than_an_arc():
         x = rng.normal(0, 0.5, 600)
         x[200:] -= 0.17
         w = np.full(600, 4.0)
-        for best in accepted:
+        for best, tests in SEARCHES:
             t_max = best(x, w, 2)[0]
             accepted[best] += _significant(
-                x, w, t_max, noise_scale(x, w), 2, 0.005, np.random.default_rng(0), best
+                x, w, t_max, noise_scale(x, w), 2, 0.005, np.random.default_rng(0), best, tests(600)
             )
     assert accepted[_best_split] >= 12
     assert accepted[_best_arc] <= 9

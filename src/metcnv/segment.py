@@ -88,6 +88,10 @@ def _best_split(x: np.ndarray, w: np.ndarray, min_bins: int) -> tuple[float, int
     return _search_arcs(x, w, np.zeros(1, int), np.arange(len(x) + 1), min_bins, signed=False)
 
 
+# each change-point search, with how many tests it makes over n bins (its Bonferroni count)
+SEARCHES = ((_best_arc, lambda n: n * (n - 1) / 2), (_best_split, lambda n: n - 1))
+
+
 def anchored_arc(
     x: np.ndarray, w: np.ndarray, first: int, last: int, min_bins: int = params.SEGMENT_MIN_BINS
 ) -> tuple[int, int] | None:
@@ -131,11 +135,11 @@ def _significant(
     alpha: float,
     rng: np.random.Generator,
     best: Callable[[np.ndarray, np.ndarray, int], tuple[float, int, int]],
+    tests: float,
 ) -> bool:
-    """Whether `t_max`, the largest |T| of x that `best` (_best_split or _best_arc) finds,
-    is significant at `alpha`."""
+    """Whether `t_max`, the largest |T| of x that `best` (one of SEARCHES, making `tests`
+    tests) finds, is significant at `alpha`."""
     n = len(x)
-    tests = n - 1 if best is _best_split else n * (n - 1) / 2
     nominal = 2 * ndtr(-t_max / phi)
     if nominal * tests < alpha:
         return True  # Bonferroni over all splits or arcs: significant without permutations
@@ -168,10 +172,10 @@ def segment_chromosome(
         if hi - lo < 2 * min_bins:
             done.append((lo, hi))
             continue
-        for best in (_best_arc, _best_split):
+        for best, tests in SEARCHES:
             t_max, i, j = best(x[lo:hi], w[lo:hi], min_bins)
             if t_max > 0 and _significant(
-                x[lo:hi], w[lo:hi], t_max, phi, min_bins, alpha / 2, rng, best
+                x[lo:hi], w[lo:hi], t_max, phi, min_bins, alpha / 2, rng, best, tests(hi - lo)
             ):
                 break
         else:
