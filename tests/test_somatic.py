@@ -1,6 +1,7 @@
 """Somatic mutations' allele fractions in the purity fit (metcnv.somatic, purity.fit_purity)."""
 
 import gzip
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from metcnv.coverage import read_coverage
 from metcnv.errors import MetcnvError
 from metcnv.genome import LENGTHS
 from metcnv.model import Result, Status
-from metcnv.purity import BAF_CONCENTRATION, STATES, fit_purity
+from metcnv.purity import BAF_CONCENTRATION, STATES, fit_purity, germline_warning
 from metcnv.somatic import mutation_log_likelihood
 
 FLAT = [(1, 1)] * 4  # no copy-number change: depth and SNPs cannot fix p
@@ -82,6 +83,44 @@ def test_one_mutation_alone_does_not_fix_the_purity():
     fit = fit_purity(segments, snps, mutations=mutations(0.3, [1], [1.0], seed=4))
     assert not fit.identifiable
     assert fit.ci95[0] >= 0.15  # but it bounds p from below: p/2 is the most it can show
+
+
+def with_germline(found: pd.DataFrame, segments: list[int]) -> pd.DataFrame:
+    """`found` and a germline het (200 of 400 reads alt) in each of `segments`."""
+    leak = pd.DataFrame(
+        {"segment": segments, "ref_count": 200, "alt_count": 200, "concentration": 250.0}
+    )
+    return pd.concat([found, leak], ignore_index=True)
+
+
+def test_a_germline_variant_left_in_the_vcf_does_not_move_the_purity():
+    """A germline het at 50% read as a clonal mutation would mean purity 1; one is outvoted
+    by the tumor's own mutations, and no warning is needed."""
+    estimates = []
+    for seed in range(6):
+        segments, snps = draw(0.1, FLAT, seed=seed)
+        found = mutations(0.1, [0, 1, 2, 3, 0], [1.0] * 5, depth=400, seed=seed)
+        fit = fit_purity(segments, snps, mutations=with_germline(found, [1]))
+        estimates.append(fit.purity if fit.identifiable else np.nan)
+    assert np.sum(np.abs(np.array(estimates) - 0.1) <= 0.04) >= 5, estimates
+    clean = fit_purity(segments, snps, mutations=found)
+    assert germline_warning(segments, snps, None, found, clean) is None
+
+
+def test_germline_variants_that_carry_the_estimate_are_warned_about():
+    """Four germline hets left in the VCF of a flat plasma sample at 10% fit as the clonal
+    mutations of a pure tumor, the tumor's own then subclonal: the reads cannot tell the two
+    apart, so the estimate comes with a warning naming the fit without them."""
+    for seed in range(3):
+        segments, snps = draw(0.1, FLAT, seed=seed)
+        found = mutations(0.1, [0, 1, 2, 3, 0], [1.0] * 5, depth=400, seed=seed)
+        leaky = with_germline(found, [0, 1, 2, 3])
+        fit = fit_purity(segments, snps, mutations=leaky)
+        assert fit.identifiable and fit.purity > 0.9  # the hazard itself
+        warning = germline_warning(segments, snps, None, leaky, fit)
+        assert warning is not None and "rests on 4 somatic mutation(s)" in warning
+        instead = float(re.search(r"without them it is (\d+)%", warning).group(1)) / 100
+        assert abs(instead - 0.1) <= 0.03, warning
 
 
 def test_mutations_in_gained_segments_keep_the_gains_trade_open():

@@ -52,6 +52,7 @@ from metcnv.purity import (
     chosen_purity,
     fit_purity,
     fit_sites,
+    germline_warning,
     minor_allele_fraction,
 )
 from metcnv.qc import NOISE_METRICS, sample_qc, window_noise
@@ -278,6 +279,9 @@ def call_bins(
         surface = fit_purity(segments, fit_snps, fixed, used_mutations)
         purity, ploidy, notes = chosen_purity(purity, ploidy, surface.summary())
         warnings += notes
+        if purity.source == "estimated" and used_mutations is not None:
+            germline = germline_warning(segments, fit_snps, fixed, used_mutations, surface)
+            warnings += [germline] if germline else []
     plausible = _plausible(purity, ploidy, surface)
     segments = _with_alleles(segments, fit_snps, purity, ploidy)
     qc = QC(

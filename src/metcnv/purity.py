@@ -51,10 +51,13 @@ from metcnv import params
 from metcnv.alleles import genotype_calls
 from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
 from metcnv.somatic import (
+    GERMLINE_HET,
+    GERMLINE_HOM,
     MIN_PINNING,
     MUTATION_COLUMNS,
     beta_binomial,
     free_log_likelihood,
+    germline_like,
     mutation_log_likelihood,
 )
 
@@ -292,6 +295,39 @@ def fit_purity(
         n_segments=len(segments),
         n_snps=len(snps),
         n_mutations=len(mutations),
+    )
+
+
+def germline_warning(
+    segments: pd.DataFrame,
+    snps: pd.DataFrame,
+    ploidy: float | None,
+    mutations: pd.DataFrame,
+    fit: Surface,
+) -> str | None:
+    """A warning when the mutations at germline-like allele fractions
+    (somatic.germline_like) carry `fit`'s estimate: the fit made again without them gives
+    an estimate whose interval does not meet `fit`'s. A tumor-only caller lets germline
+    variants through, and a germline het reads as a clonal mutation of a pure tumor; the
+    reads alone cannot tell them apart, the patient's normal can. A refit that identifies
+    nothing is no warning: a tumor at 70-100% whose purity rests on its own clonal
+    mutations is that case (43 of 233 estimates on the real-noise benchmark, whose VCFs
+    are clean, would have been flagged; 6 are, each a tumor at 80-100% whose refit falls
+    to about half, the gains' trade); the price is that leaks in a plasma sample left with
+    one mutation of its own go unflagged."""
+    suspect = germline_like(mutations)
+    if not suspect.any():
+        return None
+    other = fit_purity(segments, snps, ploidy, mutations[~suspect])
+    (low, high), (other_low, other_high) = fit.ci95, other.ci95
+    if not other.identifiable or (other_low <= high and low <= other_high):
+        return None
+    return (
+        f"the tumor fraction {fit.purity:.0%} rests on {int(suspect.sum())} somatic "
+        f"mutation(s) read at {GERMLINE_HET[0]:.0%}-{GERMLINE_HET[1]:.0%} or above "
+        f"{GERMLINE_HOM:.0%}, as germline variants are; without them it is "
+        f"{other.purity:.0%} ({other_low:.0%}-{other_high:.0%}): if the VCF was called "
+        "without a matched normal, check them against the patient's germline"
     )
 
 

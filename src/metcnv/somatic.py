@@ -18,7 +18,8 @@ overdispersion (purity.snp_log_likelihood), since capture and PCR treat both ali
 The mutations come from the lab's own variant caller (a VCF of somatic SNVs, as PureCN and
 cfDNA assays take it); metcnv counts their reads itself. They must be somatic: a germline
 variant left in the VCF reads as a clonal mutation at purity 1, and clonal haematopoiesis
-(CHIP) variants in plasma are not the tumor's.
+(CHIP) variants in plasma are not the tumor's. When an estimate holds only with mutations at
+germline-like allele fractions, purity.germline_warning says so.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ MIN_PINNING = 2  # clonal mutations on the single copy of their allele that fix 
 MUTATION_COLUMNS = ["ref_count", "alt_count", "concentration"]
 MIN_DEPTH = 20  # reads over a mutation for its counts to enter the fit
 ERROR_FLOOR = 0.002  # lowest alt fraction: a specific wrong base at ~0.1-0.5% error per base
+GERMLINE_HET = (0.35, 0.65)  # alt fractions of a germline het site (0.5, with capture bias
+# and a few hundred reads' noise), or of a germline hom above GERMLINE_HOM: what a variant
+# the caller let through shows. A clonal mutation of a tumor at 70-100% shows them too
+GERMLINE_HOM = 0.9
 
 
 def _counts(mutations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,3 +99,14 @@ def fit_mutations(counts: pd.DataFrame, concentration: float) -> pd.DataFrame:
     sites["used"] = sites["depth"] >= MIN_DEPTH
     sites["reason"] = np.where(sites["used"], "", f"depth below {MIN_DEPTH}")
     return sites
+
+
+def germline_like(mutations: pd.DataFrame) -> np.ndarray:
+    """Mask of mutations whose alt fraction is a germline variant's (GERMLINE_HET or above
+    GERMLINE_HOM): four germline variants left in a tumor-only VCF of a flat plasma sample at
+    10% tumor DNA fit as clonal mutations of a pure tumor, at 99-100%, the tumor's own
+    mutations then subclonal (purity.germline_warning)."""
+    ref, alt, _ = _counts(mutations)
+    fraction = (alt / np.maximum(alt + ref, 1))[:, 0]
+    low, high = GERMLINE_HET
+    return ((fraction >= low) & (fraction <= high)) | (fraction >= GERMLINE_HOM)
