@@ -284,3 +284,19 @@ def test_the_3_percent_blood_sample_gets_a_call_from_its_mutations(mutation_resu
     assert result.met.status is Status.HIGH_LEVEL_FOCAL_AMPLIFICATION
     low, high = result.met.tumor_copy_number_ci95
     assert low <= float(TRUTH["blood_followup"]["met_tumor_cn"]) <= high
+
+
+def test_the_report_lists_the_mutations_the_tumor_fraction_rests_on(
+    mutation_results, example_results
+):
+    """A clinician reading '4% tumor DNA, from 5 clonal somatic mutations' sees which, with
+    their reads; a sample counted without a VCF shows no such table."""
+    folder = mutation_results["blood_followup"]
+    html = (folder / "blood_followup.report.html").read_text()
+    table = pd.read_csv(folder / "blood_followup.mutations.tsv", sep="\t")
+    assert "Somatic mutations of the sample" in html and len(table) >= 5
+    for m in table.itertuples():
+        row = f'{m.chrom}:{m.pos:,} {m.ref}&gt;{m.alt}</td><td class="num">{m.alt_count} / '
+        assert row in html, row
+    plain = example_results["blood_followup"] / "blood_followup.report.html"
+    assert "Somatic mutations of the sample" not in plain.read_text()

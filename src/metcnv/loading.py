@@ -1,8 +1,9 @@
 """Reading a result back: one `{sample}.metcnv.json` (a `model.Result`) and its tables.
 
 `read_json` parses and validates the document against the shipped JSON Schema;
-`load_result` adds its bins, segments and SNP tables (docs/outputs.md). Every problem is one
-MetcnvError line saying what to re-run. Used by the per-sample report and the cohort pages.
+`load_result` adds its bins, segments, SNP and mutation tables (docs/outputs.md). Every
+problem is one MetcnvError line saying what to re-run. Used by the per-sample report and
+the cohort pages.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from metcnv.results import gene_table
 
 @dataclass
 class SampleResult:
-    """One sample's result and the bin, segment and SNP tables beside it."""
+    """One sample's result and the bin, segment, SNP and somatic-mutation tables beside it."""
 
     path: Path
     result: Result
     bins: pd.DataFrame
     segments: pd.DataFrame
     snps: pd.DataFrame
+    mutations: pd.DataFrame  # no rows when counted without --mutations
 
     @property
     def sample(self) -> str:
@@ -75,7 +77,7 @@ def read_table(folder: Path, result: Result, key: str, json_path: Path, **kwargs
 
 
 def load_result(path: Path) -> SampleResult:
-    """Read a result JSON and its bins, segments and SNP tables (docs/outputs.md)."""
+    """Read a result JSON and its bins, segments, SNP and mutation tables (docs/outputs.md)."""
     path = Path(path)
     result = read_json(path)
     folder = path.parent
@@ -97,4 +99,9 @@ def load_result(path: Path) -> SampleResult:
         )
     bins["gene"] = bins["gene"].fillna("-")
     snps = read_table(folder, result, "snps", path, dtype={"chrom": str, "reason": str})
-    return SampleResult(path, result, bins, segments, snps)
+    mutations = pd.DataFrame(columns=["chrom", "pos", "reason"])
+    if result.outputs.mutations is not None:  # results of metcnv before --mutations lack it
+        mutations = read_table(
+            folder, result, "mutations", path, dtype={"chrom": str, "reason": str}
+        ).fillna({"reason": ""})
+    return SampleResult(path, result, bins, segments, snps, mutations)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 from markupsafe import Markup
 
 from metcnv import __version__, figures, pages
@@ -148,6 +149,21 @@ def gene_rows(r: SampleResult) -> list[dict]:
     ]
 
 
+def mutation_rows(r: SampleResult) -> list[dict]:
+    """The somatic mutations' rows (what the tumor fraction rests on when they set it):
+    each as 'chrom:pos ref>alt' (VCF positions), its reads and whether the fit used it."""
+    return [
+        {
+            "mutation": f"{m.chrom}:{int(m.pos):,} {m.ref}>{m.alt}",
+            "alt_count": int(m.alt_count),
+            "depth": int(m.depth),
+            "alt_fraction": "n/a" if pd.isna(m.alt_fraction) else f"{m.alt_fraction:.1%}",
+            "used": "yes" if m.used else f"no: {m.reason}",
+        }
+        for m in r.mutations.itertuples()
+    ]
+
+
 def qc_values(r: SampleResult) -> list[tuple[str, float | None, int]]:
     """The QC metrics (label, value, decimals) in a fixed order."""
     return [(label, getattr(r.result.qc, key), digits) for key, label, digits in QC_METRICS]
@@ -222,6 +238,7 @@ def report_context(r: SampleResult) -> dict:
         "tumor": tumor,
         "plots": _plots(r, tumor),
         "genes": gene_rows(r),
+        "mutations": mutation_rows(r),
         "qc": qc_values(r),
         "methods": methods_tables(r),
     }
