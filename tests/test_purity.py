@@ -114,6 +114,19 @@ def test_gains_alone_are_never_fixed_by_how_their_noise_fits():
         assert fit.plausible()[:, 0].max() == fit.ci95[1]
 
 
+@pytest.mark.parametrize("seed", [15, 35])
+def test_a_gain_of_one_allele_is_not_taken_for_a_loss_at_a_lower_purity(seed):
+    """(2,1) at 0.4 shows a minor-allele fraction of 0.417; (7,0) at 0.075 shows 0.389 at
+    the same depth. Its SNPs are imbalanced, but not below 1/D, the least any state keeping
+    a minor copy shows among D copies per cell: no loss of heterozygosity is seen, and two
+    such gains must not pin p (these seeds fitted (7,0) and (6,0) at 0.075-0.08, intervals
+    5-14%, when imbalance alone counted as a seen loss)."""
+    segments, snps = draw(0.4, [(2, 1), (2, 1), (1, 1), (1, 1)], seed=seed)
+    fit = fit_purity(segments, snps)
+    assert not fit.identifiable, (fit.purity, fit.ci95)
+    assert fit.ci95[1] >= 0.4
+
+
 def test_a_dip_of_depth_with_balanced_alleles_is_no_loss_of_heterozygosity():
     """A short noisy segment (a centromere's edge) 0.2 below a flat genome fits a loss
     at about 0.25 as well as a real one would, but its SNPs show no imbalance: p is not

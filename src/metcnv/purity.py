@@ -24,7 +24,8 @@ The profile likelihood over p (maximised over P) gives the estimate and a 95% in
 state changes; the interval then spans them), the purities within one standard error
 of the best do not hold both some p and p/2 (unless clonal mutations fix p, below), and
 the best fit holds a clonal loss of heterozygosity that the segment's allele counts show
-(not depth alone, unless no SNP reports or the lost allele's sites look homozygous). Only
+(below what any state keeping a minor copy could; not depth alone, unless no SNP reports
+or the lost allele's sites look homozygous). Only
 an LOH fixes p: a gain keeps both alleles, and one more copy trades exactly for a lower
 tumor fraction ((2,1) at p has the depth and BAF of (3,1) at p/2; (2,2) of (3,3)), so among
 such ties the likelihood picks whichever finer states fit the other segments' noise best;
@@ -270,11 +271,19 @@ def fit_purity(
     inside = ratio <= LR_95
     ci = _interval(ratio, inside)
     state_ll, free = (a[j_best] for a in fits(p_best))
-    # an LOH is seen in the allele counts: its SNPs reject balanced alleles (BAF_GRID's
-    # last column, 0.5) at 5% over every segment with SNPs (Bonferroni: one of ten balanced
-    # segments would pass 5% by chance); with no SNP in the sample at all, depth alone
+    # an LOH is seen in the allele counts: its SNPs reject every minor-allele fraction that
+    # a state keeping a minor copy could show, at 5% over every segment with SNPs
+    # (Bonferroni: one of ten balanced segments would pass 5% by chance); with no SNP in the
+    # sample at all, depth alone. A minor copy among the segment's D = p*c + 2(1-p) copies
+    # per cell shows 1/D at least, whatever p (p*b + 1-p >= 1): a loss must show imbalance
+    # (1/D > 0.5), a gain must show less than 1/D. Imbalance alone does not tell an LOH from
+    # a gain of one allele: (2,1) at 0.4 shows 0.417, (7,0) at 0.075 0.389, at the same depth,
+    # and 30 SNPs chose (7,0) by chance, pinning a 40% tumor at 7.5% (5-14%)
     tested = max(int((np.bincount(which, minlength=k) > 0).sum()), 1)
-    imbalance = 2 * (free_ll.max(axis=1) - free_ll[:, -1])
+    cells = p_best * STATES[state_ll.argmax(axis=1)].sum(axis=1) + 2 * (1 - p_best)
+    # the grid point at or below 1/D: the alternative is given the benefit of the grid step
+    keeps_minor = np.searchsorted(BAF_GRID, np.minimum(1 / cells, 0.5), side="right") - 1
+    imbalance = 2 * (free_ll.max(axis=1) - free_ll_above[np.arange(k), keeps_minor])
     seen = imbalance >= chi2.isf(0.05 / tested, 1) if len(snps) else np.ones(k, bool)
     pinning = _pinning_mutations(state_ll, free, p_best, mutations)
     top = None if pinning >= MIN_PINNING else _gains_only_top(state_ll, free, p_best, seen)
@@ -474,9 +483,10 @@ def _gains_only_top(
     unexplained, is better) keeps each allele's excess copies (a - 1, b - 1) at p only as
     (a - 1) p / p' at p'; a gained allele needs one copy more at least, so a segment allows
     p' up to p times its smaller nonzero excess, and the gains together up to the largest
-    of those (the one most surely clonal). The likelihood does not bound it: along the ridge
-    of ties, finer copy states at lower p fit the noise of other segments better. No gain
-    at all (a flat fit): 1."""
+    of those (the one most surely clonal). A loss its SNPs do not show, (a, 0), counts as
+    the gain of its major allele (a - 1): it may be one allele's gain at a higher p. The
+    likelihood does not bound it: along the ridge of ties, finer copy states at lower p fit
+    the noise of other segments better. No gain at all (a flat fit): 1."""
     explained = state_ll.max(axis=1) >= free
     chosen = STATES[state_ll.argmax(axis=1)]
     # near purity 1 a lost allele leaves its sites homozygous in the sample, which the fit
@@ -484,7 +494,7 @@ def _gains_only_top(
     unseeable = expected_baf(purity, chosen) < 2 * HOMOZYGOUS_FRACTION
     if ((chosen[:, 1] == 0) & explained & (seen | unseeable)).any():
         return None
-    chosen = chosen[explained & (chosen[:, 1] > 0)]
+    chosen = chosen[explained]
     excess = np.where(chosen > 1, chosen - 1, np.inf).min(axis=1)
     gained = np.isfinite(excess)
     return float(min(1.0, purity * excess[gained].max())) if gained.any() else 1.0
