@@ -17,7 +17,7 @@ from metcnv.errors import MetcnvError
 from metcnv.genome import LENGTHS
 from metcnv.model import Result, Status
 from metcnv.purity import BAF_CONCENTRATION, STATES, fit_purity, germline_warning
-from metcnv.somatic import mutation_log_likelihood
+from metcnv.somatic import leave_out_chip, mutation_log_likelihood
 
 FLAT = [(1, 1)] * 4  # no copy-number change: depth and SNPs cannot fix p
 
@@ -245,6 +245,66 @@ def test_edited_mutation_counts_are_refused(example_pon, tmp_path):
         MetcnvError, match="MD5 differs .* recount with `metcnv coverage --mutations`"
     ):
         read_coverage(out)
+
+
+def test_mutations_in_clonal_haematopoiesis_genes_are_left_out():
+    """A mutation in a target bin of a CHIP gene (also one labelled with two genes) leaves
+    the fit, with the reason; one in another gene's bin, in an off-target bin or already
+    left out for another reason keeps its state."""
+    bins = pd.DataFrame(
+        {
+            "chrom": ["chr1", "chr1", "chr1", "chr2"],
+            "start": [100, 200, 1000, 100],
+            "end": [200, 300, 5000, 200],
+            "gene": ["DNMT3A", "TP53", "-", "TET2,ASXL1"],
+            "kind": ["target", "target", "offtarget", "target"],
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "chrom": ["chr1", "chr1", "chr1", "chr2", "chr1"],
+            "pos": [150, 250, 2000, 101, 101],
+            "used": [True, True, True, True, False],
+            "reason": ["", "", "", "", "depth below 20"],
+        }
+    )
+    warning = leave_out_chip(table, bins, ["DNMT3A", "TET2", "ASXL1"])
+    assert table["used"].tolist() == [False, True, True, False, False]
+    assert table["reason"].tolist() == [
+        "in DNMT3A, a clonal haematopoiesis gene",
+        "",
+        "",
+        "in TET2, a clonal haematopoiesis gene",
+        "depth below 20",
+    ]
+    assert warning.startswith(
+        "2 of 5 somatic mutations lie in clonal haematopoiesis genes (DNMT3A, TET2)"
+    )
+    assert leave_out_chip(table, bins, ["JAK2"]) is None
+
+
+def test_a_blood_samples_chip_gene_mutation_is_not_fitted(mutation_results, example_pon, tmp_path):
+    """`--chip-genes` names the genes; in a blood sample a mutation there is listed but not
+    fitted, and the warning says so; a tumor biopsy's is fitted (EGFR stands in for a CHIP
+    gene: the bundled panel has none)."""
+    from metcnv.cli import main
+
+    coverage = mutation_results["blood_followup"] / "blood_followup.coverage.tsv.gz"
+    reasons = {}
+    for sample_type in ("blood", "tumor"):
+        out = tmp_path / sample_type
+        argv = ["call", str(coverage), "--pon", str(example_pon), "--out", str(out)]
+        argv += ["--sample-type", sample_type, "--chip-genes", "EGFR,DNMT3A", "--exit-zero"]
+        assert main(argv) == 0
+        table = pd.read_csv(out / "blood_followup.mutations.tsv", sep="\t", keep_default_na=False)
+        result = Result.from_json((out / "blood_followup.metcnv.json").read_text(), "")
+        assert result.purity.fit.n_mutations == table["used"].sum()
+        egfr = table["pos"] == 55030207
+        reasons[sample_type] = (table.loc[egfr, "reason"].item(), result.warnings)
+    assert reasons["blood"][0] == "in EGFR, a clonal haematopoiesis gene"
+    assert any("clonal haematopoiesis genes (EGFR)" in w for w in reasons["blood"][1])
+    assert reasons["tumor"][0] == ""
+    assert not any("haematopoiesis" in w for w in reasons["tumor"][1])
 
 
 # --- the bundled cases ----------------------------------------------------------------------

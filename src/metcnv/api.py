@@ -309,7 +309,13 @@ def call_and_write(
     pon.check_sample(coverage, source)
     notes = _sample_notes(coverage, pon, sample.name, strict)
     called = call_sample(
-        coverage, pon, sample.purity, sample.ploidy, settings, estimate_purity=region is None
+        coverage,
+        pon,
+        sample.purity,
+        sample.ploidy,
+        settings,
+        estimate_purity=region is None,
+        sample_type=sample.sample_type,
     )
     called.warnings[:0] = notes
     outputs = output_paths(Path(out), sample.name)
@@ -417,6 +423,7 @@ def call_files(
         sample.ploidy,
         settings,
         imported.segments,
+        sample_type=sample.sample_type,
     )
     outputs = output_paths(Path(out), sample.name)
     ratios = next(p.path for p in imported.parts if p.format.part == RATIOS)

@@ -37,7 +37,7 @@ from metcnv.bins import NO_GENE, gene_labels
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
 from metcnv.inputs import read_filter_cause
-from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity
+from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity, SampleType
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
 from metcnv.purity import (
@@ -57,7 +57,7 @@ from metcnv.purity import (
 )
 from metcnv.qc import NOISE_METRICS, sample_qc, window_noise
 from metcnv.segment import anchored_arc, noise_scale, segment_bins, segments_at
-from metcnv.somatic import fit_mutations
+from metcnv.somatic import fit_mutations, leave_out_chip
 
 BACKBONE_SPAN = 5_000_000  # a "gene" whose bins span more than this is a backbone label
 SPREAD_PRIOR_NORMALS = 5  # bin spreads are shrunk towards their kind's median as if by 5
@@ -205,13 +205,23 @@ def call_sample(
     settings: CallSettings,
     *,
     estimate_purity: bool = True,
+    sample_type: SampleType = "tumor",
 ) -> CallResult:
     """Normalise, segment and call every panel gene (MET among them) against the normals;
     `estimate_purity=False` (one chromosome's bins, MET-first mode) skips the purity fit
-    and keeps `purity` as given."""
+    and keeps `purity` as given. In blood and effusion samples (`sample_type`), somatic
+    mutations in clonal haematopoiesis genes are not fitted (somatic.leave_out_chip)."""
     bins, warnings = normalized_bins(coverage, pon)
     return call_bins(
-        bins, warnings, coverage, pon, purity, ploidy, settings, estimate_purity=estimate_purity
+        bins,
+        warnings,
+        coverage,
+        pon,
+        purity,
+        ploidy,
+        settings,
+        estimate_purity=estimate_purity,
+        sample_type=sample_type,
     )
 
 
@@ -226,11 +236,12 @@ def call_bins(
     boundaries: pd.DataFrame | None = None,
     *,
     estimate_purity: bool = True,
+    sample_type: SampleType = "tumor",
 ) -> CallResult:
     """Segment and call every panel gene from normalised bins (normalized_bins' table, or
     another tool's copy ratios against a pon.external_reference); with `boundaries`
     (chrom, start, end of another tool's segments) the bins are segmented as those say.
-    `estimate_purity=False`: as in call_sample."""
+    `estimate_purity` and `sample_type`: as in call_sample."""
     used = bins["used"].to_numpy(bool)
     if boundaries is None:
         segments = segment_bins(bins[used], settings.segment_alpha)
@@ -245,6 +256,9 @@ def call_bins(
         if coverage.mutations is None
         else fit_mutations(coverage.mutations, concentration or BAF_CONCENTRATION)
     )
+    if mutations is not None and sample_type in params.CHIP_SAMPLE_TYPES:
+        chip = leave_out_chip(mutations, bins, settings.chip_genes)
+        warnings += [chip] if chip else []
     if sites is not None:
         segments = split_by_alleles(
             segments, bins[used], sites[sites["used"]], settings.segment_alpha

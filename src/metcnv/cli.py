@@ -260,14 +260,22 @@ def _print_call(result: Result) -> None:
 
 # --- parser --------------------------------------------------------------------------------
 def _option(group, model, name: str) -> None:
-    """An option made from a settings model's field: its name, type, default and help."""
+    """An option made from a settings model's field: its name, type, default and help
+    (a list of names as one comma-separated value)."""
     field = model.model_fields[name]
+    if field.annotation == list[str]:
+        kind, shown = _names, ",".join(field.default) or "none"
+    else:
+        kind = field.annotation if field.annotation in (int, float) else float
+        shown = "%(default)s"
     group.add_argument(
-        flag(name),
-        type=field.annotation if field.annotation in (int, float) else float,
-        default=field.default,
-        help=f"{field.description} (default %(default)s)",
+        flag(name), type=kind, default=field.default, help=f"{field.description} (default {shown})"
     )
+
+
+def _names(text: str) -> list[str]:
+    """Comma-separated names as a list ('' for none)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _bin_options(parser: argparse.ArgumentParser) -> None:

@@ -151,6 +151,11 @@ class CallSettings(Model):
     min_gene_bins: int = Field(
         params.MIN_GENE_BINS, ge=1, description="fewest usable bins a gene is called from"
     )
+    chip_genes: list[str] = Field(
+        list(params.CHIP_GENES),
+        description="genes (panel BED names) whose somatic mutations a blood or effusion "
+        "sample's tumor fraction is not fitted to: clonal haematopoiesis",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> CallSettings:

@@ -76,6 +76,12 @@ FISH_INTERMEDIATE = 2.2  # intermediate >2.2-<5,
 FISH_HIGH = 5.0  # high >= 5
 DETECTION_POWER_Z = 1.645  # limit of detection: detected with 95% power at MIN_Z
 MIN_GENE_BINS = 3  # fewer usable bins over MET than this: inconclusive
+# Genes whose somatic mutations in plasma (and in effusions, which hold blood cells) come
+# mostly from clonal haematopoiesis, not the tumor: the CHIP genes most often mutated in
+# blood cells (DNMT3A, TET2, ASXL1, JAK2 first), none a driver of gastric or lung cancer.
+# TP53, ATM, CHEK2 and KRAS are CHIP genes too, but also the tumor's own: kept.
+CHIP_GENES = ("DNMT3A", "TET2", "ASXL1", "PPM1D", "JAK2", "SF3B1", "SRSF2")
+CHIP_SAMPLE_TYPES = ("blood", "effusion")  # sample types whose DNA is partly blood cells'
 
 # QC ------------------------------------------------------------------------------------------
 QC_MIN_MET_DEPTH = {"warn": 100.0, "fail": 20.0}  # median read depth over MET targets

@@ -19,7 +19,10 @@ The mutations come from the lab's own variant caller (a VCF of somatic SNVs, as 
 cfDNA assays take it); metcnv counts their reads itself. They must be somatic: a germline
 variant left in the VCF reads as a clonal mutation at purity 1, and clonal haematopoiesis
 (CHIP) variants in plasma are not the tumor's. When an estimate holds only with mutations at
-germline-like allele fractions, purity.germline_warning says so.
+germline-like allele fractions, purity.germline_warning says so. In blood and effusion
+samples, mutations in the panel's CHIP genes (CallSettings.chip_genes) are left out of the
+fit (leave_out_chip): at three times the tumor's allele fraction, two of them pull the
+estimate up by half, and nothing in their reads tells them from the tumor's.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.special import betaln, logsumexp
+
+from metcnv.bins import bin_index, gene_labels
 
 SUBCLONAL_SHARE = 0.2  # prior share of a VCF's mutations that are subclonal
 CCF_GRID = np.linspace(0.05, 0.95, 19)  # cancer cell fractions a subclonal mutation may have
@@ -110,3 +115,29 @@ def germline_like(mutations: pd.DataFrame) -> np.ndarray:
     fraction = (alt / np.maximum(alt + ref, 1))[:, 0]
     low, high = GERMLINE_HET
     return ((fraction >= low) & (fraction <= high)) | (fraction >= GERMLINE_HOM)
+
+
+def leave_out_chip(mutations: pd.DataFrame, bins: pd.DataFrame, genes: list[str]) -> str | None:
+    """Mark the used mutations that lie in a target bin of one of `genes` (clonal
+    haematopoiesis genes) as not used, with the reason; a warning naming them, if any."""
+    target = (bins["kind"] == "target").to_numpy()
+    labels = gene_labels(bins)
+    found = pd.Series("", index=mutations.index)
+    for chrom, rows in mutations.groupby("chrom").groups.items():
+        on = np.flatnonzero(target & (bins["chrom"] == chrom).to_numpy())
+        starts, ends = bins["start"].to_numpy()[on], bins["end"].to_numpy()[on]
+        at = bin_index(mutations.loc[rows, "pos"].to_numpy() - 1, starts, ends)
+        found.loc[rows] = [
+            next((g for g in labels.iloc[on[i]] if g in genes), "") if i >= 0 else "" for i in at
+        ]
+    chip = mutations["used"] & found.ne("")
+    if not chip.any():
+        return None
+    mutations.loc[chip, "used"] = False
+    mutations.loc[chip, "reason"] = "in " + found[chip] + ", a clonal haematopoiesis gene"
+    names = ", ".join(sorted(set(found[chip])))
+    return (
+        f"{int(chip.sum())} of {len(mutations)} somatic mutations lie in clonal haematopoiesis "
+        f"genes ({names}) and were not used for the tumor fraction: in blood and effusions "
+        "their reads may be the blood cells', not the tumor's (--chip-genes to change the list)"
+    )

@@ -419,7 +419,8 @@ def get_call_args(wildcards):
     args.append("--exit-zero")
     # every metcnv.model.CallSettings field (tests/test_model.py ties them)
     for key, value in thresholds.items():
-        if key != "ploidy":
+        if key != "ploidy":  # a list (chip_genes) as one comma-separated value
+            value = ",".join(value) if isinstance(value, list) else value
             args += [f"--{key.replace('_', '-')}", value]
     return _join(args)
 
