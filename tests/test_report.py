@@ -460,6 +460,7 @@ def test_figures_methods_and_footnote(written):
         "amp_min_cn",
         "high_level_cn",
         "fish_high",
+        "<td>DNMT3A, TET2, ASXL1, PPM1D, JAK2, SF3B1, SRSF2</td>",  # a list, as words
         "pysam",
         "MD5",
         "3" * 32,

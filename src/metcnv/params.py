@@ -1,8 +1,9 @@
 """Defaults, each with the reason for its value; some of them are CLI options too.
 
-The command line sets the bin sizes, MIN_MAPQ, MIN_BASEQ, PLOIDY and the MET call's cut-offs
-(FOCAL_MAX_SIZE, AMP_MIN_CN, HIGH_LEVEL_CN, MIN_Z, FISH_*); the others, among them
-SEGMENT_ALPHA, MIN_GENE_BINS and the QC thresholds, are not options.
+The command line sets the bin sizes, MIN_MAPQ, MIN_BASEQ, PLOIDY and every field of
+metcnv.model.CallSettings (FOCAL_MAX_SIZE, AMP_MIN_CN, HIGH_LEVEL_CN, MIN_Z, FISH_*,
+SEGMENT_ALPHA, MIN_GENE_BINS, CHIP_GENES); the others, among them the QC thresholds, are
+not options.
 """
 
 # Bins ------------------------------------------------------------------------------

@@ -170,11 +170,14 @@ def qc_values(r: SampleResult) -> list[tuple[str, float | None, int]]:
 
 
 def flatten(mapping: dict, prefix: str = "") -> dict:
-    """Nested settings as one level with dotted keys ('qc.max_mapd.warn')."""
+    """Nested settings as one level with dotted keys ('qc.max_mapd.warn'); a list as its
+    comma-separated items."""
     flat = {}
     for key, value in mapping.items():
         if isinstance(value, dict):
             flat |= flatten(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            flat[f"{prefix}{key}"] = ", ".join(map(str, value)) or "none"
         else:
             flat[f"{prefix}{key}"] = "none" if value is None else value
     return flat
