@@ -28,6 +28,8 @@ bins (0-4 reads each) at log2 ~ -2.3 fitted as (0, 0) had pinned them at 0.98 (9
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,7 @@ def run(tmp_path_factory) -> tuple[dict, pd.DataFrame]:
     out = tmp_path_factory.mktemp("accuracy")
     argv = ["--out", str(out), "--scale", "small", "--tools", "metcnv", "--purity", "all"]
     summary = benchmark.main(argv)
-    return summary, pd.read_csv(out / "results.tsv", sep="\t")
+    return summary, pd.read_csv(out / "results.tsv", sep="\t"), out
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,22 @@ def hidden(run) -> pd.DataFrame:
 def with_mutations(run) -> pd.DataFrame:
     table = run[1]
     return table[table["label"] == "metcnv_mutations"].set_index("sample")
+
+
+def test_score_only_scores_the_calls_in_out_without_the_bams(run, tmp_path):
+    """`--score-only` gives the same scores from the calls alone: a copy of the metcnv
+    folder without the data folder (no BAM to write or read) scores every run as before."""
+    summary, _, out = run
+    shutil.copytree(out / "metcnv", tmp_path / "metcnv")
+    argv = ["--out", str(tmp_path), "--scale", "small", "--score-only"]
+    again = benchmark.main(argv)
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").glob("*.bam"))
+    for part in ("metrics", "purity"):  # as JSON, where NaN equals NaN
+        assert json.dumps(again[part], sort_keys=True) == json.dumps(summary[part], sort_keys=True)
+    assert (
+        "scored only (--score-only): the calls of metcnv (given, hidden, mutations)"
+        in (tmp_path / "tables.md").read_text()
+    )
 
 
 def test_no_false_focal_amplification_on_negatives(result):

@@ -18,6 +18,7 @@ tool's commands' logs and outputs), results.tsv (one row per sample and tool), t
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -67,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "real_noise.py), no amplicon panel",
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--score-only",
+        action="store_true",
+        help="score the calls already in --out (every finished metcnv run, and CNVkit's and "
+        "PureCN's where they ran): no BAM is written or read and no tool is run",
+    )
     parser.add_argument(
         "--purecn-per-cell",
         type=int,
@@ -119,6 +126,13 @@ def main(argv: list[str] | None = None) -> dict:
         if missing:
             raise SystemExit(f"--noise real: {missing}")
     design = design_module.build(args.scale, args.noise, cache=data)
+    if args.score_only:
+        rows, notes = earlier_rows(design, out)
+        timings = {"total_seconds": time.perf_counter() - began}
+        timings["cpu_seconds"] = cpu_seconds() - cpu_began
+        summary = score.report(design.truth(), rows, out, timings, argv_text(argv), notes)
+        print(summary["text"])
+        return summary
     log(
         f"{args.scale} design, {args.noise} noise: {len(design.samples)} samples; "
         f"writing BAMs to {data}"
@@ -190,6 +204,26 @@ def main(argv: list[str] | None = None) -> dict:
     print(summary["text"])
     log("done")
     return summary
+
+
+def earlier_rows(design: design_module.Design, out: Path) -> tuple[list[dict], list[str]]:
+    """The rows of the calls already in `out` (--score-only), and a note saying so."""
+    runs = run_metcnv.finished_runs(design, out / "metcnv")
+    rows = run_metcnv.results(design, out / "metcnv", runs=runs)
+    tools = [f"metcnv ({', '.join(runs) or 'no finished run'})"]
+    if (out / "cnvkit" / "timing.json").is_file():
+        import run_cnvkit
+
+        rows += run_cnvkit.results(design, out / "cnvkit")
+        tools.append("CNVkit")
+    purecn = out / "purecn" / "timing.json"
+    if purecn.is_file():
+        import run_purecn
+
+        rows += run_purecn.results(design, out / "purecn", json.loads(purecn.read_text()))
+        tools.append("PureCN")
+    note = f"scored only (--score-only): the calls of {', '.join(tools)} read from {out}"
+    return rows, [note + "; no BAM written or read, no tool run, runtimes not measured"]
 
 
 def argv_text(argv: list[str] | None) -> str:

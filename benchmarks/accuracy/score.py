@@ -609,20 +609,19 @@ def report(
     t.to_csv(out / "results.tsv", sep="\t", index=False)
     by_tool = {tool: metrics(t[t["label"] == tool]) for tool in tools}
     by_purity = {label: purity_metrics(t[t["label"] == label]) for label in purity_runs}
+    steps = ", ".join(
+        f"{k} {timings[k]['seconds'] / 60:.1f} min wall / "
+        f"{timings[k].get('cpu_seconds', 0) / 60:.1f} min CPU"
+        for k in ("simulation", *tools, *purity_runs)
+        if k in timings and "error" not in timings[k]
+    )
     sections = [
         f"Command: `{command}`",
         "",
         f"Samples called: {t['sample'].nunique()} "
         f"({t.drop_duplicates('sample')['negative'].sum()} negatives); "
         f"runtime {timings['total_seconds'] / 60:.1f} min wall, "
-        f"{timings.get('cpu_seconds', 0) / 60:.1f} min CPU ("
-        + ", ".join(
-            f"{k} {timings[k]['seconds'] / 60:.1f} min wall / "
-            f"{timings[k].get('cpu_seconds', 0) / 60:.1f} min CPU"
-            for k in ("simulation", *tools, *purity_runs)
-            if k in timings and "error" not in timings[k]
-        )
-        + ")",
+        f"{timings.get('cpu_seconds', 0) / 60:.1f} min CPU" + (f" ({steps})" if steps else ""),
         *(f"\n**{note}**" for note in notes),
     ]
     tables = {
