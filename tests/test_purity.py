@@ -238,7 +238,7 @@ def test_no_estimate_says_why():
     none = Sample.given("s", "tumor", None, None).purity
     purity, _, _ = chosen_purity(none, Ploidy(value=2, source="default"), fit)
     assert purity == Purity(value=None, source="none", reason=purity.reason, fit=fit)
-    assert purity.reason.startswith("no tumor fraction was given, and tumor fractions from 1%")
+    assert purity.reason.startswith("no tumor fraction was given, and tumor fractions from 0.25%")
     assert "fit the data equally well" in purity.reason
     assert fit.value is None
 

@@ -37,7 +37,7 @@ from metcnv.bins import NO_GENE, gene_labels
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
 from metcnv.inputs import read_filter_cause
-from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity, SampleType
+from metcnv.model import QC, CallSettings, GeneCall, Ploidy, Purity, SampleType, percent
 from metcnv.normalize import KINDS, normalize
 from metcnv.pon import PanelOfNormals
 from metcnv.purity import (
@@ -437,8 +437,8 @@ class GeneCaller:
         self.plausible = plausible  # (purity, ploidy) pairs the tumor intervals span
         self.most_purity = float(plausible[:, 0].max())  # the highest tumor fraction allowed
         self.at_purity = (
-            f"estimated tumor fraction {purity.value:.0%} (95% CI "
-            f"{purity.ci95[0]:.0%}-{purity.ci95[1]:.0%})"
+            f"estimated tumor fraction {percent(purity.value)} (95% CI "
+            f"{percent(purity.ci95[0])}-{percent(purity.ci95[1])})"
             if purity.ci95
             else f"purity {purity.value:g}"
             if purity.value is not None
@@ -858,7 +858,7 @@ class GeneCaller:
         """What a tumor copy-number lower bound rests on, without a tumor fraction."""
         if self.most_purity < 1:
             return (
-                f"the reads allow tumor fractions up to {self.most_purity:.0%} only, so the "
+                f"the reads allow tumor fractions up to {percent(self.most_purity)} only, so the "
                 f"tumor has at least {lower:.1f} copies (95% lower bound)"
             )
         return (

@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 
 from metcnv.bins import gene_mask
 from metcnv.genome import CHR7_CENTROMERE, LENGTHS, canonical, contig_order
-from metcnv.model import CallSettings, GeneCall, Purity, Status
+from metcnv.model import CallSettings, GeneCall, Purity, Status, percent
 
 RASTER_POINTS = 4_000  # above this many points a scatter is embedded as a bitmap
 RASTER_DPI = 150
@@ -596,7 +596,7 @@ def purity_plot(purity: Purity) -> str:
             y = max(2 * (s.log_likelihood - ll.max()), -40)
             ax.scatter([s.purity], [y], s=30 if rank == 0 else 14, c="#e66101", zorder=5)
             ax.annotate(
-                f"{rank + 1}: {s.purity:.0%}, ploidy {s.ploidy:.2f}",
+                f"{rank + 1}: {percent(s.purity)}, ploidy {s.ploidy:.2f}",
                 (s.purity, y),
                 xytext=(6, -4 - 10 * rank),
                 textcoords="offset points",

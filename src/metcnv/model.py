@@ -279,6 +279,12 @@ class PurityFit(Model):
     )
 
 
+def percent(fraction: float) -> str:
+    """A tumor fraction in words: whole percents from 1%, two digits below (0.25%), so a
+    purity grid point under 1% never reads as 0%."""
+    return f"{fraction:.0%}" if fraction >= 0.01 else f"{fraction * 100:.2g}%"
+
+
 class Purity(Model):
     """The tumor fraction the tumor copy numbers are computed with, and where it came from."""
 

@@ -50,7 +50,7 @@ from scipy.stats import chi2
 
 from metcnv import params
 from metcnv.alleles import genotype_calls
-from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution
+from metcnv.model import Ploidy, Purity, PurityFit, PuritySolution, percent
 from metcnv.somatic import (
     GERMLINE_HET,
     GERMLINE_HOM,
@@ -62,8 +62,14 @@ from metcnv.somatic import (
     mutation_log_likelihood,
 )
 
-PURITY_GRID = np.round(  # finer where cfDNA tumor fractions lie
-    np.concatenate([np.arange(0.01, 0.1, 0.005), np.arange(0.1, 1.0001, 0.01)]), 3
+# finer where cfDNA tumor fractions lie; the points below 1% are there to be excluded: an
+# interval that reaches the grid's lowest point cannot be told from a vanishing tumor, so
+# with 1% lowest a 2% plasma tumor fixed by its mutations to 1.2-2.8% was never estimated
+PURITY_GRID = np.round(
+    np.concatenate(
+        [[0.0025, 0.005, 0.0075], np.arange(0.01, 0.1, 0.005), np.arange(0.1, 1.0001, 0.01)]
+    ),
+    4,
 )
 PLOIDY_GRID = np.round(np.arange(1.5, 5.0001, 0.02), 2)
 MAX_COPIES = 8  # integer states up to this; higher (amplicons) fit as continuous copies
@@ -332,11 +338,11 @@ def germline_warning(
     if not other.identifiable or (other_low <= high and low <= other_high):
         return None
     return (
-        f"the tumor fraction {fit.purity:.0%} rests on {int(suspect.sum())} somatic "
+        f"the tumor fraction {percent(fit.purity)} rests on {int(suspect.sum())} somatic "
         f"mutation(s) read at {GERMLINE_HET[0]:.0%}-{GERMLINE_HET[1]:.0%} or above "
         f"{GERMLINE_HOM:.0%}, as germline variants are; without them it is "
-        f"{other.purity:.0%} ({other_low:.0%}-{other_high:.0%}): if the VCF was called "
-        "without a matched normal, check them against the patient's germline"
+        f"{percent(other.purity)} ({percent(other_low)}-{percent(other_high)}): if the VCF "
+        "was called without a matched normal, check them against the patient's germline"
     )
 
 
@@ -519,9 +525,9 @@ def _identifiable(
     low, high = ci
     if inside[0]:
         return False, (
-            f"tumor fractions from {low:.0%} up to {high:.0%} fit the data equally well (no "
-            "clonal loss of heterozygosity or set of copy levels stands out enough to tell the "
-            "tumor from a vanishing one)"
+            f"tumor fractions from {percent(low)} up to {percent(high)} fit the data equally "
+            "well (no clonal loss of heterozygosity or set of copy levels stands out enough to "
+            "tell the tumor from a vanishing one)"
         )
     first, last = np.flatnonzero(inside)[[0, -1]]
     # separate ranges within a factor of 2 are one interval spanning them (`ci`): the
@@ -530,7 +536,7 @@ def _identifiable(
     # clonal mutations on single-copy alleles rule out (`pinning`): the interval spans it
     apart = PURITY_GRID[last] >= 2 * PURITY_GRID[first] and pinning < MIN_PINNING
     if not inside[first : last + 1].all() and apart:
-        ranges = ", ".join(f"{a:.0%}-{b:.0%}" for a, b in _ranges(inside))
+        ranges = ", ".join(f"{percent(a)}-{percent(b)}" for a, b in _ranges(inside))
         return False, (
             f"tumor fractions in separate ranges ({ranges}) fit the data equally well (gains "
             "without a loss of heterozygosity trade copies for tumor fraction)"
@@ -540,24 +546,25 @@ def _identifiable(
     # interval carries; without them it is the gains' trade, which the interval does not
     if best.max() >= 2 * best.min() and pinning < MIN_PINNING:
         return False, (
-            f"tumor fractions from {best.min():.0%} to {best.max():.0%} fit the data about "
-            "equally well (gains without a clonal loss of heterozygosity: one more copy of "
-            f"each trades for a lower tumor fraction), so at most {high:.0%}"
+            f"tumor fractions from {percent(best.min())} to {percent(best.max())} fit the "
+            "data about equally well (gains without a clonal loss of heterozygosity: one more "
+            f"copy of each trades for a lower tumor fraction), so at most {percent(high)}"
         )
     if high - low > MAX_IDENTIFIABLE_WIDTH:
         return False, (
-            f"the data fit tumor fractions from {low:.0%} to {high:.0%} equally well (no "
+            f"the data fit tumor fractions from {percent(low)} to {percent(high)} equally well (no "
             "clonal loss of heterozygosity or set of copy levels fixes it)"
         )
     if gains_only:
         return False, (
             f"the best fit has gains only, no clonal loss of heterozygosity, and one more copy "
-            f"of each gain trades for a lower tumor fraction: from {low:.0%} up to {high:.0%}"
+            "of each gain trades for a lower tumor fraction: from "
+            f"{percent(low)} up to {percent(high)}"
         )
     evidence = "depth and allele frequencies"
     if pinning >= MIN_PINNING:
         evidence = f"depth, allele frequencies and {pinning} clonal somatic mutations"
-    return True, f"fitted from {evidence} (95% interval {low:.0%}-{high:.0%})"
+    return True, f"fitted from {evidence} (95% interval {percent(low)}-{percent(high)})"
 
 
 def _interval(ratio: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
@@ -746,12 +753,12 @@ def chosen_purity(
         if fit.identifiable and not low <= given.value <= high:
             warnings.append(
                 f"the given tumor fraction {given.value:g} lies outside the data's estimate "
-                f"{fit.value:.0%} (95% interval {low:.0%}-{high:.0%}); check it"
+                f"{percent(fit.value)} (95% interval {percent(low)}-{percent(high)}); check it"
             )
         elif given.value > high:
             warnings.append(
                 f"the given tumor fraction {given.value:g} is above the most the data allow "
-                f"({high:.0%}, 95% upper bound; they do not fix it); check it"
+                f"({percent(high)}, 95% upper bound; they do not fix it); check it"
             )
         return given.model_copy(update={"fit": fit}), ploidy, warnings
     if not fit.identifiable:

@@ -29,7 +29,7 @@ from metcnv.chromium import print_pdf, require_chromium
 from metcnv.export import write_exports
 from metcnv.files import atomic_write, locked, md5sum, require_file
 from metcnv.loading import SampleResult, load_result
-from metcnv.model import GeneCall, Purity, Settings, Status
+from metcnv.model import GeneCall, Purity, Settings, Status, percent
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _fit_words(purity: Purity) -> str | None:
         return None
     if not fit.identifiable:
         return "not identifiable"
-    return f"{fit.value:.0%} ({fit.ci95[0]:.0%}-{fit.ci95[1]:.0%})"
+    return f"{percent(fit.value)} ({percent(fit.ci95[0])}-{percent(fit.ci95[1])})"
 
 
 def _plots(r: SampleResult, tumor: bool) -> dict[str, Markup]:

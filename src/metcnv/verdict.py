@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metcnv.model import QC, GeneCall, Interval, Purity, Status
+from metcnv.model import QC, GeneCall, Interval, Purity, Status, percent
 
 
 def _interval(values: Interval | None) -> str:
@@ -18,17 +18,18 @@ def verdict(met: GeneCall, purity: Purity, qc: QC) -> str:
     if met.tumor_copy_number is not None:
         number = (
             f"{met.tumor_copy_number:.1f} tumor copies"
-            f"{_interval(met.tumor_copy_number_ci95)} at tumor fraction {purity.value:.0%}"
+            f"{_interval(met.tumor_copy_number_ci95)} at tumor fraction {percent(purity.value)}"
         )
         if purity.source == "estimated":
             low, high = purity.ci95
-            number += f" (estimated from the reads, 95% CI {low:.0%}-{high:.0%})"
+            number += f" (estimated from the reads, 95% CI {percent(low)}-{percent(high)})"
     elif (
         purity.fit is not None and purity.fit.ci95[1] < 1 and met.tumor_copy_number_min is not None
     ):
         number = (
             f"at least {met.tumor_copy_number_min:.1f} tumor copies (95% lower bound; the "
-            f"tumor fraction is not known, but the reads allow at most {purity.fit.ci95[1]:.0%})"
+            "tumor fraction is not known, but the reads allow at most "
+            f"{percent(purity.fit.ci95[1])})"
         )
     else:
         number = (
