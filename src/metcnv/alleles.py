@@ -32,7 +32,7 @@ import pandas as pd
 import pysam
 
 from metcnv import params
-from metcnv.bins import bin_index
+from metcnv.bins import site_bins
 from metcnv.errors import MetcnvError
 from metcnv.files import md5sum, require_file
 from metcnv.genome import canonical
@@ -199,18 +199,7 @@ def normals_sites(snps: pd.DataFrame, bins: pd.DataFrame, vcf_name: str, md5: st
 
 def _in_bins(sites: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
     """Whether each site (1-based pos) lies in one of the bins (0-based, half-open)."""
-    inside = np.zeros(len(sites), dtype=bool)
-    bins_by_chrom = bins.groupby("chrom", sort=False).indices
-    for chrom, rows in sites.groupby("chrom", sort=False).indices.items():
-        if chrom in bins_by_chrom:
-            on = bins.iloc[bins_by_chrom[chrom]]
-            index = bin_index(
-                sites["pos"].to_numpy(np.int64)[rows] - 1,
-                on["start"].to_numpy(np.int64),
-                on["end"].to_numpy(np.int64),
-            )
-            inside[rows] = index >= 0
-    return inside
+    return site_bins(sites, bins) >= 0
 
 
 def allele_table(sites: Sites, counters: dict[str, ContigSites]) -> pd.DataFrame:

@@ -247,3 +247,18 @@ def bin_index(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     index = np.searchsorted(starts, positions, side="right") - 1
     inside = (index >= 0) & (positions < ends[np.maximum(index, 0)])
     return np.where(inside, index, -1)
+
+
+def site_bins(sites: pd.DataFrame, bins: pd.DataFrame) -> np.ndarray:
+    """Row (position in `bins`, sorted and non-overlapping per chromosome) of the bin
+    holding each site (chrom, 1-based pos); -1 if none."""
+    found = np.full(len(sites), -1, dtype=np.int64)
+    bins_by_chrom = bins.groupby("chrom", sort=False).indices
+    starts, ends = bins["start"].to_numpy(np.int64), bins["end"].to_numpy(np.int64)
+    positions = sites["pos"].to_numpy(np.int64) - 1
+    for chrom, rows in sites.groupby("chrom", sort=False).indices.items():
+        if chrom in bins_by_chrom:
+            on = bins_by_chrom[chrom]
+            index = bin_index(positions[rows], starts[on], ends[on])
+            found[rows] = np.where(index >= 0, on[np.maximum(index, 0)], -1)
+    return found

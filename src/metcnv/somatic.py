@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, logsumexp
 
-from metcnv.bins import bin_index, gene_labels
+from metcnv.bins import gene_labels, site_bins
 
 SUBCLONAL_SHARE = 0.2  # prior share of a VCF's mutations that are subclonal
 CCF_GRID = np.linspace(0.05, 0.95, 19)  # cancer cell fractions a subclonal mutation may have
@@ -120,16 +120,15 @@ def germline_like(mutations: pd.DataFrame) -> np.ndarray:
 def leave_out_chip(mutations: pd.DataFrame, bins: pd.DataFrame, genes: list[str]) -> str | None:
     """Mark the used mutations that lie in a target bin of one of `genes` (clonal
     haematopoiesis genes) as not used, with the reason; a warning naming them, if any."""
-    target = (bins["kind"] == "target").to_numpy()
-    labels = gene_labels(bins)
-    found = pd.Series("", index=mutations.index)
-    for chrom, rows in mutations.groupby("chrom").groups.items():
-        on = np.flatnonzero(target & (bins["chrom"] == chrom).to_numpy())
-        starts, ends = bins["start"].to_numpy()[on], bins["end"].to_numpy()[on]
-        at = bin_index(mutations.loc[rows, "pos"].to_numpy() - 1, starts, ends)
-        found.loc[rows] = [
-            next((g for g in labels.iloc[on[i]] if g in genes), "") if i >= 0 else "" for i in at
-        ]
+    targets = bins[(bins["kind"] == "target").to_numpy()]
+    labels = gene_labels(targets)
+    found = pd.Series(
+        [
+            next((g for g in labels.iloc[i] if g in genes), "") if i >= 0 else ""
+            for i in site_bins(mutations, targets)
+        ],
+        index=mutations.index,
+    )
     chip = mutations["used"] & found.ne("")
     if not chip.any():
         return None
