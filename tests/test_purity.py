@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from conftest import DATA, read_truth
 
+from metcnv.bins import site_bins
 from metcnv.copynumber import copy_ratio
 from metcnv.model import Ploidy, Purity, Result, Sample, Status
 from metcnv.purity import (
@@ -21,7 +22,6 @@ from metcnv.purity import (
     _interval,
     allele_copies,
     allelic_contrast,
-    assign_segments,
     beside_focal_segments,
     chosen_purity,
     expected_baf,
@@ -372,7 +372,7 @@ def test_sites_carry_the_normals_bias_and_why_they_are_not_used():
     assert sites["het_alt_fraction"].tolist()[:2] == [0.45, pytest.approx(0.45)]  # site 2: 1 het
     assert sites["pop_af"].iloc[1] == 0.3  # no AF in the VCF: a common SNP's
     segments = pd.DataFrame({"chrom": ["chr7", "chr7"], "start": [0, 250], "end": [250, 1000]})
-    assert assign_segments(sites, segments).tolist() == [0, 0, 1, 1, -1]
+    assert site_bins(sites, segments).tolist() == [0, 0, 1, 1, -1]
 
 
 # --- the bundled cases, called without a purity --------------------------------------

@@ -26,7 +26,8 @@ import pandas as pd
 from scipy.special import chdtrc
 
 from metcnv import params
-from metcnv.purity import BAF_GRID, FIT_MIN_SEGMENT, assign_segments, sites_log_likelihood
+from metcnv.bins import site_bins
+from metcnv.purity import BAF_GRID, FIT_MIN_SEGMENT, sites_log_likelihood
 from metcnv.segment import noise_scale, segment_table, split_t
 
 MIN_SITES_PER_PIECE = 10  # SNP sites each side of a split needs
@@ -43,7 +44,7 @@ def split_by_alleles(
     """`segments` (of the bins `bins`, as segment_bins made them) with every significant
     change of SNP allelic imbalance inside a segment made a breakpoint."""
     rng = np.random.default_rng(seed)
-    which = assign_segments(sites, segments)
+    which = site_bins(sites, segments)
     positions = {chrom: frame.index for chrom, frame in bins.groupby("chrom", sort=False)}
     pieces = []
     for k, seg in enumerate(segments.itertuples()):

@@ -33,7 +33,7 @@ from scipy.special import stdtrit
 
 from metcnv import params
 from metcnv.allelic_segments import split_by_alleles
-from metcnv.bins import NO_GENE, gene_labels
+from metcnv.bins import NO_GENE, gene_labels, site_bins
 from metcnv.copynumber import sample_copy_number, tumor_copy_number
 from metcnv.coverage import SampleCoverage
 from metcnv.inputs import read_filter_cause
@@ -47,7 +47,6 @@ from metcnv.purity import (
     Surface,
     allele_copies,
     allelic_contrast,
-    assign_segments,
     beside_focal_segments,
     chosen_purity,
     fit_purity,
@@ -354,7 +353,7 @@ def call_bins(
 def _place(sites: pd.DataFrame, segments: pd.DataFrame) -> None:
     """Give each site (SNP or mutation) its segment, and leave out of the fit those outside
     every segment or beside a focal one (purity.beside_focal_segments)."""
-    sites["segment"] = assign_segments(sites, segments)
+    sites["segment"] = site_bins(sites, segments)
     sites.loc[sites["segment"] < 0, ["used", "reason"]] = [False, "outside every segment"]
     beside = beside_focal_segments(sites, segments) & sites["used"]
     sites.loc[beside, ["used", "reason"]] = [False, "beside a focal segment (edge unsure)"]

@@ -673,16 +673,6 @@ def fit_sites(
     return sites
 
 
-def assign_segments(sites: pd.DataFrame, segments: pd.DataFrame) -> np.ndarray:
-    """Row of the segment holding each site (1-based position), -1 outside every segment."""
-    out = np.full(len(sites), -1)
-    pos0 = sites["pos"].to_numpy() - 1
-    chrom = sites["chrom"].to_numpy()
-    for k, seg in enumerate(segments.itertuples()):
-        out[(chrom == seg.chrom) & (pos0 >= seg.start) & (pos0 < seg.end)] = k
-    return out
-
-
 def beside_focal_segments(sites: pd.DataFrame, segments: pd.DataFrame) -> np.ndarray:
     """Whether each site lies outside, but within FOCAL_EDGE_MARGIN of, a segment shorter
     than FIT_MIN_SEGMENT (an amplicon, or a focal loss). Depth places such a segment's edges
